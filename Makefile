@@ -1,0 +1,97 @@
+# Refund assistant. `make help` lists the targets; `make run` and `make test` are all a new
+# user needs. Everything runs from the project's own virtual environment in .venv.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Rasa 3.6 needs Python 3.10: take python3.10 from PATH, else from pyenv.
+PYTHON310 ?= $(shell scripts/find-python310.sh)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+MODEL := models/refundbot.tar.gz
+CI_MODEL := models/ci/refundbot.tar.gz
+RASA_DATA := domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+CUSTOMER ?= c-1001
+
+# Quality thresholds checked by `make test` (and `make eval`).
+NLU_MIN_MACRO_F1 ?= 0.95
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed (Rasa 3.6 runs on < 3.11): install it, or set PYTHON310=/path/to/python3.10" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON310) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip<25" setuptools wheel
+	# One resolution for everything: a later lone install would upgrade Rasa's pins.
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip check
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create .venv and install every dependency (one pip resolution)
+
+$(MODEL): $(VENV)/.installed config.yml $(RASA_DATA)
+	$(BIN)/rasa train --config config.yml --fixed-model-name refundbot --out models
+
+$(CI_MODEL): $(VENV)/.installed config.yml scripts/ci_config.py $(RASA_DATA)
+	@mkdir -p models/ci
+	$(BIN)/python scripts/ci_config.py config.yml > models/ci/config.yml
+	$(BIN)/rasa train --config models/ci/config.yml --fixed-model-name refundbot --out models/ci
+
+.PHONY: train
+train: $(MODEL) ## Train the model when data/, domain.yml or config.yml changed
+
+.PHONY: db
+db: $(VENV)/.installed ## Migrate the database and seed the demo orders
+	$(BIN)/refundbot db upgrade
+	$(BIN)/refundbot demo seed
+
+.PHONY: run
+run: $(VENV)/.installed train db ## Build what is needed and start the assistant (Ctrl-C stops it)
+	$(BIN)/refundbot run --model $(MODEL)
+
+.PHONY: shell
+shell: $(VENV)/.installed ## Chat in the terminal with the running assistant (CUSTOMER=c-1002; empty = anonymous)
+	$(BIN)/refundbot shell --customer "$(CUSTOMER)"
+
+.PHONY: browser
+browser: ## Install Debian's Chromium for the browser tests (needs root)
+	bash scripts/install-chromium.sh
+
+.PHONY: lint
+lint: $(VENV)/.installed ## Ruff lint and format check
+	$(BIN)/ruff check bot actions tests migrations
+	$(BIN)/ruff format --check bot actions tests migrations
+
+.PHONY: format
+format: $(VENV)/.installed ## Format the code with ruff
+	$(BIN)/ruff format bot actions tests migrations
+	$(BIN)/ruff check --fix bot actions tests migrations
+
+.PHONY: typecheck
+typecheck: $(VENV)/.installed ## Mypy (strict) on bot/ and actions/
+	$(BIN)/mypy
+
+.PHONY: validate
+validate: $(VENV)/.installed ## Check the Rasa domain, NLU data, rules and stories
+	$(BIN)/rasa data validate --fail-on-warnings
+
+.PHONY: test-stories
+test-stories: $(CI_MODEL) ## Run the test stories against the CI model
+	$(BIN)/rasa test core --model $(CI_MODEL) --stories tests/test_stories.yml \
+		--fail-on-prediction-errors --out results/stories
+
+.PHONY: test
+test: $(VENV)/.installed $(CI_MODEL) lint typecheck validate test-stories ## Run every check and the whole test suite
+	REFUNDBOT_TEST_MODEL=$(CI_MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) $(BIN)/pytest
+
+.PHONY: clean
+clean: ## Remove models, results and local state (keeps .venv)
+	rm -rf models results var .rasa .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Rasa custom actions and form validators: thin, one module per flow."""

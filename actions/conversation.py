@@ -1,0 +1,108 @@
+"""Answers outside the forms: the refund policy, leaving a form, asking for a person."""
+
+from __future__ import annotations
+
+import re
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import DomainDict, latest_text, settings
+from actions.refund_form import DRAFT_SLOTS
+
+#: Which policy answer a question is about; the first that matches wins.
+POLICY_TOPICS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "utter_policy_return_shipping",
+        re.compile(
+            r"ship(ping)? (back|cost|fee)|who pays|postage|"
+            r"return (label|shipping|postage)|send (it )?back",
+            re.I,
+        ),
+    ),
+    (
+        "utter_policy_compensation",
+        re.compile(
+            r"compensat|late|never (arrived|shipped)|"
+            r"didn'?t ship|not shipped|delay",
+            re.I,
+        ),
+    ),
+    (
+        "utter_policy_deadlines",
+        re.compile(
+            r"how long|how many days|deadline|time limit|"
+            r"when will|how soon|days|window|too late|expire",
+            re.I,
+        ),
+    ),
+    ("utter_policy_partial", re.compile(r"partial|part of|some of (the|my) money|only part", re.I)),
+    ("utter_policy_no_return", re.compile(r"keep (it|the item)|no[- ]return|without return", re.I)),
+    (
+        "utter_policy_immediate",
+        re.compile(
+            r"immediate|instant|before (it )?ship|not shipped yet|"
+            r"cancel",
+            re.I,
+        ),
+    ),
+]
+
+
+class ActionPolicyAnswer(Action):
+    """Answers a question about the refund policy from the policy's own terms."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_policy_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Pick the answer the question is about, or give the overview."""
+        config = settings().policy
+        text = latest_text(tracker)
+        response = next(
+            (name for name, pattern in POLICY_TOPICS if pattern.search(text)),
+            "utter_policy_overview",
+        )
+        dispatcher.utter_message(
+            response=response,
+            no_return_threshold=str(config.no_return_threshold),
+            currency_hint="per order",
+            protection_days=str(config.protection_window_days),
+            review_days=str(config.review_deadline_days),
+            compensation_percent=f"{config.compensation_rate * 100:.0f}",
+        )
+        return []
+
+
+class ActionStopForm(Action):
+    """Leaves the refund draft behind: nothing is submitted, nothing is kept half-filled."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_stop_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Clear the draft and say so."""
+        dispatcher.utter_message(response="utter_form_stopped")
+        return [SlotSet(slot, None) for slot in DRAFT_SLOTS]
+
+
+class ActionRequestHuman(Action):
+    """Records that the buyer asked for a person and tells them what happens next."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Acknowledge the request; the gateway routes the conversation to the agents' queue."""
+        dispatcher.utter_message(response="utter_human_requested")
+        return []

@@ -1,0 +1,162 @@
+"""Where is my order, where is my refund: forms that identify the order, actions that answer."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    METHOD_NAMES,
+    STATUS_WORDS,
+    DomainDict,
+    IdentityFormValidator,
+    customer_of,
+    money,
+    order_summary,
+    unit_of_work,
+)
+from bot.refunds import store
+from bot.refunds.errors import OrderNotFound
+from bot.refunds.models import Order, RefundApplication
+
+
+class StatusFormValidator(IdentityFormValidator):
+    """A known buyer may ask without an order number; an anonymous one must prove an order."""
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Ask nothing of a known buyer: the answer lists their orders when none is named."""
+        if customer_of(tracker):
+            return []
+        return list(domain_slots)
+
+
+class ValidateOrderStatusForm(StatusFormValidator):
+    """Validates the order status form."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "validate_order_status_form"
+
+
+class ValidateWithdrawForm(StatusFormValidator):
+    """Validates the withdraw form (who is asking; which application is the action's part)."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "validate_withdraw_form"
+
+
+class ValidateRefundStatusForm(StatusFormValidator):
+    """Validates the refund status form."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "validate_refund_status_form"
+
+
+def describe_order(order: Order) -> str:
+    """Return one line about an order's state and its next deadline."""
+    status = STATUS_WORDS.get(order.status, order.status)
+    line = f"Order {order_summary(order)}: {status}"
+    if order.status == "awaiting_shipment":
+        line += f", to be shipped by {order.ship_by:%d %B %Y}"
+    elif order.status == "shipped":
+        line += (
+            f" on {order.shipped_at:%d %B %Y}, delivery promised by "
+            f"{order.promised_delivery_by:%d %B %Y}"
+        )
+    elif order.status == "delivered" and order.delivered_at:
+        line += f" on {order.delivered_at:%d %B %Y}"
+    return line + f" ({money(order.total, order.currency)})."
+
+
+def describe_application(application: RefundApplication) -> str:
+    """Return one line about a refund application."""
+    status = STATUS_WORDS.get(application.status, application.status)
+    line = (
+        f"{application.reference} for order {application.order_id}: "
+        f"{METHOD_NAMES.get(application.method, application.method).lower()} of "
+        f"{money(application.amount, application.currency)}, {status}"
+    )
+    if application.status == "pending_review" and application.review_due_at:
+        line += f" (decision due by {application.review_due_at:%d %B %Y})"
+    return line + "."
+
+
+class ActionOrderStatus(Action):
+    """Tells the buyer where their order is, or lists their recent orders."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_order_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Answer with the order named in the conversation, or with the buyer's orders."""
+        customer = customer_of(tracker)
+        order_id = tracker.get_slot("order_id")
+        if customer is None:
+            dispatcher.utter_message(response="utter_need_identity")
+            return []
+        with unit_of_work() as session:
+            if order_id:
+                try:
+                    order = store.find_order(session, order_id=order_id, customer_id=customer)
+                except OrderNotFound:
+                    dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
+                    return []
+                dispatcher.utter_message(text=describe_order(order))
+                return []
+            orders = store.customer_orders(session, customer_id=customer)[:5]
+            if not orders:
+                dispatcher.utter_message(response="utter_no_orders")
+                return []
+            lines = ["Your recent orders:"] + [f"• {describe_order(o)}" for o in orders]
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+class ActionRefundStatus(Action):
+    """Tells the buyer where their refunds are."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_refund_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """List the buyer's applications (of the named order, if any), newest first."""
+        customer = customer_of(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_need_identity")
+            return []
+        order_id = tracker.get_slot("order_id")
+        with unit_of_work() as session:
+            # A merchant who let the review deadline pass has approved by silence.
+            store.approve_overdue(session, now=store.utcnow(), customer_id=customer)
+            applications = store.list_applications(session, customer_id=customer, order_id=order_id)
+            if not applications:
+                if order_id:
+                    dispatcher.utter_message(
+                        response="utter_no_applications_for_order", order_id=order_id
+                    )
+                else:
+                    dispatcher.utter_message(response="utter_no_applications")
+                return []
+            lines = [describe_application(a) for a in applications[:5]]
+        if len(lines) == 1:
+            dispatcher.utter_message(text=f"Your refund application {lines[0]}")
+        else:
+            dispatcher.utter_message(
+                text="Your refund applications:\n" + "\n".join(f"• {line}" for line in lines)
+            )
+        return []

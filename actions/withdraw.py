@@ -1,0 +1,126 @@
+"""Withdrawing a submitted application: pick it, confirm, withdraw (an audited event)."""
+
+from __future__ import annotations
+
+import re
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
+from actions.status import describe_application
+from bot.refunds import policy, store
+from bot.refunds.errors import ApplicationNotFound, TransitionNotAllowed
+
+REFERENCE = re.compile(r"\bRF-?[2-9A-HJ-NP-Z]{8}\b", re.I)
+
+
+class ActionWithdrawRefund(Action):
+    """Finds the application to withdraw and asks the buyer to confirm."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_withdraw_refund"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask to confirm the one withdrawable application, or which of several."""
+        customer = customer_of(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_need_identity")
+            return []
+        reference = latest_entity(tracker, "application_reference")
+        match = REFERENCE.search(latest_text(tracker))
+        if reference is None and match:
+            reference = match.group(0).upper().replace("RF", "RF-", 1).replace("--", "-")
+        order_id = tracker.get_slot("order_id")
+        with unit_of_work() as session:
+            if reference:
+                try:
+                    found = store.find_application(
+                        session, reference=reference, customer_id=customer
+                    )
+                except ApplicationNotFound:
+                    dispatcher.utter_message(
+                        response="utter_application_not_found", reference=reference
+                    )
+                    return [SlotSet("application_reference", None)]
+                candidates = [found]
+            else:
+                candidates = store.list_applications(
+                    session,
+                    customer_id=customer,
+                    order_id=order_id,
+                    statuses=policy.WITHDRAWABLE_STATUSES,
+                )
+            if not candidates:
+                scope = f" for order {order_id}" if order_id else ""
+                dispatcher.utter_message(response="utter_nothing_to_withdraw", scope=scope)
+                return [SlotSet("application_reference", None)]
+            if len(candidates) > 1:
+                dispatcher.utter_message(
+                    response="utter_which_application",
+                    buttons=[
+                        {
+                            "title": describe_application(a),
+                            "payload": (
+                                f'/cancel_refund{{"application_reference":"{a.reference}"}}'
+                            ),
+                        }
+                        for a in candidates
+                    ],
+                )
+                return [SlotSet("application_reference", None)]
+            application = candidates[0]
+            if application.status not in {s.value for s in policy.WITHDRAWABLE_STATUSES}:
+                dispatcher.utter_message(
+                    response="utter_withdraw_not_allowed",
+                    reference=application.reference,
+                    status=application.status.replace("_", " "),
+                )
+                return [SlotSet("application_reference", None)]
+            description = describe_application(application)
+        dispatcher.utter_message(response="utter_confirm_withdraw", description=description)
+        return [SlotSet("application_reference", application.reference)]
+
+
+class ActionWithdrawConfirm(Action):
+    """Withdraws the application the buyer just confirmed."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_withdraw_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Withdraw it, or say why it can no longer be withdrawn."""
+        customer = customer_of(tracker)
+        reference = tracker.get_slot("application_reference")
+        if customer is None or not reference:
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return []
+        with unit_of_work() as session:
+            try:
+                application = store.find_application(
+                    session, reference=reference, customer_id=customer
+                )
+                store.withdraw(
+                    session, application=application, customer_id=customer, now=store.utcnow()
+                )
+            except ApplicationNotFound:
+                dispatcher.utter_message(
+                    response="utter_application_not_found", reference=reference
+                )
+                return [SlotSet("application_reference", None)]
+            except TransitionNotAllowed:
+                dispatcher.utter_message(
+                    response="utter_withdraw_not_allowed",
+                    reference=reference,
+                    status=application.status.replace("_", " "),
+                )
+                return [SlotSet("application_reference", None)]
+        dispatcher.utter_message(response="utter_withdrawn", reference=reference)
+        return [SlotSet("application_reference", None)]

@@ -1,0 +1,1 @@
+"""Refund assistant: gateway, channels and the refund store."""

@@ -1,0 +1,207 @@
+"""The ``refundbot`` command: database, demo data, order import, refunds, running, chatting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import ConfigError, Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"refundbot: configuration error: {e}", file=sys.stderr)
+        return 2
+    status: int = args.handler(settings, args)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="refundbot",
+        description="Refund assistant: operate the refund store and run the assistant.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(metavar="ACTION")
+    upgrade = db.add_parser("upgrade", help="apply the migrations (REFUNDBOT_DATABASE_URL)")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    demo = commands.add_parser("demo", help="demo data").add_subparsers(metavar="ACTION")
+    seed = demo.add_parser("seed", help="upsert the demo customers and orders (dates from now)")
+    seed.set_defaults(handler=_demo_seed)
+
+    orders = commands.add_parser("orders", help="orders").add_subparsers(metavar="ACTION")
+    imp = orders.add_parser(
+        "import",
+        help="upsert orders from a JSON array file, by order_id",
+        description=(
+            "Import orders from FILE, one JSON array of orders, upserted by order_id. "
+            "Each order: order_id (12-19 digits), customer_id, customer_email, status "
+            "(awaiting_shipment|shipped|delivered|cancelled), currency, total (a decimal "
+            "string), paid_at, ship_by, shipped_at|null, promised_delivery_by, "
+            "delivered_at|null (ISO-8601 with a zone), items [{sku, title, quantity, "
+            "unit_price}]. Bad rows are reported with their index; good rows still import."
+        ),
+    )
+    imp.add_argument("file", type=Path, help="JSON file ('-' reads standard input)")
+    imp.set_defaults(handler=_orders_import)
+
+    refunds = commands.add_parser("refunds", help="refund applications").add_subparsers(
+        metavar="ACTION"
+    )
+    listing = refunds.add_parser("list", help="print refund applications, newest first")
+    listing.add_argument("--order", help="only this order's applications")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(handler=_refunds_list)
+    sweep = refunds.add_parser(
+        "sweep", help="approve applications whose merchant review deadline has passed"
+    )
+    sweep.set_defaults(handler=_refunds_sweep)
+
+    run = commands.add_parser(
+        "run", help="start the action server and the Rasa server; Ctrl-C stops them"
+    )
+    run.add_argument("--model", type=Path, default=None, help="trained model (.tar.gz)")
+    run.set_defaults(handler=_run)
+
+    shell = commands.add_parser("shell", help="chat with the running assistant in the terminal")
+    shell.add_argument("--customer", default="c-1001", help="demo customer id ('' = anonymous)")
+    shell.set_defaults(handler=_shell)
+    return parser
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.refunds.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print(f"database is up to date: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _demo_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.refunds.db import get_sessionmaker
+    from bot.refunds.demo import seed_demo
+    from bot.refunds.store import utcnow
+
+    with get_sessionmaker(settings.database_url).begin() as session:
+        seed_demo(session, now=utcnow(), settings=settings.policy)
+    print("demo customers and orders are in place (customers c-1001, c-1002, c-1003)")
+    return 0
+
+
+def _orders_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.refunds.db import get_sessionmaker
+    from bot.refunds.errors import ImportRowError
+    from bot.refunds.imports import import_orders
+    from bot.refunds.store import utcnow
+
+    try:
+        raw = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+        rows = json.loads(raw)
+    except OSError as e:
+        print(f"refundbot: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as e:
+        print(f"refundbot: {args.file} is not valid JSON: {e}", file=sys.stderr)
+        return 2
+    try:
+        with get_sessionmaker(settings.database_url).begin() as session:
+            report = import_orders(session, rows=rows, now=utcnow())
+    except ImportRowError as e:
+        print(f"refundbot: {e}", file=sys.stderr)
+        return 2
+    for problem in report.problems:
+        order = f" (order {problem.order_id})" if problem.order_id else ""
+        print(f"row {problem.index}{order}: {problem.message}", file=sys.stderr)
+    print(
+        f"imported {report.created} new and {report.updated} updated orders; "
+        f"{len(report.problems)} rows rejected"
+    )
+    return 1 if report.problems else 0
+
+
+def _refunds_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.refunds import store
+    from bot.refunds.db import get_sessionmaker
+
+    with get_sessionmaker(settings.database_url).begin() as session:
+        rows = [
+            {
+                "application_id": a.reference,
+                "order_id": a.order_id,
+                "method": a.method,
+                "amount": str(a.amount),
+                "currency": a.currency,
+                "reason": a.reason,
+                "reason_category": a.reason_category,
+                "status": a.status,
+                "compensation": str(a.compensation),
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in store.list_applications(session, order_id=args.order)
+        ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no refund applications")
+        return 0
+    columns = ["application_id", "order_id", "method", "amount", "currency", "status", "reason"]
+    table = [[str(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i][:40]) for r in table)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in table:
+        print("  ".join(v[:40].ljust(w) for v, w in zip(r, widths, strict=True)))
+    return 0
+
+
+def _refunds_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.refunds import store
+    from bot.refunds.db import get_sessionmaker
+
+    with get_sessionmaker(settings.database_url).begin() as session:
+        approved = store.approve_overdue(session, now=store.utcnow())
+        references = [a.reference for a in approved]
+    print(f"approved {len(references)} overdue applications" + (": " if references else ""))
+    for reference in references:
+        print(f"  {reference}")
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.run import run_all
+
+    return run_all(settings, model=args.model)
+
+
+def _shell(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.shell import chat
+
+    return chat(settings, customer_id=args.customer or None)
+
+
+def _safe_url(url: str) -> str:
+    """Return the URL without its password, for printing."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Refunds: the policy (pure rules), the store (SQLAlchemy) and their errors."""

@@ -1,0 +1,476 @@
+"""The refund policy as pure functions: what may be refunded, how, how much, and by whom.
+
+Everything here is deterministic and free of I/O; the store supplies facts and ``now``.
+Thresholds come from :class:`bot.settings.PolicySettings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import Enum
+
+from bot.refunds.errors import AmountError, MethodNotOffered, ReasonError, TransitionNotAllowed
+from bot.refunds.models import OrderStatus, RefundMethod, RefundStatus, Review
+from bot.settings import PolicySettings
+
+CENT = Decimal("0.01")
+
+#: Statuses whose amount no longer counts against the order's refundable balance.
+RELEASED_STATUSES = frozenset({RefundStatus.REJECTED, RefundStatus.WITHDRAWN})
+
+#: Statuses a buyer may still withdraw from.
+WITHDRAWABLE_STATUSES = frozenset(
+    {RefundStatus.PENDING_REVIEW, RefundStatus.APPROVED, RefundStatus.AWAITING_RETURN}
+)
+
+TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.PENDING_REVIEW: frozenset(
+        {RefundStatus.APPROVED, RefundStatus.REJECTED, RefundStatus.WITHDRAWN}
+    ),
+    RefundStatus.APPROVED: frozenset(
+        {RefundStatus.AWAITING_RETURN, RefundStatus.REFUNDED, RefundStatus.WITHDRAWN}
+    ),
+    RefundStatus.AWAITING_RETURN: frozenset({RefundStatus.RETURN_RECEIVED, RefundStatus.WITHDRAWN}),
+    RefundStatus.RETURN_RECEIVED: frozenset({RefundStatus.REFUNDED}),
+    RefundStatus.REFUNDED: frozenset(),
+    RefundStatus.REJECTED: frozenset(),
+    RefundStatus.WITHDRAWN: frozenset(),
+}
+
+
+class Fault(str, Enum):
+    """A problem the merchant caused, which makes the full amount refundable with compensation."""
+
+    NOT_SHIPPED_IN_TIME = "not_shipped_in_time"
+    LATE_DELIVERY = "late_delivery"
+
+
+class ReasonCategory(str, Enum):
+    """Why a buyer returns an item (required for return and refund)."""
+
+    QUALITY_PROBLEM = "quality_problem"
+    NOT_AS_DESCRIBED = "not_as_described"
+    WRONG_ITEM = "wrong_item"
+    DAMAGED = "damaged"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What the policy needs to know about an order."""
+
+    status: OrderStatus
+    currency: str
+    total: Decimal
+    committed: Decimal
+    """Already refunded or requested (applications not rejected or withdrawn)."""
+    ship_by: dt.datetime
+    promised_delivery_by: dt.datetime
+    shipped_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+
+    @property
+    def balance(self) -> Decimal:
+        """What can still be refunded."""
+        return max(self.total - self.committed, Decimal("0.00")).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    """One refund method for one order: offered or not, and why not."""
+
+    method: RefundMethod
+    offered: bool
+    why_not: str | None = None
+    """Stable code of the reason it is not offered (see ``WHY_NOT_TEXT``)."""
+    max_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a submitted application proceeds."""
+
+    review: Review
+    fault: Fault | None
+    compensation: Decimal
+    review_due_at: dt.datetime | None
+
+
+WHY_NOT_TEXT = {
+    "not_shipped": "this order has not shipped yet",
+    "already_shipped": "this order has already shipped",
+    "not_delivered": "this order has not been delivered yet",
+    "window_closed": "the {days}-day protection window after delivery has closed",
+    "cancelled": "this order was cancelled",
+    "nothing_left": "everything paid on this order is already refunded or requested",
+    "amount_too_large": "it is limited to {limit} {currency} unless the parcel is late",
+}
+
+
+def merchant_fault(order: OrderFacts, now: dt.datetime) -> Fault | None:
+    """Return the merchant-caused problem the order has right now, if any."""
+    if order.status is OrderStatus.AWAITING_SHIPMENT and now > order.ship_by:
+        return Fault.NOT_SHIPPED_IN_TIME
+    if order.status is OrderStatus.SHIPPED and now > order.promised_delivery_by:
+        return Fault.LATE_DELIVERY
+    return None
+
+
+def protection_ends(order: OrderFacts, policy: PolicySettings) -> dt.datetime | None:
+    """Return when return-and-refund stops being offered, or None before delivery."""
+    if order.delivered_at is None:
+        return None
+    return order.delivered_at + dt.timedelta(days=policy.protection_window_days)
+
+
+def method_options(
+    order: OrderFacts, now: dt.datetime, policy: PolicySettings
+) -> list[MethodOption]:
+    """Return every method with whether this order allows it now, in the order to present them."""
+    balance = order.balance
+    if order.status is OrderStatus.CANCELLED:
+        return [MethodOption(m, False, "cancelled") for m in RefundMethod]
+    if balance <= 0:
+        return [MethodOption(m, False, "nothing_left") for m in RefundMethod]
+    shipped = order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+    options: list[MethodOption] = []
+
+    if shipped:
+        options.append(MethodOption(RefundMethod.IMMEDIATE, False, "already_shipped"))
+    else:
+        options.append(MethodOption(RefundMethod.IMMEDIATE, True, max_amount=balance))
+
+    if not shipped:
+        options.append(MethodOption(RefundMethod.NO_RETURN, False, "not_shipped"))
+    elif merchant_fault(order, now) is Fault.LATE_DELIVERY:
+        options.append(MethodOption(RefundMethod.NO_RETURN, True, max_amount=balance))
+    else:
+        limit = min(balance, policy.no_return_threshold)
+        options.append(MethodOption(RefundMethod.NO_RETURN, limit > 0, max_amount=limit))
+
+    ends = protection_ends(order, policy)
+    if order.status is not OrderStatus.DELIVERED or ends is None:
+        why = "not_shipped" if not shipped else "not_delivered"
+        options.append(MethodOption(RefundMethod.RETURN_AND_REFUND, False, why))
+    elif now > ends:
+        options.append(MethodOption(RefundMethod.RETURN_AND_REFUND, False, "window_closed"))
+    else:
+        options.append(MethodOption(RefundMethod.RETURN_AND_REFUND, True, max_amount=balance))
+    return options
+
+
+def offered_methods(
+    order: OrderFacts, now: dt.datetime, policy: PolicySettings
+) -> list[RefundMethod]:
+    """Return the methods this order allows now."""
+    return [o.method for o in method_options(order, now, policy) if o.offered]
+
+
+def option_for(
+    order: OrderFacts, method: RefundMethod, now: dt.datetime, policy: PolicySettings
+) -> MethodOption:
+    """Return the option for one method; raise :class:`MethodNotOffered` when it is not offered."""
+    option = next(o for o in method_options(order, now, policy) if o.method is method)
+    if not option.offered:
+        raise MethodNotOffered(
+            f"{method.value} not offered: {option.why_not}", why_not=option.why_not or ""
+        )
+    return option
+
+
+def check_amount(
+    order: OrderFacts,
+    method: RefundMethod,
+    amount: Decimal,
+    now: dt.datetime,
+    policy: PolicySettings,
+) -> Decimal:
+    """Return ``amount`` in cents when it may be refunded by ``method``; else raise AmountError."""
+    if amount != amount.quantize(CENT):
+        raise AmountError(
+            "too_many_decimals", f"{amount} has more than two decimals", amount=str(amount)
+        )
+    amount = amount.quantize(CENT)
+    if amount < 0:
+        raise AmountError("negative", "amount is negative", amount=str(amount))
+    if amount == 0:
+        raise AmountError("zero", "amount is zero", amount=str(amount))
+    option = option_for(order, method, now, policy)
+    balance = order.balance
+    if amount > balance:
+        raise AmountError(
+            "exceeds_balance",
+            f"{amount} exceeds the refundable balance {balance}",
+            amount=str(amount),
+            balance=str(balance),
+            currency=order.currency,
+        )
+    if option.max_amount is not None and amount > option.max_amount:
+        raise AmountError(
+            "exceeds_method_limit",
+            f"{method.value} is limited to {option.max_amount}",
+            amount=str(amount),
+            limit=str(option.max_amount),
+            currency=order.currency,
+        )
+    return amount
+
+
+def decide(
+    order: OrderFacts,
+    method: RefundMethod,
+    amount: Decimal,
+    now: dt.datetime,
+    policy: PolicySettings,
+) -> Decision:
+    """Return who reviews an application for ``amount`` by ``method`` and what it adds."""
+    check_amount(order, method, amount, now, policy)
+    fault = merchant_fault(order, now)
+    compensation = (
+        (amount * policy.compensation_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+        if fault
+        else Decimal("0.00")
+    )
+    if method is RefundMethod.IMMEDIATE or fault is not None:
+        # A merchant-caused problem makes the amount refundable at once.
+        review = Review.AUTOMATIC
+    elif method is RefundMethod.NO_RETURN:
+        review = Review.AUTOMATIC if amount <= policy.no_return_threshold else Review.MERCHANT
+    else:
+        review = Review.MERCHANT
+    due = (
+        now + dt.timedelta(days=policy.review_deadline_days) if review is Review.MERCHANT else None
+    )
+    return Decision(review=review, fault=fault, compensation=compensation, review_due_at=due)
+
+
+def automatic_path(method: RefundMethod) -> list[RefundStatus]:
+    """Return the statuses an automatically approved application passes through after review."""
+    if method is RefundMethod.RETURN_AND_REFUND:
+        return [RefundStatus.APPROVED, RefundStatus.AWAITING_RETURN]
+    return [RefundStatus.APPROVED, RefundStatus.REFUNDED]
+
+
+def check_transition(current: RefundStatus, target: RefundStatus) -> None:
+    """Raise :class:`TransitionNotAllowed` unless ``current`` may become ``target``."""
+    if target not in TRANSITIONS[current]:
+        raise TransitionNotAllowed(
+            f"cannot go from {current.value} to {target.value}",
+            current=current.value,
+            target=target.value,
+        )
+
+
+# --- reading what buyers type -------------------------------------------------------------
+
+_WHOLE = re.compile(
+    r"\b(all|everything|full|entire|whole|total|complete|max(imum)?|all of it|100 ?%)\b", re.I
+)
+_HALF = re.compile(r"\b(half|50 ?%)\b", re.I)
+_PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s?%")
+_CURRENCY_WORDS: dict[str, str] = {
+    "usd": "USD",
+    "us$": "USD",
+    "dollar": "$",
+    "dollars": "$",
+    "bucks": "$",
+    "buck": "$",
+    "$": "$",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "€": "EUR",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "£": "GBP",
+    "cad": "CAD",
+    "aud": "AUD",
+    "rub": "RUB",
+    "rubles": "RUB",
+    "₽": "RUB",
+    "brl": "BRL",
+    "r$": "BRL",
+    "jpy": "JPY",
+    "yen": "JPY",
+    "cny": "CNY",
+    "rmb": "CNY",
+    "yuan": "CNY",
+}
+_DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
+_NUMBER = re.compile(
+    r"(?<![\w.,])(-|−|minus\s+)?(\d{1,3}(?:[ '](?=\d{3}(?!\d))\d{3})+(?:[.,]\d+)?|\d[\d.,]*\d|"
+    r"\d|[.,]\d{1,2})(?![\w])",
+    re.I,
+)
+_CURRENCY = re.compile(
+    r"(us\$|r\$|\$|€|£|₽|\b(?:usd|eur|euros?|gbp|pounds?|dollars?|bucks?|cad|aud|rub|rubles|brl|"
+    r"jpy|yen|cny|rmb|yuan)\b)",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class AmountRequest:
+    """An amount as a buyer gave it: a number, a fraction of the balance, or everything."""
+
+    value: Decimal | None = None
+    fraction: Decimal | None = None
+    currency: str | None = None
+    """ISO code, ``"$"`` for any dollar, or None when not said."""
+
+    def resolve(self, balance: Decimal, order_currency: str) -> Decimal:
+        """Return the amount in the order's currency; raise AmountError when it cannot be."""
+        if self.currency and not _currency_matches(self.currency, order_currency):
+            raise AmountError(
+                "currency_mismatch",
+                f"amount in {self.currency}, order paid in {order_currency}",
+                given=self.currency,
+                currency=order_currency,
+            )
+        if self.fraction is not None:
+            return (balance * self.fraction).quantize(CENT, rounding=ROUND_HALF_UP)
+        assert self.value is not None
+        return self.value
+
+
+def parse_amount(text: str) -> AmountRequest:
+    """Read an amount from buyer text ("$12.50", "12,50 usd", "half", "all of it", "30%").
+
+    Raises:
+        AmountError: ``not_a_number`` when no amount can be read, ``negative`` for a negative one.
+    """
+    cleaned = text.strip()
+    currency_match = _CURRENCY.search(cleaned)
+    currency = _CURRENCY_WORDS[currency_match.group(0).lower()] if currency_match else None
+    number_match = next(
+        (m for m in _NUMBER.finditer(cleaned.replace("−", "-")) if not _is_order_number(m)), None
+    )
+    percent = _PERCENT.search(cleaned)
+    if percent:
+        share = _to_decimal(percent.group(1))
+        if share is not None and share > 100:
+            raise AmountError("percent_over_100", f"{share}% is more than everything", text=text)
+        if share is not None and share > 0:
+            return AmountRequest(fraction=share / 100, currency=currency)
+    if number_match is None:
+        if _HALF.search(cleaned):
+            return AmountRequest(fraction=Decimal("0.5"), currency=currency)
+        if _WHOLE.search(cleaned):
+            return AmountRequest(fraction=Decimal("1"), currency=currency)
+        raise AmountError("not_a_number", f"no amount in {text!r}", text=text)
+    sign, digits = number_match.group(1), number_match.group(2)
+    value = _to_decimal(digits)
+    if value is None:
+        raise AmountError("not_a_number", f"cannot read {digits!r} as money", text=text)
+    if sign or re.search(r"-\s*(us\$|\$|€|£)\s*\d", cleaned):
+        raise AmountError("negative", "amount is negative", amount=f"-{value}")
+    return AmountRequest(value=value, currency=currency)
+
+
+def _is_order_number(match: re.Match[str]) -> bool:
+    """Order numbers (12+ digits) sit beside amounts in buyers' messages; they are not money."""
+    return len(re.sub(r"\D", "", match.group(2))) >= 12 and not re.search(
+        r"[.,]\d{1,2}$", match.group(2)
+    )
+
+
+def _to_decimal(digits: str) -> Decimal | None:
+    """Read ``12.50``, ``12,50``, ``1,234.50``, ``1.234,50``, ``1 234`` as a Decimal."""
+    s = re.sub(r"[\s']", "", digits)
+    if "," in s and "." in s:
+        decimal_sep = "," if s.rfind(",") > s.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        s = s.replace(thousands, "").replace(decimal_sep, ".")
+    elif "," in s:
+        head, _, tail = s.rpartition(",")
+        s = s.replace(",", "") if len(tail) == 3 and head else head.replace(",", "") + "." + tail
+    elif s.count(".") > 1:
+        head, _, tail = s.rpartition(".")
+        s = s.replace(".", "") if len(tail) == 3 else head.replace(".", "") + "." + tail
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _currency_matches(given: str, order_currency: str) -> bool:
+    if given == "$":
+        return order_currency in _DOLLAR_CURRENCIES
+    return given == order_currency
+
+
+_REASON_KEYWORDS: list[tuple[ReasonCategory, re.Pattern[str]]] = [
+    (
+        ReasonCategory.WRONG_ITEM,
+        re.compile(
+            r"wrong (item|product|thing|one|model|colou?r|size)|not what i (ordered|bought)|"
+            r"(sent|got|received) (me )?(a |the )?(different|another)|instead of",
+            re.I,
+        ),
+    ),
+    (
+        ReasonCategory.DAMAGED,
+        re.compile(
+            r"\b(damaged?|broken|broke|cracked|crushed|smashed|shattered|dent(ed)?|torn|ripped|"
+            r"leak(ed|ing)?|scratch(ed|es)?)\b",
+            re.I,
+        ),
+    ),
+    (
+        ReasonCategory.NOT_AS_DESCRIBED,
+        re.compile(
+            r"not as described|doesn'?t match|does not match|different (from|than)|"
+            r"not like (the )?(picture|photo|description)|fake|counterfeit|smaller than|"
+            r"bigger than|misleading|description",
+            re.I,
+        ),
+    ),
+    (
+        ReasonCategory.QUALITY_PROBLEM,
+        re.compile(
+            r"quality|defect(ive)?|faulty|(doesn'?t|does not|stopped|won'?t|not) work(ing|s)?|"
+            r"malfunction|cheap|poorly made|falls? apart|fell apart|dead on arrival|won'?t turn on",
+            re.I,
+        ),
+    ),
+]
+
+
+def classify_reason(text: str) -> ReasonCategory | None:
+    """Return the reason category a description points at, or None when it names none."""
+    lowered = text.strip().lower().replace("_", " ")
+    for category in ReasonCategory:
+        if lowered in (category.value.replace("_", " "), category.value):
+            return category
+    for category, pattern in _REASON_KEYWORDS:
+        if pattern.search(text):
+            return category
+    if re.fullmatch(r"\s*other( reason)?\s*", lowered):
+        return ReasonCategory.OTHER
+    return None
+
+
+MIN_RETURN_DESCRIPTION_WORDS = 4
+MIN_RETURN_DESCRIPTION_CHARS = 15
+
+
+def check_reason(method: RefundMethod, text: str) -> str:
+    """Return the reason, tidied, when it is enough for ``method``; else raise ReasonError.
+
+    Return and refund needs a description the merchant can act on; the other methods a short one.
+    """
+    reason = " ".join(text.split())
+    if len(reason) > 2000:
+        raise ReasonError("too_long", "reason longer than 2000 characters")
+    if method is RefundMethod.RETURN_AND_REFUND:
+        words = re.findall(r"\w+", reason)
+        if len(words) < MIN_RETURN_DESCRIPTION_WORDS or len(reason) < MIN_RETURN_DESCRIPTION_CHARS:
+            raise ReasonError("too_short", "describe the problem in a few more words")
+    elif len(re.findall(r"\w", reason)) < 2:
+        raise ReasonError("missing", "a short reason is needed")
+    return reason

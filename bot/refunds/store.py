@@ -1,0 +1,365 @@
+"""The refund store: every read and write of orders and applications.
+
+Functions take an open ``session`` (keyword-only) and never commit: the caller owns the unit of
+work (``with factory.begin() as session:``). Every status change writes a :class:`RefundEvent`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from bot.refunds import policy
+from bot.refunds.errors import ApplicationNotFound, OrderNotFound, ReasonError, RefundError
+from bot.refunds.models import (
+    Customer,
+    Evidence,
+    Order,
+    OrderStatus,
+    RefundApplication,
+    RefundEvent,
+    RefundMethod,
+    RefundStatus,
+    Review,
+)
+from bot.settings import PolicySettings
+
+SYSTEM = "system"
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def customer_actor(customer_id: str) -> str:
+    """Return the audit name of a buyer."""
+    return f"customer:{customer_id}"
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def find_order(
+    session: Session, *, order_id: str, customer_id: str, for_update: bool = False
+) -> Order:
+    """Return the customer's order; another customer's order is :class:`OrderNotFound` too."""
+    query = select(Order).where(Order.id == order_id, Order.customer_id == customer_id)
+    if for_update:
+        query = query.with_for_update()
+    order: Order | None = session.execute(query).scalar_one_or_none()
+    if order is None:
+        raise OrderNotFound(f"order {order_id} not found", order_id=order_id)
+    return order
+
+
+def verify_order_email(session: Session, *, order_id: str, email: str) -> Order:
+    """Return the order when ``email`` is the one on it (anonymous buyers prove ownership so)."""
+    order: Order | None = session.get(Order, order_id)
+    given = email.strip().lower().encode()
+    expected = (order.customer_email.strip().lower() if order else secrets.token_hex(16)).encode()
+    if order is None or not hmac.compare_digest(given, expected):
+        raise OrderNotFound(f"order {order_id} not found for that e-mail", order_id=order_id)
+    return order
+
+
+def customer_orders(session: Session, *, customer_id: str) -> list[Order]:
+    """Return the customer's orders, newest payment first."""
+    query = (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.paid_at.desc())
+        .options(selectinload(Order.items))
+    )
+    return list(session.execute(query).scalars())
+
+
+def committed_amount(session: Session, *, order_id: str) -> Decimal:
+    """Return what the order's live applications already refund or request."""
+    amounts = session.execute(
+        select(RefundApplication.amount).where(
+            RefundApplication.order_id == order_id,
+            RefundApplication.status.not_in([s.value for s in policy.RELEASED_STATUSES]),
+        )
+    ).scalars()
+    return sum(amounts, Decimal("0.00"))
+
+
+def order_facts(session: Session, *, order: Order) -> policy.OrderFacts:
+    """Return what the policy needs to know about ``order``."""
+    return policy.OrderFacts(
+        status=OrderStatus(order.status),
+        currency=order.currency,
+        total=order.total,
+        committed=committed_amount(session, order_id=order.id),
+        ship_by=order.ship_by,
+        promised_delivery_by=order.promised_delivery_by,
+        shipped_at=order.shipped_at,
+        delivered_at=order.delivered_at,
+    )
+
+
+# --- applications ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The result of :func:`submit_application`."""
+
+    application: RefundApplication
+    created: bool
+    """False when the idempotency key had already been used: the earlier application."""
+
+
+def submit_application(
+    session: Session,
+    *,
+    customer_id: str,
+    order_id: str,
+    method: RefundMethod,
+    amount: Decimal,
+    reason: str,
+    reason_category: policy.ReasonCategory | None,
+    idempotency_key: str,
+    conversation_id: str | None,
+    now: dt.datetime,
+    settings: PolicySettings,
+) -> Submission:
+    """Create a refund application, or return the one already made with ``idempotency_key``.
+
+    The order row is locked first, so concurrent submissions on one order are serialised and
+    the refundable balance is read and spent in one step.
+
+    Raises:
+        OrderNotFound, MethodNotOffered, AmountError, ReasonError: the application is refused.
+    """
+    order = find_order(session, order_id=order_id, customer_id=customer_id, for_update=True)
+    existing = session.execute(
+        select(RefundApplication).where(RefundApplication.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.customer_id != customer_id or existing.order_id != order.id:
+            raise RefundError("idempotency key already used for another order")
+        return Submission(existing, created=False)
+
+    facts = order_facts(session, order=order)
+    decision = policy.decide(facts, method, amount, now, settings)
+    reason = policy.check_reason(method, reason)
+    if method is RefundMethod.RETURN_AND_REFUND and reason_category is None:
+        raise ReasonError("category_missing", "return and refund needs a reason category")
+
+    application = RefundApplication(
+        reference=_new_reference(),
+        order_id=order.id,
+        customer_id=customer_id,
+        method=method.value,
+        amount=amount.quantize(policy.CENT),
+        compensation=decision.compensation,
+        currency=order.currency,
+        reason_category=reason_category.value if reason_category else None,
+        reason=reason,
+        status=RefundStatus.PENDING_REVIEW.value,
+        review=decision.review.value,
+        review_due_at=decision.review_due_at,
+        conversation_id=conversation_id,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(application)
+    session.flush()
+    _record(
+        session, application, None, RefundStatus.PENDING_REVIEW, customer_actor(customer_id), now
+    )
+    if decision.review is Review.AUTOMATIC:
+        note: str | None = "approved automatically"
+        if decision.fault:
+            note = f"{note} ({decision.fault.value.replace('_', ' ')})"
+        for status in policy.automatic_path(method):
+            transition(
+                session, application=application, to=status, actor=SYSTEM, now=now, note=note
+            )
+            note = None
+    if method is RefundMethod.IMMEDIATE and order.total - facts.committed - amount <= 0:
+        # Nothing left to ship for: a fully refunded order that never shipped is cancelled.
+        order.status = "cancelled"
+        order.updated_at = now
+    if conversation_id:
+        session.execute(
+            update(Evidence)
+            .where(Evidence.conversation_id == conversation_id, Evidence.application_id.is_(None))
+            .values(application_id=application.id)
+        )
+    return Submission(application, created=True)
+
+
+def transition(
+    session: Session,
+    *,
+    application: RefundApplication,
+    to: RefundStatus,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> RefundApplication:
+    """Move ``application`` to ``to`` and record the event.
+
+    Raises:
+        TransitionNotAllowed: the current status does not allow ``to``.
+    """
+    current = RefundStatus(application.status)
+    policy.check_transition(current, to)
+    application.status = to.value
+    application.updated_at = now
+    _record(session, application, current, to, actor, now, note)
+    return application
+
+
+def approve(
+    session: Session, *, application: RefundApplication, actor: str, now: dt.datetime
+) -> RefundApplication:
+    """Approve a pending application and move it on as its method requires."""
+    transition(session, application=application, to=RefundStatus.APPROVED, actor=actor, now=now)
+    if application.method == RefundMethod.RETURN_AND_REFUND.value:
+        return transition(
+            session, application=application, to=RefundStatus.AWAITING_RETURN, actor=SYSTEM, now=now
+        )
+    return transition(
+        session, application=application, to=RefundStatus.REFUNDED, actor=SYSTEM, now=now
+    )
+
+
+def approve_overdue(
+    session: Session, *, now: dt.datetime, customer_id: str | None = None
+) -> list[RefundApplication]:
+    """Approve every application whose merchant review deadline has passed."""
+    query = select(RefundApplication).where(
+        RefundApplication.status == RefundStatus.PENDING_REVIEW.value,
+        RefundApplication.review_due_at.is_not(None),
+        RefundApplication.review_due_at < now,
+    )
+    if customer_id is not None:
+        query = query.where(RefundApplication.customer_id == customer_id)
+    overdue = list(session.execute(query.with_for_update()).scalars())
+    for application in overdue:
+        transition(
+            session,
+            application=application,
+            to=RefundStatus.APPROVED,
+            actor=SYSTEM,
+            now=now,
+            note="review deadline passed: approved automatically",
+        )
+        follow = (
+            RefundStatus.AWAITING_RETURN
+            if application.method == RefundMethod.RETURN_AND_REFUND.value
+            else RefundStatus.REFUNDED
+        )
+        transition(session, application=application, to=follow, actor=SYSTEM, now=now)
+    return overdue
+
+
+def find_application(session: Session, *, reference: str, customer_id: str) -> RefundApplication:
+    """Return the customer's application by its reference; others' are not found."""
+    application: RefundApplication | None = session.execute(
+        select(RefundApplication).where(
+            RefundApplication.reference == reference.strip().upper(),
+            RefundApplication.customer_id == customer_id,
+        )
+    ).scalar_one_or_none()
+    if application is None:
+        raise ApplicationNotFound(f"application {reference} not found", reference=reference)
+    return application
+
+
+def list_applications(
+    session: Session,
+    *,
+    customer_id: str | None = None,
+    order_id: str | None = None,
+    statuses: Iterable[RefundStatus] | None = None,
+) -> list[RefundApplication]:
+    """Return applications, newest first, filtered by customer, order and status."""
+    query = select(RefundApplication).order_by(
+        RefundApplication.created_at.desc(), RefundApplication.id.desc()
+    )
+    if customer_id is not None:
+        query = query.where(RefundApplication.customer_id == customer_id)
+    if order_id is not None:
+        query = query.where(RefundApplication.order_id == order_id)
+    if statuses is not None:
+        query = query.where(RefundApplication.status.in_([s.value for s in statuses]))
+    return list(session.execute(query).scalars())
+
+
+def withdraw(
+    session: Session, *, application: RefundApplication, customer_id: str, now: dt.datetime
+) -> RefundApplication:
+    """Withdraw the buyer's own application; raise TransitionNotAllowed once it is too late."""
+    if application.customer_id != customer_id:
+        raise ApplicationNotFound("application not found", reference=application.reference)
+    return transition(
+        session,
+        application=application,
+        to=RefundStatus.WITHDRAWN,
+        actor=customer_actor(customer_id),
+        now=now,
+        note="withdrawn by the buyer",
+    )
+
+
+def events_of(session: Session, *, application_id: int) -> Sequence[RefundEvent]:
+    """Return an application's audit trail, oldest first."""
+    return list(
+        session.execute(
+            select(RefundEvent)
+            .where(RefundEvent.application_id == application_id)
+            .order_by(RefundEvent.id)
+        ).scalars()
+    )
+
+
+def ensure_customer(
+    session: Session, *, customer_id: str, email: str, now: dt.datetime
+) -> Customer:
+    """Return the customer, creating it on first sight."""
+    customer: Customer | None = session.get(Customer, customer_id)
+    if customer is None:
+        customer = Customer(id=customer_id, email=email, created_at=now)
+        session.add(customer)
+    return customer
+
+
+def _record(
+    session: Session,
+    application: RefundApplication,
+    from_status: RefundStatus | None,
+    to_status: RefundStatus,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> None:
+    session.add(
+        RefundEvent(
+            application_id=application.id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value,
+            actor=actor,
+            note=note,
+            at=now,
+        )
+    )
+
+
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def _new_reference() -> str:
+    return "RF-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))

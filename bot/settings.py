@@ -1,0 +1,179 @@
+"""Settings from ``REFUNDBOT_*`` environment variables, built once by each entry point."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Thresholds of the refund policy (see README, "Refund policy")."""
+
+    no_return_threshold: Decimal = Decimal("20.00")
+    protection_window_days: int = 15
+    review_deadline_days: int = 5
+    compensation_rate: Decimal = Decimal("0.10")
+
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The gateway's listener, channels and limits (see README, "Channels")."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Shared with the shop: signs widget tokens and Telegram deep links. Empty means "generate one
+    # under var/" (see :func:`ensure_shop_secret`).
+    shop_secret: str = ""
+    token_ttl_seconds: int = 86400
+    telegram_token: str = ""
+    telegram_mode: str = "webhook"
+    telegram_api_url: str = TELEGRAM_API_URL
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_poll_timeout_seconds: int = 10
+    upload_max_bytes: int = 10 * 1024 * 1024
+    message_max_chars: int = 4000
+    rasa_timeout_seconds: float = 60.0
+    rasa_slow_notice_seconds: float = 5.0
+    rasa_retry_max_seconds: float = 30.0
+    notify_interval_seconds: float = 2.0
+    demo_shop: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process of the product needs to know about its surroundings."""
+
+    var_dir: Path
+    database_url: str
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    tracker_store_url: str = ""
+    """Rasa's SQL tracker store; empty means a SQLite file under ``var_dir``."""
+    redis_url: str = ""
+    """Rasa's lock store (several Rasa instances); empty means Rasa's in-memory lock store."""
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment; raise :class:`ConfigError` on a bad value."""
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("REFUNDBOT_VAR_DIR") or PROJECT_ROOT / "var")
+        database_url = env.get("REFUNDBOT_DATABASE_URL") or f"sqlite:///{var_dir / 'refundbot.db'}"
+        policy = PolicySettings(
+            no_return_threshold=_decimal(env, "REFUNDBOT_NO_RETURN_THRESHOLD", "20.00"),
+            protection_window_days=_int(env, "REFUNDBOT_PROTECTION_WINDOW_DAYS", 15),
+            review_deadline_days=_int(env, "REFUNDBOT_REVIEW_DEADLINE_DAYS", 5),
+            compensation_rate=_decimal(env, "REFUNDBOT_COMPENSATION_RATE", "0.10"),
+        )
+        return cls(
+            var_dir=var_dir,
+            database_url=database_url,
+            rasa_url=env.get("REFUNDBOT_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=env.get("REFUNDBOT_RASA_TOKEN") or "",
+            action_server_url=env.get(
+                "REFUNDBOT_ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"
+            ),
+            tracker_store_url=env.get("REFUNDBOT_TRACKER_STORE_URL", ""),
+            redis_url=env.get("REFUNDBOT_REDIS_URL", ""),
+            policy=policy,
+            gateway=_gateway(env),
+        )
+
+
+def _gateway(env: Mapping[str, str]) -> GatewaySettings:
+    mode = env.get("REFUNDBOT_TELEGRAM_MODE") or "webhook"
+    if mode not in ("webhook", "polling"):
+        raise ConfigError(f"REFUNDBOT_TELEGRAM_MODE must be webhook or polling, got {mode!r}")
+    webhook_secret = env.get("REFUNDBOT_TELEGRAM_WEBHOOK_SECRET") or ""
+    if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+        raise ConfigError(
+            "REFUNDBOT_TELEGRAM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -"
+            " (1-256 characters)"
+        )
+    return GatewaySettings(
+        host=env.get("REFUNDBOT_HOST") or "127.0.0.1",
+        port=_int(env, "REFUNDBOT_PORT", 8080),
+        shop_secret=env.get("REFUNDBOT_SHOP_SECRET") or "",
+        token_ttl_seconds=_int(env, "REFUNDBOT_TOKEN_TTL_SECONDS", 86400),
+        telegram_token=env.get("REFUNDBOT_TELEGRAM_TOKEN") or "",
+        telegram_mode=mode,
+        telegram_api_url=(env.get("REFUNDBOT_TELEGRAM_API_URL") or TELEGRAM_API_URL).rstrip("/"),
+        telegram_webhook_url=env.get("REFUNDBOT_TELEGRAM_WEBHOOK_URL") or "",
+        telegram_webhook_secret=webhook_secret,
+        telegram_poll_timeout_seconds=_int(env, "REFUNDBOT_TELEGRAM_POLL_TIMEOUT_SECONDS", 10),
+        upload_max_bytes=_int(env, "REFUNDBOT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024),
+        message_max_chars=_int(env, "REFUNDBOT_MESSAGE_MAX_CHARS", 4000),
+        rasa_timeout_seconds=float(_int(env, "REFUNDBOT_RASA_TIMEOUT_SECONDS", 60)),
+        notify_interval_seconds=float(_int(env, "REFUNDBOT_NOTIFY_INTERVAL_SECONDS", 2)),
+        demo_shop=(env.get("REFUNDBOT_DEMO_SHOP") or "true").lower() not in ("0", "false", "no"),
+    )
+
+
+def ensure_rasa_token(settings: Settings) -> str:
+    """Return the Rasa API token, generating and keeping one under ``var/`` when unset."""
+    if settings.rasa_token:
+        return settings.rasa_token
+    token_file = settings.var_dir / "rasa-token"
+    if token_file.exists():
+        return token_file.read_text().strip()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    return token
+
+
+def ensure_shop_secret(settings: Settings) -> str:
+    """Return the shop's signing secret, generating and keeping one under ``var/`` when unset."""
+    if settings.gateway.shop_secret:
+        return settings.gateway.shop_secret
+    secret_file = settings.var_dir / "shop-secret"
+    if secret_file.exists():
+        return secret_file.read_text().strip()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    secret_file.write_text(secret + "\n")
+    secret_file.chmod(0o600)
+    return secret
+
+
+def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as e:
+        raise ConfigError(f"{name} must be a decimal number, got {raw!r}") from e
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value

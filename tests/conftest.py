@@ -1,0 +1,83 @@
+"""Fixtures shared by every test: migrated databases and the service-or-skip rule.
+
+``db_url`` is a freshly migrated database per test: a SQLite file, and the same on PostgreSQL
+in a schema of its own when ``REFUNDBOT_TEST_DATABASE_URL`` is set. A test that needs a
+service this machine may lack skips with the reason, except under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+from bot.refunds.db import get_engine, get_sessionmaker
+from bot.refunds.migrate import upgrade
+
+PG_ENV = "REFUNDBOT_TEST_DATABASE_URL"
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip the test when a service is missing; under ``CI=true`` fail instead."""
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}: this test must run in CI")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An engine on the PostgreSQL test database, or a skip (a failure under ``CI=true``)."""
+    url = os.environ.get(PG_ENV, "")
+    require(bool(url), f"PostgreSQL not configured: set {PG_ENV}")
+    engine = create_engine(url, future=True, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    """A migrated PostgreSQL schema of this test's own, dropped afterwards."""
+    schema = f"refundbot_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = postgres_admin.url.update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    ).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with postgres_admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated SQLite file of this test's own."""
+    url = f"sqlite:///{tmp_path / 'refunds.db'}"
+    upgrade(url)
+    yield url
+    get_engine(url).dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A freshly migrated database on each backend."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture
+def session_factory(db_url: str) -> sessionmaker:
+    """The product's session factory for ``db_url``; use ``with session_factory.begin()``."""
+    return get_sessionmaker(db_url)
