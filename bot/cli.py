@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", type=Path, default=None, help="trained model (.tar.gz)")
     run.set_defaults(handler=_run)
 
+    token = commands.add_parser(
+        "token",
+        help="print a signed widget token and Telegram deep-link parameter for a customer",
+        description=(
+            "Print the identity token a shop gives the web widget for CUSTOMER_ID (signed "
+            "with REFUNDBOT_SHOP_SECRET), and the /start parameter for a Telegram deep link."
+        ),
+    )
+    token.add_argument("customer_id", help="the shop's customer id, e.g. c-1001")
+    token.add_argument("--ttl", type=int, default=None, help="seconds the token is valid")
+    token.set_defaults(handler=_token)
+
     shell = commands.add_parser("shell", help="chat with the running assistant in the terminal")
     shell.add_argument("--customer", default="c-1001", help="demo customer id ('' = anonymous)")
     shell.set_defaults(handler=_shell)
@@ -105,19 +117,16 @@ def _demo_seed(settings: Settings, args: argparse.Namespace) -> int:
 def _orders_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.refunds.db import get_sessionmaker
     from bot.refunds.errors import ImportRowError
-    from bot.refunds.imports import import_orders
+    from bot.refunds.imports import import_orders, load_rows
     from bot.refunds.store import utcnow
 
     try:
         raw = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
-        rows = json.loads(raw)
-    except OSError as e:
-        print(f"refundbot: cannot read {args.file}: {e.strerror}", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as e:
-        print(f"refundbot: {args.file} is not valid JSON: {e}", file=sys.stderr)
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"refundbot: cannot read {args.file}: {e}", file=sys.stderr)
         return 2
     try:
+        rows = load_rows(raw)
         with get_sessionmaker(settings.database_url).begin() as session:
             report = import_orders(session, rows=rows, now=utcnow())
     except ImportRowError as e:
@@ -185,6 +194,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.run import run_all
 
     return run_all(settings, model=args.model)
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.gateway.identity import make_start_parameter, make_token
+    from bot.settings import ensure_shop_secret
+
+    secret = ensure_shop_secret(settings)
+    ttl = args.ttl if args.ttl is not None else settings.gateway.token_ttl_seconds
+    if ttl <= 0:
+        print("refundbot: --ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    print(f"widget token:      {make_token(secret, args.customer_id, ttl)}")
+    print(f"telegram /start:   {make_start_parameter(secret, args.customer_id, ttl)}")
+    return 0
 
 
 def _shell(settings: Settings, args: argparse.Namespace) -> int:

@@ -101,6 +101,13 @@ def services(settings: Settings, model: Path) -> list[Service]:
             health_url=f"http://127.0.0.1:{rasa_port}/status?token={token}",
             env=quiet,
         ),
+        Service(
+            name="gateway",
+            argv=[str(bin_dir / "python"), "-m", "bot.gateway"],
+            # /health answers 503 while a dependency is down; liveness is what start-up needs.
+            health_url=f"http://127.0.0.1:{settings.gateway.port}/health/live",
+            env={**quiet, "REFUNDBOT_RASA_TOKEN": token},
+        ),
     ]  # fmt: skip
 
 
@@ -216,10 +223,12 @@ def _report_failure(service: Service) -> None:
 
 def _print_banner(settings: Settings, started: list[Service]) -> None:
     names = ", ".join(s.name for s in started)
+    shop = f"http://{settings.gateway.host}:{settings.gateway.port}/"
     print(
         f"""
 The refund assistant is running ({names}).
 
+  Demo shop with the chat widget:  {shop}
   Chat in this terminal, as demo customer Ana (c-1001):   make shell
   As another customer, or anonymously:                    make shell CUSTOMER=c-1002
                                                           make shell CUSTOMER=

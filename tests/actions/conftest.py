@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ def domain() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def action_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def action_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the action server's settings at the test database."""
     monkeypatch.setenv("REFUNDBOT_DATABASE_URL", db_url)
-    yield db_url
+    return db_url
 
 
 def make_tracker(

@@ -1,0 +1,1 @@
+"""Channel adapters of the gateway: Telegram and the web chat widget."""

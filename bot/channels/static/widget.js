@@ -1,0 +1,425 @@
+/* Refund assistant web chat widget. Embed with one tag:
+ *   <script src="https://GATEWAY/widget.js" data-token="SIGNED_TOKEN" async></script>
+ * data-token is optional (without it the buyer is a guest). Plain JS, no build step.
+ * Protocol: see bot/channels/webchat.py.
+ */
+(function () {
+  "use strict";
+  if (window.RefundBot) return;
+
+  var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  var base = new URL(script ? script.src : "/widget.js", window.location.href);
+  var origin = base.origin;
+  var token = (script && script.getAttribute("data-token")) || "";
+  var SESSION_KEY = "refundbot.session";
+  var OPEN_KEY = "refundbot.open";
+
+  var state = {
+    ws: null,
+    session: null,
+    welcomed: false,
+    attempt: 0,
+    reconnectTimer: null,
+    outbox: [], // frames not yet echoed by the server, resent after a reconnect
+    seen: {}, // server message id -> element
+    pending: {}, // client_id -> element
+    unread: 0,
+    open: false,
+    label: "Connecting…", // what the header says once connected: who the buyer is
+    limits: { message_max_chars: 4000, upload_max_bytes: 10485760, upload_types: [] },
+  };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { node.appendChild(c); });
+    return node;
+  }
+
+  var SVG = "http://www.w3.org/2000/svg";
+  // Inline icons: no emoji font or image request needed on the shop's page.
+  function icon(d, stroked) {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    if (stroked) {
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke", "currentColor");
+      path.setAttribute("stroke-width", "2");
+      path.setAttribute("stroke-linecap", "round");
+      path.setAttribute("stroke-linejoin", "round");
+    } else {
+      path.setAttribute("fill", "currentColor");
+    }
+    svg.appendChild(path);
+    return svg;
+  }
+  var CHAT_ICON = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z";
+  var CLIP_ICON = "M21 11.5l-8.6 8.6a5.3 5.3 0 0 1-7.5-7.5l8.6-8.6a3.5 3.5 0 0 1 5 5l-8.6 8.6" +
+    "a1.8 1.8 0 0 1-2.5-2.5l7.9-7.9";
+
+  function uid() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function loadSession() {
+    try { return window.localStorage.getItem(SESSION_KEY); } catch (e) { return null; }
+  }
+
+  function saveSession(value) {
+    try { window.localStorage.setItem(SESSION_KEY, value); } catch (e) { /* private mode */ }
+  }
+
+  // ---- DOM -------------------------------------------------------------------------------
+  var css = el("link", { rel: "stylesheet", href: origin + "/widget.css" });
+  document.head.appendChild(css);
+
+  var badge = el("span", { class: "rb-badge", hidden: "", "aria-hidden": "true" });
+  var launcher = el("button", {
+    type: "button",
+    class: "rb-launcher",
+    "aria-label": "Open refund assistant chat",
+    "aria-expanded": "false",
+    "aria-controls": "rb-panel",
+  }, [icon(CHAT_ICON, false), badge]);
+
+  var status = el("span", { class: "rb-status", "aria-live": "polite", text: "Connecting…" });
+  var closeButton = el("button", {
+    type: "button", class: "rb-close", "aria-label": "Close chat", text: "×",
+  });
+  var header = el("div", { class: "rb-header" }, [
+    el("div", {}, [el("h2", { id: "rb-title", text: "Refund assistant" }), status]),
+    closeButton,
+  ]);
+  var log = el("div", {
+    class: "rb-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
+    "aria-label": "Conversation", tabindex: "0",
+  });
+  var typing = el("div", { class: "rb-typing", hidden: "", "aria-live": "polite" }, [
+    el("span", { class: "rb-dots", "aria-hidden": "true" }, [el("i"), el("i"), el("i")]),
+    el("span", { class: "rb-sr", text: "The assistant is typing" }),
+  ]);
+  var errorBox = el("div", { class: "rb-error", role: "alert", hidden: "" });
+  var input = el("textarea", {
+    id: "rb-input", class: "rb-input", rows: "1", placeholder: "Type a message…",
+    "aria-label": "Message", autocomplete: "off",
+  });
+  var fileInput = el("input", {
+    type: "file", id: "rb-file", class: "rb-file", accept: "image/*,application/pdf",
+    tabindex: "-1", "aria-hidden": "true",
+  });
+  var attach = el("button", {
+    type: "button", class: "rb-attach", "aria-label": "Attach a photo or PDF",
+  }, [icon(CLIP_ICON, true)]);
+  var send = el("button", { type: "submit", class: "rb-send", text: "Send" });
+  var form = el("form", { class: "rb-form" }, [attach, fileInput, input, send]);
+  var panel = el("section", {
+    id: "rb-panel", class: "rb-panel", role: "dialog", "aria-labelledby": "rb-title", hidden: "",
+  }, [header, log, typing, errorBox, form]);
+  var root = el("div", { class: "rb-root" }, [panel, launcher]);
+
+  function mount() { document.body.appendChild(root); }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+
+  // ---- rendering -------------------------------------------------------------------------
+  function timeLabel(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function senderLabel(m) {
+    if (m.direction === "in") return "You";
+    if (m.sender === "agent") return "Support agent";
+    return "Assistant";
+  }
+
+  function disableOldButtons() {
+    var groups = log.querySelectorAll(".rb-buttons button");
+    for (var i = 0; i < groups.length; i++) groups[i].disabled = true;
+  }
+
+  function renderMessage(m) {
+    var mine = m.direction === "in";
+    var bubble = el("div", { class: "rb-bubble" });
+    if (m.text) bubble.appendChild(el("span", { class: "rb-text", text: m.text }));
+    if (m.image) bubble.appendChild(el("img", { src: m.image, alt: "Image from the assistant" }));
+    var meta = el("div", { class: "rb-meta" }, [
+      el("span", { class: "rb-sr", text: senderLabel(m) + ", " }),
+      el("time", { datetime: m.created_at || new Date().toISOString(), text: timeLabel(m.created_at) }),
+    ]);
+    var row = el("div", {
+      class: "rb-msg " + (mine ? "rb-mine" : "rb-theirs") + (m.sender === "system" ? " rb-system" : ""),
+    }, [bubble, meta]);
+    if (m.id) row.setAttribute("data-id", String(m.id));
+    if (m.buttons && m.buttons.length) {
+      var group = el("div", { class: "rb-buttons", role: "group", "aria-label": "Quick replies" });
+      m.buttons.forEach(function (b) {
+        var button = el("button", { type: "button", class: "rb-quick", text: b.title });
+        button.addEventListener("click", function () { pressButton(m.id, b.index, b.title); });
+        group.appendChild(button);
+      });
+      row.appendChild(group);
+    }
+    return row;
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  // Show a server message once, replacing the local copy of our own message if there is one.
+  function showMessage(m, live) {
+    if (state.seen[m.id]) return;
+    var row = renderMessage(m);
+    if (m.direction === "in") disableOldButtons();
+    var local = m.client_id && state.pending[m.client_id];
+    if (local) {
+      log.replaceChild(row, local);
+      delete state.pending[m.client_id];
+    } else {
+      log.appendChild(row);
+    }
+    if (m.client_id) dropFromOutbox(m.client_id);
+    state.seen[m.id] = row;
+    if (live && m.direction === "out" && (!state.open || document.hidden)) {
+      state.unread += 1;
+      updateBadge();
+    }
+    scrollDown();
+  }
+
+  function showPending(frame, text) {
+    var row = renderMessage({ direction: "in", sender: "buyer", text: text });
+    row.classList.add("rb-pending");
+    disableOldButtons();
+    log.appendChild(row);
+    state.pending[frame.client_id] = row;
+    scrollDown();
+  }
+
+  function updateBadge() {
+    if (state.unread > 0 && !state.open) {
+      badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
+      badge.hidden = false;
+      launcher.setAttribute("aria-label", "Open refund assistant chat, " + state.unread + " unread");
+    } else {
+      badge.hidden = true;
+      launcher.setAttribute("aria-label", "Open refund assistant chat");
+    }
+  }
+
+  var errorTimer = null;
+  function showError(text) {
+    errorBox.textContent = text;
+    errorBox.hidden = false;
+    clearTimeout(errorTimer);
+    errorTimer = setTimeout(function () { errorBox.hidden = true; }, 6000);
+  }
+
+  // ---- connection ------------------------------------------------------------------------
+  function wsUrl() {
+    return (origin.indexOf("https:") === 0 ? "wss:" : "ws:") + origin.replace(/^https?:/, "") +
+      "/webchat/ws";
+  }
+
+  function connect() {
+    clearTimeout(state.reconnectTimer);
+    status.textContent = state.attempt ? "Reconnecting…" : "Connecting…";
+    var ws = new WebSocket(wsUrl());
+    state.ws = ws;
+    state.welcomed = false;
+    ws.onopen = function () {
+      ws.send(JSON.stringify({ type: "hello", token: token || null, session: loadSession() }));
+    };
+    ws.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      onFrame(frame);
+    };
+    ws.onclose = function () {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      state.welcomed = false;
+      status.textContent = "Offline — reconnecting…";
+      typing.hidden = true;
+      // Exponential back-off with jitter, capped at 30 s.
+      var delay = Math.min(30000, 500 * Math.pow(2, state.attempt)) * (0.75 + Math.random() / 2);
+      state.attempt += 1;
+      state.reconnectTimer = setTimeout(connect, delay);
+    };
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "welcome":
+        state.welcomed = true;
+        state.attempt = 0;
+        state.session = frame.session;
+        saveSession(frame.session);
+        if (frame.limits) state.limits = frame.limits;
+        state.label = frame.customer ?
+          "Signed in as " + (frame.customer.name || frame.customer.id) : "Guest";
+        status.textContent = state.label;
+        log.textContent = "";
+        state.seen = {};
+        state.pending = {};
+        frame.history.forEach(function (m) { showMessage(m, false); });
+        // Whatever the server has not got yet is sent again; the client id keeps it single.
+        state.outbox.forEach(function (item) {
+          showPending(item.frame, item.text);
+          transmit(item.frame);
+        });
+        break;
+      case "message":
+        showMessage(frame.message, true);
+        break;
+      case "typing":
+        typing.hidden = !frame.on;
+        if (frame.on) scrollDown();
+        break;
+      case "ack":
+        dropFromOutbox(frame.client_id);
+        if (frame.client_id && state.pending[frame.client_id]) {
+          state.pending[frame.client_id].classList.remove("rb-pending");
+          delete state.pending[frame.client_id];
+        }
+        break;
+      case "error":
+        showError(frame.message || "Something went wrong.");
+        if (frame.client_id) {
+          dropFromOutbox(frame.client_id);
+          var row = state.pending[frame.client_id];
+          if (row) {
+            row.classList.add("rb-failed");
+            row.classList.remove("rb-pending");
+            delete state.pending[frame.client_id];
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function dropFromOutbox(clientId) {
+    state.outbox = state.outbox.filter(function (item) { return item.frame.client_id !== clientId; });
+  }
+
+  function transmit(frame) {
+    if (state.ws && state.welcomed && state.ws.readyState === WebSocket.OPEN) {
+      state.ws.send(JSON.stringify(frame));
+    }
+  }
+
+  function queue(frame, text) {
+    state.outbox.push({ frame: frame, text: text });
+    showPending(frame, text);
+    transmit(frame);
+  }
+
+  // ---- actions ---------------------------------------------------------------------------
+  function sendText() {
+    var text = input.value.trim();
+    if (!text) return;
+    if (text.length > state.limits.message_max_chars) {
+      showError("Messages can be at most " + state.limits.message_max_chars + " characters long.");
+      return;
+    }
+    input.value = "";
+    autoGrow();
+    queue({ type: "message", text: text, client_id: uid() }, text);
+  }
+
+  function pressButton(messageId, index, title) {
+    queue({ type: "button", message_id: messageId, index: index, client_id: uid() }, title);
+    input.focus();
+  }
+
+  function upload(file) {
+    if (!file) return;
+    var types = state.limits.upload_types || [];
+    if (types.length && types.indexOf(file.type) < 0) {
+      showError("I can only take photos (JPEG, PNG, GIF, WebP) and PDF files.");
+      return;
+    }
+    if (file.size > state.limits.upload_max_bytes) {
+      showError("Files can be at most " + Math.floor(state.limits.upload_max_bytes / 1048576) + " MB.");
+      return;
+    }
+    if (!state.session) { showError("Still connecting; try again in a moment."); return; }
+    var data = new FormData();
+    data.append("session", state.session);
+    data.append("client_id", uid());
+    data.append("file", file, file.name);
+    status.textContent = "Uploading " + file.name + "…";
+    fetch(origin + "/webchat/upload", { method: "POST", body: data })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) showError(body.error || "The upload failed.");
+        });
+      })
+      .catch(function () { showError("The upload failed; check your connection."); })
+      .then(function () { if (state.welcomed) status.textContent = state.label; });
+  }
+
+  function setOpen(open) {
+    state.open = open;
+    panel.hidden = !open;
+    root.classList.toggle("rb-is-open", open);
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    try { window.sessionStorage.setItem(OPEN_KEY, open ? "1" : "0"); } catch (e) { /* ignore */ }
+    if (open) {
+      state.unread = 0;
+      updateBadge();
+      scrollDown();
+      input.focus();
+    } else {
+      updateBadge();
+      launcher.focus();
+    }
+  }
+
+  function autoGrow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+  }
+
+  launcher.addEventListener("click", function () { setOpen(!state.open); });
+  closeButton.addEventListener("click", function () { setOpen(false); });
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") setOpen(false);
+  });
+  form.addEventListener("submit", function (event) { event.preventDefault(); sendText(); });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); sendText(); }
+  });
+  input.addEventListener("input", autoGrow);
+  attach.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    upload(fileInput.files && fileInput.files[0]);
+    fileInput.value = "";
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && state.open) { state.unread = 0; updateBadge(); }
+  });
+
+  window.RefundBot = {
+    open: function () { setOpen(true); },
+    close: function () { setOpen(false); },
+  };
+
+  connect();
+  var wasOpen = false;
+  try { wasOpen = window.sessionStorage.getItem(OPEN_KEY) === "1"; } catch (e) { /* ignore */ }
+  if (wasOpen) {
+    if (document.body) setOpen(true);
+    else document.addEventListener("DOMContentLoaded", function () { setOpen(true); });
+  }
+})();

@@ -1,0 +1,474 @@
+"""Telegram through python-telegram-bot: webhook inside the gateway, or long polling.
+
+Every update is taken once (its ``update_id`` is recorded first), turned into the channel-neutral
+:class:`~bot.gateway.transcript.Inbound` and handed to the router. Rasa buttons become inline
+keyboards whose callback data names the transcript message and the button's index, so a payload
+the buyer did not get from the bot can never reach Rasa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, MessageLimit, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.helpers import escape_markdown
+
+from bot.gateway import evidence, identity, transcript
+from bot.gateway.models import Channel, TelegramUpdate
+from bot.gateway.router import Router
+from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.refunds.models import Customer
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CONVERSATION_PREFIX = "tg-"
+# The payload Rasa gets when a chat starts (the contract's greeting intent).
+START_PAYLOAD = "/greet"
+TYPING_REFRESH_SECONDS = 4.5
+
+
+def conversation_id_of(chat_id: int) -> str:
+    """Return the conversation (Rasa sender) id of a Telegram chat."""
+    return f"{CONVERSATION_PREFIX}{chat_id}"
+
+
+def webhook_secret(settings: Settings, shop_secret: str) -> str:
+    """Return the secret Telegram must echo in every webhook call."""
+    return (
+        settings.gateway.telegram_webhook_secret
+        or identity.derived_secret(shop_secret, "telegram-webhook")[:64]
+    )
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` UTF-16 units, at line or word breaks."""
+    pieces: list[str] = []
+    rest = text
+    while _utf16_len(rest) > limit:
+        cut = _longest_prefix(rest, limit)
+        for separator in ("\n\n", "\n", " "):
+            at = rest.rfind(separator, 0, cut)
+            if at > cut // 2:
+                cut = at
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+class TelegramChannel:
+    """Channel adapter of Telegram, holding the python-telegram-bot ``Application``."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        shop_secret: str,
+        router: Router,
+        sessions: sessionmaker,
+    ) -> None:
+        gateway = settings.gateway
+        api = gateway.telegram_api_url
+        builder = (
+            Application.builder()
+            .token(gateway.telegram_token)
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+        )
+        if gateway.telegram_mode == "webhook":
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self._settings = settings
+        self._shop_secret = shop_secret
+        self._router = router
+        self._sessions = sessions
+        self.secret = webhook_secret(settings, shop_secret)
+        self.failed = False
+        self._typing: dict[int, asyncio.Task[None]] = {}
+        private = filters.ChatType.PRIVATE
+        new = filters.UpdateType.MESSAGE
+        app = self.application
+        app.add_handler(TypeHandler(Update, self._once), group=-1)
+        app.add_handler(CommandHandler("start", self._start, filters=private & new))
+        app.add_handler(MessageHandler(private & new & filters.TEXT, self._text))
+        app.add_handler(
+            MessageHandler(private & new & (filters.PHOTO | filters.Document.ALL), self._file)
+        )
+        app.add_handler(CallbackQueryHandler(self._button))
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED, self._edited))
+        app.add_error_handler(self._error)
+
+    async def run(self) -> AsyncIterator[None]:
+        """Start the bot (webhook registration or polling) for the app's lifetime.
+
+        When the Bot API cannot be reached or refuses the token, the error is logged and the
+        gateway runs on without Telegram (``/health`` reports it) rather than not at all.
+        """
+        gateway = self._settings.gateway
+        app = self.application
+        try:
+            await app.initialize()
+            if gateway.telegram_mode == "webhook" and gateway.telegram_webhook_url:
+                await app.bot.set_webhook(
+                    url=gateway.telegram_webhook_url.rstrip("/") + WEBHOOK_PATH,
+                    secret_token=self.secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            elif gateway.telegram_mode == "webhook":
+                log.info(
+                    "Telegram webhook mode without REFUNDBOT_TELEGRAM_WEBHOOK_URL: register %s "
+                    "yourself, or set REFUNDBOT_TELEGRAM_MODE=polling",
+                    WEBHOOK_PATH,
+                )
+            await app.start()
+            if app.updater is not None:
+                await app.updater.start_polling(
+                    timeout=gateway.telegram_poll_timeout_seconds,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+        except TelegramError:
+            log.exception("Telegram could not be started; running without it")
+            await self._stop()
+            self.failed = True
+            yield
+            return
+        try:
+            yield
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        for task in self._typing.values():
+            task.cancel()
+        self._typing.clear()
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    @property
+    def username(self) -> str | None:
+        """Return the bot's @username once initialised (for deep links)."""
+        try:
+            return str(self.application.bot.username)
+        except RuntimeError:
+            return None
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Take one update from Telegram; reject calls without the right secret."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError):
+            update = None
+        if update is None:
+            return web.json_response({"ok": False, "error": "not an update"}, status=400)
+        await self.application.update_queue.put(update)
+        return web.json_response({"ok": True})
+
+    async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
+        """Send a message to the chat: text in pieces, buttons on the last piece, image."""
+        bot = self.application.bot
+        chat_id = self._chat_id(conversation)
+        if message.image:
+            await bot.send_photo(chat_id=chat_id, photo=message.image)
+        text = message.text
+        if not text and not message.buttons:
+            return
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(b.title, callback_data=f"b:{message.id}:{i}")]
+                    for i, b in enumerate(message.buttons)
+                ]
+            )
+        pieces = split_text(text or "…")
+        for i, piece in enumerate(pieces):
+            await bot.send_message(
+                chat_id=chat_id,
+                text=escape_markdown(piece, version=2),
+                parse_mode=ParseMode.MARKDOWN_V2,
+                reply_markup=markup if i == len(pieces) - 1 else None,
+            )
+
+    async def typing(self, conversation: ConversationInfo, on: bool) -> None:
+        """Show "typing…" in the chat until ``on`` is false (Telegram drops it after 5 s)."""
+        chat_id = self._chat_id(conversation)
+        previous = self._typing.pop(chat_id, None)
+        if previous is not None:
+            previous.cancel()
+        if on:
+            await self.application.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING)
+            self._typing[chat_id] = asyncio.create_task(self._keep_typing(chat_id))
+
+    async def _keep_typing(self, chat_id: int) -> None:
+        while True:
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+            try:
+                await self.application.bot.send_chat_action(
+                    chat_id=chat_id, action=ChatAction.TYPING
+                )
+            except TelegramError:
+                return
+
+    async def _once(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stop an update whose ``update_id`` was taken in before."""
+
+        def record(session: Session) -> None:
+            session.add(TelegramUpdate(update_id=update.update_id, received_at=transcript.utcnow()))
+            session.flush()
+
+        try:
+            await transcript.run_in_session(self._sessions, record)
+        except IntegrityError:
+            log.info("duplicate Telegram update %d ignored", update.update_id)
+            raise ApplicationHandlerStop from None
+
+    async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Bind the chat to the customer a signed deep link names, then greet."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        conversation_id = conversation_id_of(chat.id)
+        notice: str | None = None
+        customer_id: str | None = None
+        if context.args:
+            try:
+                customer_id = identity.verify_start_parameter(self._shop_secret, context.args[0])
+            except identity.InvalidToken as e:
+                log.info("Telegram start parameter rejected: %s", e)
+                notice = (
+                    "That sign-in link is invalid or has expired, so you're chatting as a guest. "
+                    "Open the link in the shop again to sign in."
+                )
+
+        def bind(session: Session) -> str | None:
+            transcript.ensure_conversation(
+                session,
+                conversation_id=conversation_id,
+                channel=Channel.TELEGRAM,
+                customer_id=customer_id,
+                telegram_chat_id=chat.id,
+                bind_customer=customer_id is not None,
+            )
+            if customer_id is None:
+                return None
+            customer = session.get(Customer, customer_id)
+            return customer_id if customer is None else (customer.name or customer_id)
+
+        name = await transcript.run_in_session(self._sessions, bind)
+        if name is not None:
+            notice = f"You're signed in as {name}."
+        if notice:
+            await self._router.say(conversation_id, notice)
+        await self._router.receive(
+            Inbound(
+                conversation_id=conversation_id,
+                channel=Channel.TELEGRAM,
+                text="/start",
+                payload=START_PAYLOAD,
+                client_id=f"u{update.update_id}",
+            )
+        )
+
+    async def _text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Hand a typed message to the router."""
+        message = update.message
+        if message is None or message.text is None:
+            return
+        text = message.text.strip()
+        await self._router.receive(
+            Inbound(
+                conversation_id=conversation_id_of(message.chat_id),
+                channel=Channel.TELEGRAM,
+                text=text,
+                # Typed text never reaches Rasa as "/intent{...}"; only our buttons carry payloads.
+                payload=text.lstrip("/") if text.startswith("/") else None,
+                client_id=f"u{update.update_id}",
+            )
+        )
+
+    async def _button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a button press and send the button's payload on."""
+        query = update.callback_query
+        if query is None:
+            return
+        chat = update.effective_chat
+        button = None
+        parts = (query.data or "").split(":")
+        if chat is not None and len(parts) == 3 and parts[0] == "b" and "" not in parts[1:]:
+            if parts[1].isdigit() and parts[2].isdigit():
+                message_id, index = int(parts[1]), int(parts[2])
+                found = await transcript.run_in_session(
+                    self._sessions,
+                    lambda s: transcript.get_message(s, message_id=message_id),
+                )
+                if found is not None and found.conversation_id == conversation_id_of(chat.id):
+                    button = transcript.button_of(found, index)
+        if button is None or chat is None:
+            await query.answer(text="That button is no longer available.")
+            return
+        await query.answer()
+        try:
+            # The question is answered: take its keyboard away so it is not pressed twice.
+            await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError:
+            log.info("could not remove the keyboard of an answered question", exc_info=True)
+        await self._router.receive(
+            Inbound(
+                conversation_id=conversation_id_of(chat.id),
+                channel=Channel.TELEGRAM,
+                text=button.title,
+                payload=button.payload,
+                client_id=f"u{update.update_id}",
+            )
+        )
+
+    async def _file(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Keep a photo or document as evidence and tell the buyer where it went."""
+        message = update.message
+        if message is None:
+            return
+        conversation_id = conversation_id_of(message.chat_id)
+        limit = self._settings.gateway.upload_max_bytes
+        if message.photo:
+            photo = message.photo[-1]
+            file_id, size = photo.file_id, photo.file_size
+            filename = f"photo-{message.message_id}.jpg"
+        else:
+            document = message.document
+            if document is None:
+                return
+            file_id, size = document.file_id, document.file_size
+            filename = document.file_name or f"document-{message.message_id}"
+        try:
+            evidence.check_size(size, limit)
+            telegram_file = await self.application.bot.get_file(file_id)
+            evidence.check_size(telegram_file.file_size, limit)
+            data = bytes(await telegram_file.download_as_bytearray())
+
+            def store(session: Session) -> evidence.StoredEvidence:
+                transcript.ensure_conversation(
+                    session,
+                    conversation_id=conversation_id,
+                    channel=Channel.TELEGRAM,
+                    telegram_chat_id=message.chat_id,
+                )
+                return evidence.store_evidence(
+                    session,
+                    evidence_dir=self._settings.var_dir / "evidence",
+                    conversation_id=conversation_id,
+                    filename=filename,
+                    data=data,
+                    max_bytes=limit,
+                )
+
+            stored = await transcript.run_in_session(self._sessions, store)
+        except evidence.EvidenceRejected as e:
+            await self._router.receive(
+                Inbound(
+                    conversation_id=conversation_id,
+                    channel=Channel.TELEGRAM,
+                    text=f"📎 {filename}",
+                    client_id=f"u{update.update_id}",
+                ),
+                route=False,
+            )
+            await self._router.say(conversation_id, str(e))
+            return
+        await self._router.receive(
+            Inbound(
+                conversation_id=conversation_id,
+                channel=Channel.TELEGRAM,
+                text=f"📎 {stored.filename}",
+                client_id=f"u{update.update_id}",
+                attachments=(stored.to_json(),),
+            ),
+            route=False,
+        )
+        await self._router.say(conversation_id, evidence.acknowledgement(stored))
+        if message.caption:
+            await self._router.receive(
+                Inbound(
+                    conversation_id=conversation_id,
+                    channel=Channel.TELEGRAM,
+                    text=message.caption,
+                    client_id=f"u{update.update_id}c",
+                )
+            )
+
+    async def _edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Tell the buyer that edits are not read (rather than acting on them twice)."""
+        message = update.edited_message
+        if message is None or message.chat.type != "private":
+            return
+        conversation_id = conversation_id_of(message.chat_id)
+        await transcript.run_in_session(
+            self._sessions,
+            lambda s: transcript.ensure_conversation(
+                s,
+                conversation_id=conversation_id,
+                channel=Channel.TELEGRAM,
+                telegram_chat_id=message.chat_id,
+            ),
+        )
+        await self._router.say(
+            conversation_id,
+            "I can't see edits to earlier messages; please send the correction as a new message.",
+        )
+
+    async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log an error of a handler."""
+        log.error("Telegram update %r failed", update, exc_info=context.error)
+
+    @staticmethod
+    def _chat_id(conversation: ConversationInfo) -> int:
+        if conversation.telegram_chat_id is not None:
+            return conversation.telegram_chat_id
+        return int(conversation.id.removeprefix(CONVERSATION_PREFIX))
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _longest_prefix(text: str, limit: int) -> int:
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _utf16_len(text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return max(lo, 1)

@@ -1,0 +1,33 @@
+"""Run the gateway: ``python -m bot.gateway`` (settings from ``REFUNDBOT_*``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from aiohttp import web
+
+from bot.gateway.app import create_app
+from bot.refunds.migrate import upgrade
+from bot.settings import ConfigError, Settings
+
+
+def main() -> int:
+    """Build settings, bring the database up to date and serve until interrupted."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"refundbot gateway: {e}", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    host, port = settings.gateway.host, settings.gateway.port
+    print(f"Demo shop and web chat: http://{host}:{port}/", flush=True)
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

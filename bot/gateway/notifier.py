@@ -1,0 +1,147 @@
+"""Proactive updates: an outbox reader over ``refund_events``.
+
+Every state change of an application is an append-only ``refund_events`` row, whichever process
+made it. The notifier reads the rows past a persisted cursor, writes the buyer's message to the
+transcript and moves the cursor in the same transaction, then delivers the message on the channel
+the buyer last used (of the application's conversation and the customer's others). So each change
+is told at most once, even across restarts; a web buyer who is offline sees it in the history on
+return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway import transcript
+from bot.gateway.models import GatewayCursor, SenderKind
+from bot.gateway.router import Router
+from bot.gateway.transcript import ConversationInfo, Message
+from bot.refunds.models import RefundApplication, RefundEvent, RefundStatus
+
+log = logging.getLogger(__name__)
+
+CURSOR = "refund_events_notifier"
+BATCH = 100
+
+
+def status_message(application: RefundApplication, event: RefundEvent) -> str | None:
+    """Return what the buyer is told about ``event``, or ``None`` when it is not news to them."""
+    reference = application.reference
+    amount = f"{application.amount} {application.currency}"
+    note = f" Note from the merchant: {event.note}" if event.note else ""
+    status = event.to_status
+    if status == RefundStatus.APPROVED.value:
+        return f"Good news: your refund application {reference} for {amount} has been approved."
+    if status == RefundStatus.REJECTED.value:
+        return f"Your refund application {reference} was not approved.{note}"
+    if status == RefundStatus.AWAITING_RETURN.value:
+        return (
+            f"Your refund application {reference} was approved for return. Please send the item "
+            "back and tell me the return tracking number here."
+        )
+    if status == RefundStatus.REFUNDED.value:
+        return f"Your refund of {amount} for application {reference} has been paid."
+    return None
+
+
+def start_cursor(session: Session) -> int:
+    """Return the cursor, creating it at the newest event so a first start tells no old news."""
+    row = session.get(GatewayCursor, CURSOR)
+    if row is None:
+        newest = session.execute(select(func.max(RefundEvent.id))).scalar_one_or_none() or 0
+        row = GatewayCursor(name=CURSOR, position=newest)
+        session.add(row)
+        session.flush()
+    return int(row.position)
+
+
+def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
+    """Turn the events past the cursor into transcript messages and move the cursor past them."""
+    cursor = session.execute(
+        select(GatewayCursor).where(GatewayCursor.name == CURSOR).with_for_update()
+    ).scalar_one_or_none()
+    if cursor is None:
+        start_cursor(session)
+        cursor = session.get(GatewayCursor, CURSOR)
+    rows = session.execute(
+        select(RefundEvent, RefundApplication)
+        .join(RefundApplication, RefundApplication.id == RefundEvent.application_id)
+        .where(RefundEvent.id > cursor.position)
+        .order_by(RefundEvent.id)
+        .limit(BATCH)
+    ).all()
+    out: list[tuple[ConversationInfo, Message]] = []
+    for i, (event, application) in enumerate(rows):
+        cursor.position = event.id
+        if event.at == application.created_at:
+            # Decided while being submitted: the bot has just told the buyer in the conversation.
+            continue
+        later = [e for e, a in rows[i + 1 :] if a.id == application.id]
+        if event.to_status == RefundStatus.APPROVED.value and any(
+            e.to_status == RefundStatus.AWAITING_RETURN.value for e in later
+        ):
+            # "Approved for return" says both; one message rather than two in a row.
+            continue
+        text = status_message(application, event)
+        if text is None:
+            continue
+        conversation = transcript.last_used_conversation(
+            session,
+            conversation_id=application.conversation_id,
+            customer_id=application.customer_id,
+        )
+        if conversation is None:
+            continue
+        message = transcript.record_outbound(
+            session,
+            conversation_id=conversation.id,
+            channel=conversation.last_channel,
+            sender=SenderKind.SYSTEM,
+            text=text,
+        )
+        out.append((conversation, message))
+    return out
+
+
+async def notify_once(router: Router, sessions: sessionmaker) -> int:
+    """Deliver every pending status change; return how many messages were sent."""
+    sent = 0
+    while True:
+        batch = await transcript.run_in_session(sessions, take_batch)
+        for conversation, message in batch:
+            await router.deliver(conversation, message)
+        sent += len(batch)
+        if not batch:
+            return sent
+
+
+async def notifier(
+    router: Router,
+    sessions: sessionmaker,
+    *,
+    interval_seconds: float,
+) -> AsyncIterator[None]:
+    """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body)."""
+    await transcript.run_in_session(sessions, start_cursor)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await notify_once(router, sessions)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("notifier pass failed; retrying")
+            await asyncio.sleep(interval_seconds)
+
+    task = asyncio.create_task(loop(), name="refund-notifier")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,97 @@
+"""Client of the Rasa server's REST channel and of the action server's health endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+
+from bot.gateway.transcript import Button
+
+log = logging.getLogger(__name__)
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer, or answered with an error; the message should be retried."""
+
+
+class BotReply:
+    """One message Rasa wants the buyer to get."""
+
+    __slots__ = ("buttons", "custom", "image", "text")
+
+    def __init__(
+        self,
+        text: str | None,
+        buttons: tuple[Button, ...] = (),
+        image: str | None = None,
+        custom: Any = None,
+    ) -> None:
+        self.text = text
+        self.buttons = buttons
+        self.image = image
+        self.custom = custom
+
+    def __repr__(self) -> str:
+        return f"BotReply(text={self.text!r}, buttons={self.buttons!r}, image={self.image!r})"
+
+
+class RasaClient:
+    """Talks to Rasa over one shared HTTP session."""
+
+    def __init__(
+        self, http: aiohttp.ClientSession, rasa_url: str, *, timeout_seconds: float
+    ) -> None:
+        self._http = http
+        self._url = rasa_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
+        """Send one buyer message through the REST channel; return Rasa's replies.
+
+        Raises:
+            RasaUnavailable: Rasa is down, too slow, or answered with an error.
+        """
+        body = {"sender": sender, "message": message, "metadata": metadata}
+        try:
+            async with self._http.post(
+                f"{self._url}/webhooks/rest/webhook", json=body, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+            raise RasaUnavailable(f"Rasa unreachable: {e!r}") from e
+        if not isinstance(data, list):
+            raise RasaUnavailable("Rasa answered something other than a list")
+        return [reply for item in data if (reply := parse_reply(item)) is not None]
+
+
+def parse_reply(item: Any) -> BotReply | None:
+    """Return the reply in one item of Rasa's REST answer, or ``None`` when it holds nothing."""
+    if not isinstance(item, dict):
+        return None
+    text = item.get("text") if isinstance(item.get("text"), str) else None
+    buttons = tuple(
+        Button(title=str(b["title"]), payload=str(b["payload"]))
+        for b in item.get("buttons") or ()
+        if isinstance(b, dict) and "title" in b and "payload" in b
+    )
+    image = item.get("image") if isinstance(item.get("image"), str) else None
+    custom = item.get("custom")
+    if text is None and not buttons and image is None and custom is None:
+        return None
+    return BotReply(text=text, buttons=buttons, image=image, custom=custom)
+
+
+async def probe(
+    http: aiohttp.ClientSession, url: str, *, timeout_seconds: float = 3.0
+) -> dict[str, Any]:
+    """Return ``{"ok": bool, "url": url, ...}`` for a GET of ``url`` (a health check)."""
+    try:
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=timeout_seconds)) as response:
+            return {"ok": response.status == 200, "url": url, "status": response.status}
+    except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        return {"ok": False, "url": url, "error": type(e).__name__}

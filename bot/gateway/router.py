@@ -1,0 +1,271 @@
+"""The router: records every inbound message, then hands it to Rasa (or leaves it to a human).
+
+Each conversation has at most one worker draining its queue, so one buyer's messages reach Rasa in
+the order they came and never overlap (Rasa's lock store is not relied upon). A message stays
+``pending`` in the transcript until Rasa has answered it, so a stop or a Rasa outage loses nothing:
+pending messages are queued again on start, and a failing Rasa is retried with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway import transcript
+from bot.gateway.models import Channel, MessageStatus, SenderKind
+from bot.gateway.rasa import BotReply, RasaClient, RasaUnavailable
+from bot.gateway.transcript import Button, ConversationInfo, Inbound, Message
+
+log = logging.getLogger(__name__)
+
+ONE_MOMENT = "One moment, please…"
+UNAVAILABLE = (
+    "Sorry, I'm temporarily unavailable. I've kept your message and will answer it as soon as "
+    "I'm back."
+)
+
+
+class ChannelAdapter(Protocol):
+    """What the router needs from a channel."""
+
+    channel: Channel
+
+    async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
+        """Show ``message`` to the buyer of ``conversation``."""
+
+    async def typing(self, conversation: ConversationInfo, on: bool) -> None:
+        """Show or hide that the bot is typing."""
+
+
+class Router:
+    """Routes buyers' messages to Rasa in order and replies through their channel."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker,
+        rasa: RasaClient,
+        slow_notice_seconds: float = 5.0,
+        retry_max_seconds: float = 30.0,
+    ) -> None:
+        self._sessions = sessions
+        self._rasa = rasa
+        self._slow_notice = slow_notice_seconds
+        self._retry_max = retry_max_seconds
+        self._channels: dict[Channel, ChannelAdapter] = {}
+        self._queues: dict[str, collections.deque[int]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
+
+    def register(self, adapter: ChannelAdapter) -> None:
+        """Let the router reply through ``adapter``'s channel."""
+        self._channels[adapter.channel] = adapter
+
+    def unregister(self, adapter: ChannelAdapter) -> None:
+        """Stop replying through ``adapter`` (its channel could not start)."""
+        if self._channels.get(adapter.channel) is adapter:
+            del self._channels[adapter.channel]
+
+    async def start(self) -> None:
+        """Queue the messages a previous run left unanswered."""
+        pending = await transcript.run_in_session(self._sessions, transcript.pending_inbound)
+        for message in pending:
+            self._enqueue(message.conversation_id, message.id)
+        if pending:
+            log.info("re-queued %d unanswered message(s)", len(pending))
+
+    async def close(self) -> None:
+        """Stop every worker; their messages stay pending for the next start."""
+        self._closed = True
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until every queued message has been handled (for tests and orderly stops)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+
+    async def receive(self, inbound: Inbound, *, route: bool = True) -> Message | None:
+        """Record a buyer's message and queue it for Rasa.
+
+        Args:
+            inbound: The message, normalised by its channel.
+            route: ``False`` for messages the gateway handles itself (an uploaded file).
+
+        Returns:
+            The recorded message, or ``None`` when it is a duplicate of one already taken in.
+        """
+        status = MessageStatus.PENDING if route else MessageStatus.DONE
+
+        def record(session: Session) -> Message | None:
+            transcript.ensure_conversation(
+                session, conversation_id=inbound.conversation_id, channel=inbound.channel
+            )
+            return transcript.record_inbound(session, inbound=inbound, status=status)
+
+        try:
+            message = await transcript.run_in_session(self._sessions, record)
+        except IntegrityError:
+            return None
+        if message is not None and route:
+            self._enqueue(message.conversation_id, message.id)
+        return message
+
+    async def say(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        sender: SenderKind = SenderKind.SYSTEM,
+        buttons: Sequence[Button] = (),
+    ) -> Message | None:
+        """Record a message to the buyer and deliver it on the channel they last used."""
+
+        def record(session: Session) -> tuple[ConversationInfo, Message] | None:
+            conversation = transcript.get_conversation(session, conversation_id)
+            if conversation is None:
+                return None
+            message = transcript.record_outbound(
+                session,
+                conversation_id=conversation_id,
+                channel=conversation.last_channel,
+                sender=sender,
+                text=text,
+                buttons=buttons,
+            )
+            return conversation, message
+
+        recorded = await transcript.run_in_session(self._sessions, record)
+        if recorded is None:
+            return None
+        await self.deliver(*recorded)
+        return recorded[1]
+
+    async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
+        """Hand ``message`` to its channel; a failing channel is logged, not raised."""
+        adapter = self._channels.get(message.channel)
+        if adapter is None:
+            log.warning("no %s channel to deliver message %d", message.channel.value, message.id)
+            return
+        try:
+            await adapter.deliver(conversation, message)
+        except Exception:
+            log.exception("delivering message %d to %s failed", message.id, conversation.id)
+
+    def _enqueue(self, conversation_id: str, message_id: int) -> None:
+        if self._closed:
+            return
+        queue = self._queues.setdefault(conversation_id, collections.deque())
+        queue.append(message_id)
+        if conversation_id not in self._workers:
+            self._workers[conversation_id] = asyncio.create_task(
+                self._work(conversation_id), name=f"route-{conversation_id}"
+            )
+
+    async def _work(self, conversation_id: str) -> None:
+        queue = self._queues[conversation_id]
+        try:
+            while queue:
+                message_id = queue[0]
+                try:
+                    await self._process(message_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Left pending: the next start tries it again.
+                    log.exception("routing message %d failed", message_id)
+                queue.popleft()
+        finally:
+            # No await between the emptiness check above and here, so no message can slip in.
+            self._queues.pop(conversation_id, None)
+            self._workers.pop(conversation_id, None)
+
+    async def _process(self, message_id: int) -> None:
+        def load(session: Session) -> tuple[Message, ConversationInfo] | None:
+            message = transcript.get_message(session, message_id=message_id)
+            if message is None:
+                return None
+            conversation = transcript.get_conversation(session, message.conversation_id)
+            return None if conversation is None else (message, conversation)
+
+        loaded = await transcript.run_in_session(self._sessions, load)
+        if loaded is None:
+            return
+        message, conversation = loaded
+        if conversation.handler != "bot":
+            # A human has the conversation; the agent console shows it from the transcript.
+            await transcript.run_in_session(
+                self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
+            )
+            return
+        metadata: dict[str, Any] = {"channel": message.channel.value}
+        if conversation.customer_id:
+            metadata["customer_id"] = conversation.customer_id
+        text = message.payload if message.payload is not None else (message.text or "")
+        adapter = self._channels.get(message.channel)
+        await self._typing(adapter, conversation, True)
+        try:
+            replies = await self._ask_rasa(conversation, text, metadata)
+
+            def save(session: Session) -> list[Message]:
+                saved = [
+                    transcript.record_outbound(
+                        session,
+                        conversation_id=conversation.id,
+                        channel=message.channel,
+                        sender=SenderKind.BOT,
+                        text=reply.text,
+                        buttons=reply.buttons,
+                        image=reply.image,
+                        custom=reply.custom,
+                    )
+                    for reply in replies
+                ]
+                transcript.mark_done(session, message_id=message_id)
+                return saved
+
+            saved = await transcript.run_in_session(self._sessions, save)
+        finally:
+            await self._typing(adapter, conversation, False)
+        for reply_message in saved:
+            await self.deliver(conversation, reply_message)
+
+    async def _ask_rasa(
+        self, conversation: ConversationInfo, text: str, metadata: dict[str, Any]
+    ) -> list[BotReply]:
+        delay = min(1.0, self._retry_max)
+        told_unavailable = False
+        while True:
+            request = asyncio.ensure_future(self._rasa.send(conversation.id, text, metadata))
+            try:
+                done, _ = await asyncio.wait({request}, timeout=self._slow_notice)
+                if not done:
+                    await self.say(conversation.id, ONE_MOMENT)
+                return await request
+            except RasaUnavailable as e:
+                log.warning("Rasa unavailable for %s: %s", conversation.id, e)
+                if not told_unavailable:
+                    told_unavailable = True
+                    await self.say(conversation.id, UNAVAILABLE)
+            finally:
+                request.cancel()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._retry_max)
+
+    async def _typing(
+        self, adapter: ChannelAdapter | None, conversation: ConversationInfo, on: bool
+    ) -> None:
+        if adapter is None:
+            return
+        try:
+            await adapter.typing(conversation, on)
+        except Exception:
+            log.warning("typing indicator failed for %s", conversation.id, exc_info=True)

@@ -1,0 +1,343 @@
+"""The transcript: conversations and their messages in one channel-neutral form.
+
+Functions take a ``session`` (keyword-only arguments) and never commit; callers own the unit of
+work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway.models import (
+    Channel,
+    Conversation,
+    Direction,
+    MessageStatus,
+    SenderKind,
+    TranscriptMessage,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Button:
+    """A quick reply: the title shown and the payload sent to Rasa when pressed."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A buyer's message as every channel hands it to the router."""
+
+    conversation_id: str
+    channel: Channel
+    text: str
+    # Sent to Rasa instead of ``text`` (a button's payload); ``text`` is what the buyer saw.
+    payload: str | None = None
+    client_id: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """A transcript message as channels render it."""
+
+    id: int
+    conversation_id: str
+    direction: Direction
+    sender: SenderKind
+    channel: Channel
+    text: str | None
+    created_at: dt.datetime
+    buttons: tuple[Button, ...] = ()
+    image: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    custom: Any = None
+    client_id: str | None = None
+    payload: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the form the web widget reads."""
+        return {
+            "id": self.id,
+            "direction": self.direction.value,
+            "sender": self.sender.value,
+            "text": self.text,
+            "buttons": [{"title": b.title, "index": i} for i, b in enumerate(self.buttons)],
+            "image": self.image,
+            "attachments": list(self.attachments),
+            "client_id": self.client_id,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    """What a channel needs to reach the buyer of a conversation."""
+
+    id: str
+    channel: Channel
+    last_channel: Channel
+    customer_id: str | None
+    telegram_chat_id: int | None
+    handler: str = "bot"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+async def run_in_session(factory: sessionmaker, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one unit of work on a worker thread, off the event loop."""
+
+    def unit() -> T:
+        with factory.begin() as session:
+            return work(session)
+
+    return await asyncio.to_thread(unit)
+
+
+def ensure_conversation(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: Channel,
+    customer_id: str | None = None,
+    telegram_chat_id: int | None = None,
+    bind_customer: bool = False,
+) -> ConversationInfo:
+    """Return the conversation, creating it; note ``channel`` as the one the buyer last used.
+
+    ``customer_id`` is written only when the conversation is new or ``bind_customer`` is set: it
+    must come from a verified token.
+    """
+    now = utcnow()
+    row = session.get(Conversation, conversation_id)
+    if row is None:
+        row = Conversation(
+            id=conversation_id,
+            channel=channel.value,
+            last_channel=channel.value,
+            customer_id=customer_id,
+            telegram_chat_id=telegram_chat_id,
+            handler="bot",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+    else:
+        row.last_channel = channel.value
+        row.updated_at = now
+        if bind_customer:
+            row.customer_id = customer_id
+        if telegram_chat_id is not None:
+            row.telegram_chat_id = telegram_chat_id
+    return conversation_info(row)
+
+
+def get_conversation(session: Session, conversation_id: str) -> ConversationInfo | None:
+    """Return the conversation or ``None``."""
+    row = session.get(Conversation, conversation_id)
+    return None if row is None else conversation_info(row)
+
+
+def latest_conversation_of(
+    session: Session, *, customer_id: str, channel: Channel
+) -> ConversationInfo | None:
+    """Return the customer's most recently used conversation on ``channel``."""
+    row = session.execute(
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id, Conversation.channel == channel.value)
+        .order_by(Conversation.updated_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if row is None else conversation_info(row)
+
+
+def last_used_conversation(
+    session: Session, *, conversation_id: str | None, customer_id: str | None
+) -> ConversationInfo | None:
+    """Return where to reach a buyer: the conversation they wrote in last.
+
+    The candidates are ``conversation_id`` and the customer's conversations on every channel.
+    """
+    candidates: list[Conversation] = []
+    if conversation_id:
+        own = session.get(Conversation, conversation_id)
+        if own is not None:
+            candidates.append(own)
+    if customer_id:
+        latest = session.execute(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.updated_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if latest is not None:
+            candidates.append(latest)
+    if not candidates:
+        return None
+    return conversation_info(max(candidates, key=lambda row: row.updated_at))
+
+
+def conversation_info(row: Conversation) -> ConversationInfo:
+    """Return the plain form of a conversation row."""
+    return ConversationInfo(
+        id=row.id,
+        channel=Channel(row.channel),
+        last_channel=Channel(row.last_channel),
+        customer_id=row.customer_id,
+        telegram_chat_id=row.telegram_chat_id,
+        handler=row.handler,
+    )
+
+
+def record_inbound(
+    session: Session, *, inbound: Inbound, status: MessageStatus = MessageStatus.PENDING
+) -> Message | None:
+    """Write a buyer's message; return ``None`` when its ``client_id`` was seen already."""
+    if inbound.client_id is not None:
+        seen = session.execute(
+            select(TranscriptMessage.id).where(
+                TranscriptMessage.conversation_id == inbound.conversation_id,
+                TranscriptMessage.client_id == inbound.client_id,
+            )
+        ).first()
+        if seen is not None:
+            return None
+    row = TranscriptMessage(
+        conversation_id=inbound.conversation_id,
+        direction=Direction.IN.value,
+        sender=SenderKind.BUYER.value,
+        channel=inbound.channel.value,
+        text=inbound.text,
+        payload=inbound.payload,
+        data={"attachments": list(inbound.attachments)} if inbound.attachments else None,
+        client_id=inbound.client_id,
+        status=status.value,
+        created_at=utcnow(),
+    )
+    # A race with the same client id (another tab, a redelivery) fails the unique constraint here;
+    # the caller's unit of work rolls back and reports a duplicate.
+    session.add(row)
+    session.flush()
+    return message_of(row)
+
+
+def record_outbound(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: Channel,
+    sender: SenderKind,
+    text: str | None,
+    buttons: Sequence[Button] = (),
+    image: str | None = None,
+    custom: Any = None,
+) -> Message:
+    """Write a message to the buyer (bot reply, agent, or the gateway's own notice)."""
+    data: dict[str, Any] = {}
+    if buttons:
+        data["buttons"] = [{"title": b.title, "payload": b.payload} for b in buttons]
+    if image:
+        data["image"] = image
+    if custom is not None:
+        data["custom"] = custom
+    row = TranscriptMessage(
+        conversation_id=conversation_id,
+        direction=Direction.OUT.value,
+        sender=sender.value,
+        channel=channel.value,
+        text=text,
+        data=data or None,
+        status=MessageStatus.DONE.value,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return message_of(row)
+
+
+def mark_done(session: Session, *, message_id: int) -> None:
+    """Note that an inbound message has been routed."""
+    row = session.get(TranscriptMessage, message_id)
+    if row is not None:
+        row.status = MessageStatus.DONE.value
+
+
+def get_message(session: Session, *, message_id: int) -> Message | None:
+    """Return one transcript message."""
+    row = session.get(TranscriptMessage, message_id)
+    return None if row is None else message_of(row)
+
+
+def history(session: Session, *, conversation_id: str, limit: int = 200) -> list[Message]:
+    """Return the last ``limit`` messages of a conversation, oldest first."""
+    rows = (
+        session.execute(
+            select(TranscriptMessage)
+            .where(TranscriptMessage.conversation_id == conversation_id)
+            .order_by(TranscriptMessage.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    return [message_of(row) for row in reversed(rows)]
+
+
+def pending_inbound(session: Session) -> list[Message]:
+    """Return inbound messages not routed yet (left over from a stop), oldest first."""
+    rows = (
+        session.execute(
+            select(TranscriptMessage)
+            .where(
+                TranscriptMessage.direction == Direction.IN.value,
+                TranscriptMessage.status == MessageStatus.PENDING.value,
+            )
+            .order_by(TranscriptMessage.id)
+        )
+        .scalars()
+        .all()
+    )
+    return [message_of(row) for row in rows]
+
+
+def button_of(message: Message, index: int) -> Button | None:
+    """Return button ``index`` of a bot message, or ``None`` when there is no such button."""
+    if message.direction is not Direction.OUT or not 0 <= index < len(message.buttons):
+        return None
+    return message.buttons[index]
+
+
+def message_of(row: TranscriptMessage) -> Message:
+    """Return the plain form of a transcript row."""
+    data: dict[str, Any] = row.data or {}
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        direction=Direction(row.direction),
+        sender=SenderKind(row.sender),
+        channel=Channel(row.channel),
+        text=row.text,
+        created_at=row.created_at,
+        buttons=tuple(Button(b["title"], b["payload"]) for b in data.get("buttons", ())),
+        image=data.get("image"),
+        attachments=tuple(data.get("attachments", ())),
+        custom=data.get("custom"),
+        client_id=row.client_id,
+        payload=row.payload,
+    )

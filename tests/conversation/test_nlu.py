@@ -1,0 +1,53 @@
+"""NLU quality on held-out buyer messages (tests/nlu_heldout.yml is never trained on)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.shared.nlu.training_data.loading import load_data
+from sklearn.metrics import f1_score
+
+from bot.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.rasa
+
+HELDOUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
+MIN_MACRO_F1 = float(os.environ.get("NLU_MIN_MACRO_F1", "0.95"))
+MIN_ENTITY_F1 = {"order_id": 0.95, "amount": 0.85, "refund_method": 0.85}
+
+
+async def test_intents_of_held_out_messages(agent: Agent) -> None:
+    examples = load_data(str(HELDOUT)).intent_examples
+    assert len(examples) >= 150
+    truth, predicted, misses = [], [], []
+    for example in examples:
+        parsed = await agent.parse_message(example.get("text"))
+        truth.append(example.get("intent"))
+        predicted.append(parsed["intent"]["name"])
+        if truth[-1] != predicted[-1]:
+            misses.append(f"{example.get('text')!r}: {truth[-1]} → {predicted[-1]}")
+    macro_f1 = f1_score(truth, predicted, average="macro", labels=sorted(set(truth)))
+    assert macro_f1 >= MIN_MACRO_F1, f"macro-F1 {macro_f1:.3f}; misses:\n" + "\n".join(misses)
+
+
+async def test_entities_of_held_out_messages(agent: Agent) -> None:
+    examples = load_data(str(HELDOUT)).intent_examples
+    expected, found, correct = Counter[str](), Counter[str](), Counter[str]()
+    for example in examples:
+        want = {(e["entity"], str(e.get("value"))) for e in example.get("entities") or []}
+        parsed = await agent.parse_message(example.get("text"))
+        got = {(e["entity"], str(e.get("value"))) for e in parsed.get("entities") or []}
+        for entity, _ in want:
+            expected[entity] += 1
+        for entity, _ in got:
+            found[entity] += 1
+        for entity, _ in want & got:
+            correct[entity] += 1
+    for entity, minimum in MIN_ENTITY_F1.items():
+        precision = correct[entity] / found[entity] if found[entity] else 0.0
+        recall = correct[entity] / expected[entity] if expected[entity] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        assert f1 >= minimum, f"{entity}: F1 {f1:.3f} (P {precision:.3f}, R {recall:.3f})"

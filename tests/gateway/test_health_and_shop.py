@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from aiohttp.test_utils import TestClient
+
+from bot.gateway.identity import verify_token
+from bot.refunds.db import get_sessionmaker
+from bot.settings import Settings
+from tests.factories import make_customer, make_order
+from tests.gateway.doubles import SHOP_SECRET, RasaDouble
+
+
+async def test_health_reports_each_dependency(gateway: TestClient, rasa: RasaDouble) -> None:
+    response = await gateway.get("/health")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "rasa", "action_server"}
+    assert body["checks"]["action_server"]["url"] == f"{rasa.url}/health"
+
+    rasa.down = True
+    response = await gateway.get("/health")
+    assert response.status == 503
+    body = await response.json()
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["rasa"]["ok"] is False
+
+
+async def test_demo_shop_lists_orders_and_signs_the_widget_in(
+    gateway: TestClient, settings: Settings
+) -> None:
+    with get_sessionmaker(settings.database_url).begin() as session:
+        customer = make_customer(session, id="c-1001", name="Ada Buyer")
+        make_order(session, customer=customer, id="3000012345678901", total=Decimal("12.00"))
+        make_customer(session, id="c-1002", name="Bo Buyer")
+    page = await (await gateway.get("/")).text()
+    assert "Ada Buyer" in page
+    assert "3000012345678901" in page
+    token = re.search(r'data-token="([^"]+)"', page)
+    assert token is not None
+    assert verify_token(SHOP_SECRET, token.group(1)) == "c-1001"
+
+    other = await (await gateway.get("/?customer=c-1002")).text()
+    assert "Signed in as <strong>Bo Buyer</strong>" in other
+    guest = await (await gateway.get("/?anonymous=1")).text()
+    assert "data-token" not in guest
+    assert "guest" in guest
+    assert '<script src="/widget.js" async></script>' in guest
+
+
+async def test_widget_assets_are_served(gateway: TestClient) -> None:
+    js = await gateway.get("/widget.js")
+    assert js.status == 200
+    assert "RefundBot" in await js.text()
+    css = await gateway.get("/widget.css")
+    assert css.status == 200

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from bot.gateway import keys
+from bot.gateway.app import create_app
+from bot.gateway.models import Conversation, TranscriptMessage
+from bot.gateway.router import ONE_MOMENT, UNAVAILABLE
+from bot.refunds.db import get_sessionmaker
+from bot.settings import Settings
+from tests.gateway.doubles import RasaDouble, wait_until, with_gateway
+from tests.gateway.test_webchat import bot_text, frame, hello
+
+
+async def test_rasa_down_gives_the_unavailable_answer_and_the_message_is_answered_later(
+    gateway: TestClient, rasa: RasaDouble
+) -> None:
+    rasa.down = True
+    ws, _ = await hello(gateway)
+    await ws.send_json({"type": "message", "text": "anyone there?", "client_id": "m1"})
+    notice = await bot_text(ws)
+    assert notice["text"] == UNAVAILABLE
+    assert notice["sender"] == "system"
+    await wait_until(lambda: rasa.refused >= 2, what="a retry")
+    rasa.down = False
+    reply = await bot_text(ws)
+    assert reply["text"] == "You said: anyone there?"
+    assert rasa.messages == ["anyone there?"]
+    await ws.close()
+
+
+async def test_one_conversation_is_answered_in_order(gateway: TestClient, rasa: RasaDouble) -> None:
+    rasa.delay = 0.05
+    ws, _ = await hello(gateway)
+    for i in range(5):
+        await ws.send_json({"type": "message", "text": f"m{i}", "client_id": f"c{i}"})
+    replies = [(await bot_text(ws))["text"] for _ in range(5)]
+    assert replies == [f"You said: m{i}" for i in range(5)]
+    assert rasa.messages == [f"m{i}" for i in range(5)]
+    await ws.close()
+
+
+async def test_slow_rasa_gives_one_moment(gateway: TestClient, rasa: RasaDouble) -> None:
+    rasa.delay = 1.3
+    ws, _ = await hello(gateway)
+    await ws.send_json({"type": "message", "text": "slow", "client_id": "m1"})
+    assert (await frame(ws, "typing"))["on"] is True
+    assert (await bot_text(ws))["text"] == ONE_MOMENT
+    assert (await bot_text(ws))["text"] == "You said: slow"
+    assert rasa.messages == ["slow"]
+    await ws.close()
+
+
+async def test_messages_left_pending_by_a_stop_are_answered_on_the_next_start(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    settings: Settings,
+    rasa: RasaDouble,
+) -> None:
+    rasa.down = True
+    first = await aiohttp_client(create_app(with_gateway(settings, rasa_retry_max_seconds=5.0)))
+    ws, welcome = await hello(first)
+    await ws.send_json({"type": "message", "text": "keep me", "client_id": "m1"})
+    await bot_text(ws)  # the unavailable notice
+    await ws.close()
+    await first.close()
+
+    rasa.down = False
+    second = await aiohttp_client(create_app(settings))
+    await wait_until(lambda: rasa.messages == ["keep me"], what="the pending message")
+    await second.app[keys.ROUTER].idle()
+    ws, again = await hello(second, session=welcome["session"])
+    texts = [m["text"] for m in again["history"]]
+    assert texts == ["keep me", UNAVAILABLE, "You said: keep me"]
+    with get_sessionmaker(settings.database_url).begin() as session:
+        statuses = session.execute(select(TranscriptMessage.status)).scalars().all()
+        assert set(statuses) == {"done"}
+    await ws.close()
+
+
+async def test_replies_with_images_and_custom_payloads_are_kept(
+    gateway: TestClient, rasa: RasaDouble
+) -> None:
+    def reply(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"recipient_id": body["sender"], "image": "https://example.com/a.png"},
+            {"recipient_id": body["sender"], "custom": {"kind": "card"}},
+            {"recipient_id": body["sender"]},
+            "junk",
+        ]
+
+    rasa.reply = reply  # type: ignore[assignment]
+    ws, _ = await hello(gateway)
+    await ws.send_json({"type": "message", "text": "show me", "client_id": "m1"})
+    image = await bot_text(ws)
+    assert image["image"] == "https://example.com/a.png"
+    custom = await bot_text(ws)
+    assert custom["text"] is None
+    await ws.close()
+
+
+async def test_many_conversations_run_side_by_side(gateway: TestClient, rasa: RasaDouble) -> None:
+    rasa.delay = 0.2
+    sockets = [(await hello(gateway))[0] for _ in range(5)]
+    for i, ws in enumerate(sockets):
+        await ws.send_json({"type": "message", "text": f"c{i}", "client_id": "m"})
+    started = asyncio.get_running_loop().time()
+    texts = [(await bot_text(ws))["text"] for ws in sockets]
+    assert texts == [f"You said: c{i}" for i in range(5)]
+    assert asyncio.get_running_loop().time() - started < 0.9
+    for ws in sockets:
+        await ws.close()
+
+
+async def test_a_conversation_a_human_owns_is_not_sent_to_rasa(
+    gateway: TestClient, rasa: RasaDouble, settings: Settings
+) -> None:
+    ws, welcome = await hello(gateway)
+    with get_sessionmaker(settings.database_url).begin() as session:
+        conversation = session.get(Conversation, welcome["session"].rpartition(".")[0])
+        conversation.handler = "human"
+    await ws.send_json({"type": "message", "text": "for the agent", "client_id": "m1"})
+    await frame(ws, "message")
+    await gateway.app[keys.ROUTER].idle()
+    assert rasa.requests == []
+    with get_sessionmaker(settings.database_url).begin() as session:
+        row = session.execute(select(TranscriptMessage)).scalar_one()
+        assert (row.text, row.status) == ("for the agent", "done")
+    await ws.close()

@@ -1,0 +1,105 @@
+"""The refundbot command, run as an operator runs it: a real process on a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.refunds.migrate import upgrade
+from bot.settings import PROJECT_ROOT
+
+GOOD = {
+    "order_id": "8041235566701234",
+    "customer_id": "c-1001",
+    "customer_email": "ana@example.com",
+    "status": "delivered",
+    "currency": "USD",
+    "total": "42.50",
+    "paid_at": "2026-11-01T10:00:00Z",
+    "ship_by": "2026-11-04T10:00:00Z",
+    "shipped_at": "2026-11-02T09:00:00Z",
+    "promised_delivery_by": "2026-11-20T00:00:00Z",
+    "delivered_at": "2026-11-12T15:30:00Z",
+    "items": [{"sku": "A1", "title": "Lamp", "quantity": 1, "unit_price": "42.50"}],
+}
+
+
+def refundbot(
+    db_url: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "REFUNDBOT_DATABASE_URL": db_url},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_reports_bad_rows_and_keeps_the_good_ones(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(db_url)
+    bad = {**GOOD, "order_id": "123", "total": 42.5}
+    orders = tmp_path / "orders.json"
+    orders.write_text(json.dumps([GOOD, bad]))
+
+    result = refundbot(db_url, "orders", "import", str(orders))
+
+    assert result.returncode == 1
+    assert "imported 1 new and 0 updated orders; 1 rows rejected" in result.stdout
+    assert "row 1" in result.stderr
+    assert "order_id" in result.stderr
+
+    again = refundbot(db_url, "orders", "import", "-", stdin=json.dumps([GOOD]))
+    assert again.returncode == 0
+    assert "imported 0 new and 1 updated orders; 0 rows rejected" in again.stdout
+
+
+def test_import_refuses_what_is_not_an_array(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(db_url)
+    result = refundbot(db_url, "orders", "import", "-", stdin='{"order_id": "1"}')
+    assert result.returncode == 2
+    assert "one JSON array" in result.stderr
+    result = refundbot(db_url, "orders", "import", "-", stdin="[{oops")
+    assert result.returncode == 2
+    assert "not valid JSON" in result.stderr
+    result = refundbot(db_url, "orders", "import", str(tmp_path / "missing.json"))
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+
+
+def test_seeded_demo_lists_its_refund_as_json(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert refundbot(db_url, "db", "upgrade").returncode == 0
+    assert refundbot(db_url, "demo", "seed").returncode == 0
+    assert refundbot(db_url, "demo", "seed").returncode == 0  # re-seeding changes nothing
+
+    result = refundbot(db_url, "refunds", "list", "--json")
+
+    assert result.returncode == 0, result.stderr
+    [application] = json.loads(result.stdout)
+    assert application["application_id"].startswith("RF-")
+    assert {k: application[k] for k in ("order_id", "method", "amount", "currency", "status")} == {
+        "order_id": "8041235566706666",
+        "method": "no_return_refund",
+        "amount": "10.00",
+        "currency": "USD",
+        "status": "refunded",
+    }
+    assert application["reason"] == "one shirt had a stain"
+    table = refundbot(db_url, "refunds", "list", "--order", "8041235566706666")
+    assert "application_id" in table.stdout.splitlines()[0]
+    assert "8041235566706666" in table.stdout
+
+
+def test_help_names_every_command(tmp_path: Path) -> None:
+    result = refundbot(f"sqlite:///{tmp_path / 'x.db'}", "--help")
+    for command in ("db", "demo", "orders", "refunds", "run", "shell"):
+        assert command in result.stdout
+    assert "JSON array" in refundbot("", "orders", "import", "--help").stdout
