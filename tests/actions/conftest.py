@@ -81,5 +81,8 @@ def slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def responses(dispatcher: Any) -> list[str | None]:
-    """Return the response names (or texts) the dispatcher collected, in order."""
-    return [m.get("response") or m.get("text") for m in dispatcher.messages]
+    """Return the response names (or texts, or custom payload keys) collected, in order."""
+    return [
+        m.get("response") or m.get("text") or ",".join(sorted(m.get("custom") or {}))
+        for m in dispatcher.messages
+    ]

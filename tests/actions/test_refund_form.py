@@ -168,7 +168,7 @@ async def test_a_second_failure_offers_a_person(
         },
         requested_slot="refund_amount",
     )
-    assert said == ["utter_amount_not_a_number", "utter_offer_human"]
+    assert said == ["utter_amount_not_a_number", "utter_offer_human", "handoff"]
     assert second["failed_count"] == 2
 
 

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import sessionmaker
+
+from actions.conversation import ActionPolicyAnswer
+from actions.status import ActionOrderStatus, ActionRefundStatus
+from actions.withdraw import ActionWithdrawConfirm, ActionWithdrawRefund
+from bot.refunds import policy, store
+from bot.refunds.models import OrderStatus, RefundMethod
+from bot.settings import PolicySettings
+from tests.actions.conftest import make_tracker, responses, slot_values
+from tests.factories import make_order
+
+
+def submitted(session_factory: sessionmaker, customer_id: str, key: str) -> tuple[str, str]:
+    now = store.utcnow()
+    with session_factory.begin() as session:
+        order = make_order(session, customer_id=customer_id, total=Decimal("40.00"), now=now)
+        application = store.submit_application(
+            session,
+            customer_id=customer_id,
+            order_id=order.id,
+            method=RefundMethod.RETURN_AND_REFUND,
+            amount=Decimal("40.00"),
+            reason="the zip broke on the first day",
+            reason_category=policy.ReasonCategory.QUALITY_PROBLEM,
+            idempotency_key=key,
+            conversation_id=None,
+            now=now,
+            settings=PolicySettings(),
+        ).application
+        return str(order.id), str(application.reference)
+
+
+async def run(action: Any, domain: dict[str, Any], **tracker_args: Any) -> tuple[dict, list]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, make_tracker(domain, **tracker_args), domain)
+    return slot_values(events), dispatcher.messages
+
+
+async def test_refund_status_lists_only_the_buyers_own(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    mine_order, mine = submitted(session_factory, "c-1", "k-mine")
+    _, theirs = submitted(session_factory, "c-2", "k-theirs")
+    _, messages = await run(ActionRefundStatus(), domain, active_loop=None)
+    [message] = messages
+    assert mine in message["text"]
+    assert f"for order {mine_order}" in message["text"]
+    assert "waiting for the merchant's review" in message["text"]
+    assert theirs not in message["text"]
+
+    _, messages = await run(ActionRefundStatus(), domain, active_loop=None, customer=None)
+    assert responses_of(messages) == ["utter_need_identity"]
+
+
+def responses_of(messages: list[dict[str, Any]]) -> list[Any]:
+    dispatcher = CollectingDispatcher()
+    dispatcher.messages = messages
+    return responses(dispatcher)
+
+
+async def test_order_status_of_a_named_order_and_of_all(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    now = store.utcnow()
+    with session_factory.begin() as session:
+        shipped = make_order(session, customer_id="c-1", status=OrderStatus.SHIPPED, now=now)
+        waiting = make_order(
+            session, customer_id="c-1", status=OrderStatus.AWAITING_SHIPMENT, now=now
+        )
+        theirs = make_order(session, customer_id="c-2", now=now)
+        shipped_id, waiting_id, theirs_id = shipped.id, waiting.id, theirs.id
+    _, [message] = await run(
+        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": shipped_id}
+    )
+    assert message["text"].startswith(f"Order {shipped_id} (Test item): shipped on ")
+    _, [message] = await run(ActionOrderStatus(), domain, active_loop=None)
+    assert shipped_id in message["text"]
+    assert f"{waiting_id} (Test item): waiting to be shipped" in message["text"]
+    _, [message] = await run(
+        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": theirs_id}
+    )
+    assert message["response"] == "utter_order_not_found"
+
+
+async def test_withdraw_asks_then_withdraws_with_an_audited_event(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, reference = submitted(session_factory, "c-1", "k-1")
+    slots, [message] = await run(
+        ActionWithdrawRefund(), domain, text="cancel my refund", intent="cancel_refund"
+    )
+    assert message["response"] == "utter_confirm_withdraw"
+    assert slots == {"application_reference": reference}
+
+    slots, [message] = await run(
+        ActionWithdrawConfirm(),
+        domain,
+        text="yes",
+        intent="affirm",
+        slots={"application_reference": reference},
+    )
+    assert (message["response"], message["reference"]) == ("utter_withdrawn", reference)
+    with session_factory.begin() as session:
+        application = store.find_application(session, reference=reference, customer_id="c-1")
+        assert application.status == "withdrawn"
+        last = store.events_of(session, application_id=application.id)[-1]
+        assert (last.from_status, last.to_status, last.actor) == (
+            "pending_review",
+            "withdrawn",
+            "customer:c-1",
+        )
+
+    _, [message] = await run(ActionWithdrawRefund(), domain, text="cancel it again")
+    assert message["response"] == "utter_nothing_to_withdraw"
+
+
+async def test_withdrawing_someone_elses_application_is_not_found(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, theirs = submitted(session_factory, "c-2", "k-2")
+    slots, [message] = await run(
+        ActionWithdrawRefund(), domain, text=f"withdraw {theirs}", intent="cancel_refund"
+    )
+    assert message["response"] == "utter_application_not_found"
+    assert slots == {"application_reference": None}
+
+
+async def test_several_applications_are_offered_as_buttons(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, first = submitted(session_factory, "c-1", "k-a")
+    _, second = submitted(session_factory, "c-1", "k-b")
+    _, [message] = await run(ActionWithdrawRefund(), domain, intent="cancel_refund")
+    assert message["response"] == "utter_which_application"
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert payloads == [
+        f'/cancel_refund{{"application_reference":"{ref}"}}' for ref in (second, first)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("who pays for shipping it back?", "utter_policy_return_shipping"),
+        ("how many days do I have to return it", "utter_policy_deadlines"),
+        ("my parcel is late, do I get compensation", "utter_policy_compensation"),
+        ("can I get a partial refund", "utter_policy_partial"),
+        ("how do refunds work", "utter_policy_overview"),
+    ],
+)
+async def test_policy_questions_get_the_answer_they_ask_for(
+    domain: dict[str, Any], question: str, answer: str
+) -> None:
+    _, [message] = await run(ActionPolicyAnswer(), domain, text=question, active_loop=None)
+    assert message["response"] == answer
+    assert message["protection_days"] == "15"
+    assert message["no_return_threshold"] == "20.00"
