@@ -147,6 +147,8 @@ def fail(
         count = 1
     if count >= 2:
         dispatcher.utter_message(response="utter_offer_human", field=field, hint=hint)
+        # The gateway moves the conversation to the agents' queue (bot.gateway.handoff).
+        dispatcher.utter_message(json_message={"handoff": {"reason": "repeated_failure"}})
     return {"failed_slot": slot, "failed_count": float(count)}
 
 

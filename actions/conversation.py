@@ -103,6 +103,7 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Acknowledge the request; the gateway routes the conversation to the agents' queue."""
+        """Acknowledge the request and ask the gateway to move the conversation to the agents."""
         dispatcher.utter_message(response="utter_human_requested")
+        dispatcher.utter_message(json_message={"handoff": {"reason": "buyer_asked"}})
         return []

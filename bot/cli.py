@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     shell = commands.add_parser("shell", help="chat with the running assistant in the terminal")
     shell.add_argument("--customer", default="c-1001", help="demo customer id ('' = anonymous)")
     shell.set_defaults(handler=_shell)
+
+    from bot.console.cli import register as register_agent_commands
+
+    register_agent_commands(commands)
     return parser
 
 

@@ -229,6 +229,7 @@ def _print_banner(settings: Settings, started: list[Service]) -> None:
 The refund assistant is running ({names}).
 
   Demo shop with the chat widget:  {shop}
+  Agent console:  {shop}console   (first: .venv/bin/refundbot agent add NAME --role admin)
   Chat in this terminal, as demo customer Ana (c-1001):   make shell
   As another customer, or anonymously:                    make shell CUSTOMER=c-1002
                                                           make shell CUSTOMER=

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import secrets
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -55,6 +57,26 @@ class GatewaySettings:
     demo_shop: bool = True
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The agent console and the human handoff (see README, "Agent console")."""
+
+    session_ttl_seconds: int = 12 * 3600
+    # Cookies only over HTTPS; off by default because the gateway listens on plain HTTP locally.
+    secure_cookies: bool = False
+    # "HH:MM-HH:MM" in ``support_timezone``; empty means people answer around the clock.
+    support_hours: str = ""
+    support_days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    support_timezone: str = "UTC"
+    # An agent counts as online while a console page of theirs was seen this recently.
+    agent_online_seconds: int = 90
+    # The expected wait told to buyers before any handoff has been answered.
+    default_wait_minutes: int = 3
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a process of the product needs to know about its surroundings."""
@@ -70,6 +92,7 @@ class Settings:
     """Rasa's lock store (several Rasa instances); empty means Rasa's in-memory lock store."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +118,7 @@ class Settings:
             redis_url=env.get("REFUNDBOT_REDIS_URL", ""),
             policy=policy,
             gateway=_gateway(env),
+            console=_console(env),
         )
 
 
@@ -125,6 +149,62 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         notify_interval_seconds=float(_int(env, "REFUNDBOT_NOTIFY_INTERVAL_SECONDS", 2)),
         demo_shop=(env.get("REFUNDBOT_DEMO_SHOP") or "true").lower() not in ("0", "false", "no"),
     )
+
+
+def _console(env: Mapping[str, str]) -> ConsoleSettings:
+    hours = (env.get("REFUNDBOT_SUPPORT_HOURS") or "").strip()
+    if hours:
+        parse_hours(hours)
+    timezone = env.get("REFUNDBOT_SUPPORT_TIMEZONE") or "UTC"
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(
+            f"REFUNDBOT_SUPPORT_TIMEZONE is not a known time zone: {timezone!r}"
+        ) from e
+    return ConsoleSettings(
+        session_ttl_seconds=_int(env, "REFUNDBOT_CONSOLE_SESSION_SECONDS", 12 * 3600),
+        secure_cookies=(env.get("REFUNDBOT_CONSOLE_SECURE_COOKIES") or "false").lower()
+        in ("1", "true", "yes"),
+        support_hours=hours,
+        support_days=parse_days(env.get("REFUNDBOT_SUPPORT_DAYS") or "mon-sun"),
+        support_timezone=timezone,
+        agent_online_seconds=_int(env, "REFUNDBOT_AGENT_ONLINE_SECONDS", 90),
+        default_wait_minutes=_int(env, "REFUNDBOT_DEFAULT_WAIT_MINUTES", 3),
+    )
+
+
+def parse_hours(raw: str) -> tuple[dt.time, dt.time]:
+    """Return the opening and closing time of ``"HH:MM-HH:MM"`` (``24:00`` ends the day)."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    try:
+        if match is None:
+            raise ValueError(raw)
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        opens = dt.time(h1, m1)
+        closes = dt.time.max if (h2, m2) == (24, 0) else dt.time(h2, m2)
+    except ValueError as e:
+        raise ConfigError(f"REFUNDBOT_SUPPORT_HOURS must look like 09:00-17:00, got {raw!r}") from e
+    return opens, closes
+
+
+def parse_days(raw: str) -> tuple[int, ...]:
+    """Return weekday numbers (Monday 0) of ``"mon-fri"`` or ``"mon,wed,sat-sun"``."""
+    days: list[int] = []
+    for part in raw.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ConfigError(f"REFUNDBOT_SUPPORT_DAYS must look like mon-fri, got {raw!r}")
+        start = WEEKDAYS.index(first)
+        end = WEEKDAYS.index(last) if last else start
+        day = start
+        while True:
+            if day not in days:
+                days.append(day)
+            if day == end:
+                break
+            day = (day + 1) % 7
+    return tuple(sorted(days))
 
 
 def ensure_rasa_token(settings: Settings) -> str:

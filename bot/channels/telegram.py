@@ -205,6 +205,8 @@ class TelegramChannel:
         text = message.text
         if not text and not message.buttons:
             return
+        if text and message.author:
+            text = f"{message.author} (support): {text}"
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(

@@ -14,14 +14,18 @@ from sqlalchemy.orm import Session
 
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.channels.webchat import STATIC_DIR, WebChat
+from bot.console import views as console
+from bot.console.hub import ConsoleHub
+from bot.console.models import HandoffReason
 from bot.gateway import keys, transcript
+from bot.gateway.handoff import Handoffs, reason_of
 from bot.gateway.identity import make_start_parameter, make_token
 from bot.gateway.notifier import notifier
 from bot.gateway.rasa import RasaClient, probe
 from bot.gateway.router import Router
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import Customer, Order
-from bot.settings import Settings, ensure_shop_secret
+from bot.settings import Settings, ensure_rasa_token, ensure_shop_secret
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,8 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SESSIONS] = get_sessionmaker(settings.database_url)
     app[keys.WEBCHAT] = WebChat(app)
     app[keys.TELEGRAM] = None
+    app[keys.CONSOLE_HUB] = ConsoleHub()
+    app[keys.LOGIN_FAILURES] = {}
     app.cleanup_ctx.extend([_http, _routing, _telegram, _notifier])
     # Open sockets would hold a graceful stop for its whole timeout; widgets reconnect anyway.
     app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal/aiohttp stubs disagree
@@ -47,11 +53,13 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/widget.css", _static_file("widget.css"))
     if settings.gateway.demo_shop:
         app.router.add_get("/", demo_shop)
+    console.setup(app)
     return app
 
 
 async def _close_sockets(app: web.Application) -> None:
     await app[keys.WEBCHAT].close()
+    await app[keys.CONSOLE_HUB].close()
 
 
 async def _http(app: web.Application) -> AsyncIterator[None]:
@@ -62,8 +70,12 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
 
 async def _routing(app: web.Application) -> AsyncIterator[None]:
     gateway = app[keys.SETTINGS].gateway
+    settings = app[keys.SETTINGS]
     rasa = RasaClient(
-        app[keys.HTTP], app[keys.SETTINGS].rasa_url, timeout_seconds=gateway.rasa_timeout_seconds
+        app[keys.HTTP],
+        settings.rasa_url,
+        timeout_seconds=gateway.rasa_timeout_seconds,
+        token=ensure_rasa_token(settings),
     )
     router = Router(
         sessions=app[keys.SESSIONS],
@@ -72,8 +84,21 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         retry_max_seconds=gateway.rasa_retry_max_seconds,
     )
     router.register(app[keys.WEBCHAT])
+    hub = app[keys.CONSOLE_HUB]
+    handoffs = Handoffs(
+        sessions=app[keys.SESSIONS], rasa=rasa, router=router, settings=settings.console
+    )
+    handoffs.publish = hub.publish
+    router.observe(hub.message)
+
+    async def on_handoff(conversation_id: str, custom: Any) -> None:
+        reason = reason_of(custom) or HandoffReason.BUYER_ASKED
+        await handoffs.request(conversation_id, reason)
+
+    router.on_handoff = on_handoff
     app[keys.RASA] = rasa
     app[keys.ROUTER] = router
+    app[keys.HANDOFFS] = handoffs
     await router.start()
     try:
         yield

@@ -35,6 +35,14 @@ def status_message(application: RefundApplication, event: RefundEvent) -> str | 
     amount = f"{application.amount} {application.currency}"
     note = f" Note from the merchant: {event.note}" if event.note else ""
     status = event.to_status
+    if event.from_status == status:
+        # Not a change: the merchant asks the buyer something (bot.refunds.review).
+        if not event.note:
+            return None
+        return (
+            f"About your refund application {reference}, the merchant asks: {event.note} "
+            "Please answer here."
+        )
     if status == RefundStatus.APPROVED.value:
         return f"Good news: your refund application {reference} for {amount} has been approved."
     if status == RefundStatus.REJECTED.value:
@@ -44,9 +52,23 @@ def status_message(application: RefundApplication, event: RefundEvent) -> str | 
             f"Your refund application {reference} was approved for return. Please send the item "
             "back and tell me the return tracking number here."
         )
+    if status == RefundStatus.RETURN_RECEIVED.value:
+        return (
+            f"We've received the item you returned for application {reference}; your refund "
+            f"of {amount} is on its way."
+        )
     if status == RefundStatus.REFUNDED.value:
         return f"Your refund of {amount} for application {reference} has been paid."
     return None
+
+
+#: News that a later change in the same pass already tells ("approved" by "paid", ...).
+SUPERSEDED_BY: dict[str, frozenset[str]] = {
+    RefundStatus.APPROVED.value: frozenset(
+        {RefundStatus.AWAITING_RETURN.value, RefundStatus.REFUNDED.value}
+    ),
+    RefundStatus.RETURN_RECEIVED.value: frozenset({RefundStatus.REFUNDED.value}),
+}
 
 
 def start_cursor(session: Session) -> int:
@@ -82,9 +104,8 @@ def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
             # Decided while being submitted: the bot has just told the buyer in the conversation.
             continue
         later = [e for e, a in rows[i + 1 :] if a.id == application.id]
-        if event.to_status == RefundStatus.APPROVED.value and any(
-            e.to_status == RefundStatus.AWAITING_RETURN.value for e in later
-        ):
+        superseded = SUPERSEDED_BY.get(event.to_status, frozenset())
+        if event.from_status != event.to_status and any(e.to_status in superseded for e in later):
             # "Approved for return" says both; one message rather than two in a row.
             continue
         text = status_message(application, event)

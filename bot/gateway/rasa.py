@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from typing import Any
 
 import aiohttp
@@ -42,11 +43,17 @@ class RasaClient:
     """Talks to Rasa over one shared HTTP session."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, rasa_url: str, *, timeout_seconds: float
+        self,
+        http: aiohttp.ClientSession,
+        rasa_url: str,
+        *,
+        timeout_seconds: float,
+        token: str = "",
     ) -> None:
         self._http = http
         self._url = rasa_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._token = token
 
     async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
         """Send one buyer message through the REST channel; return Rasa's replies.
@@ -67,6 +74,65 @@ class RasaClient:
         if not isinstance(data, list):
             raise RasaUnavailable("Rasa answered something other than a list")
         return [reply for item in data if (reply := parse_reply(item)) is not None]
+
+    async def tracker(self, conversation_id: str) -> dict[str, Any]:
+        """Return the conversation's tracker (slots, active loop, events) from the HTTP API.
+
+        Raises:
+            RasaUnavailable: Rasa is down or refused the request.
+        """
+        data = await self._api("GET", f"/conversations/{_quote(conversation_id)}/tracker")
+        if not isinstance(data, dict):
+            raise RasaUnavailable("Rasa answered something other than a tracker")
+        return data
+
+    async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        """Append events (``pause``, ``resume``, ``slot``…) to the conversation's tracker.
+
+        Raises:
+            RasaUnavailable: Rasa is down or refused the request.
+        """
+        await self._api(
+            "POST",
+            f"/conversations/{_quote(conversation_id)}/tracker/events",
+            params={"include_events": "NONE"},
+            json=events,
+        )
+
+    async def execute(self, conversation_id: str, action: str) -> list[BotReply]:
+        """Run one action in the conversation; return what it said.
+
+        Raises:
+            RasaUnavailable: Rasa is down or refused the request.
+        """
+        data = await self._api(
+            "POST",
+            f"/conversations/{_quote(conversation_id)}/execute",
+            params={"include_events": "NONE"},
+            json={"name": action},
+        )
+        messages = data.get("messages") if isinstance(data, dict) else None
+        return [reply for item in messages or () if (reply := parse_reply(item)) is not None]
+
+    async def _api(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None
+    ) -> Any:
+        query = dict(params or {})
+        if self._token:
+            query["token"] = self._token
+        try:
+            async with self._http.request(
+                method, f"{self._url}{path}", params=query, json=json, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status} to {path}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+            raise RasaUnavailable(f"Rasa unreachable: {e!r}") from e
+
+
+def _quote(conversation_id: str) -> str:
+    return urllib.parse.quote(conversation_id, safe="")
 
 
 def parse_reply(item: Any) -> BotReply | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +43,16 @@ class ChannelAdapter(Protocol):
         """Show or hide that the bot is typing."""
 
 
+Observer = Callable[[Message], Awaitable[None]]
+#: Called with the conversation id and Rasa's custom ``{"handoff": ...}`` message.
+HandoffHook = Callable[[str, Any], Awaitable[None]]
+
+
+def asks_handoff(reply: BotReply) -> bool:
+    """Return whether a reply of Rasa asks to hand the conversation to people."""
+    return isinstance(reply.custom, dict) and "handoff" in reply.custom
+
+
 class Router:
     """Routes buyers' messages to Rasa in order and replies through their channel."""
 
@@ -62,6 +72,12 @@ class Router:
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+        self._observers: list[Observer] = []
+        self.on_handoff: HandoffHook | None = None
+
+    def observe(self, observer: Observer) -> None:
+        """Call ``observer`` with every message taken in or delivered (the agent console)."""
+        self._observers.append(observer)
 
     def register(self, adapter: ChannelAdapter) -> None:
         """Let the router reply through ``adapter``'s channel."""
@@ -115,6 +131,8 @@ class Router:
             message = await transcript.run_in_session(self._sessions, record)
         except IntegrityError:
             return None
+        if message is not None:
+            await self._observed(message)
         if message is not None and route:
             self._enqueue(message.conversation_id, message.id)
         return message
@@ -151,6 +169,7 @@ class Router:
 
     async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
         """Hand ``message`` to its channel; a failing channel is logged, not raised."""
+        await self._observed(message)
         adapter = self._channels.get(message.channel)
         if adapter is None:
             log.warning("no %s channel to deliver message %d", message.channel.value, message.id)
@@ -159,6 +178,13 @@ class Router:
             await adapter.deliver(conversation, message)
         except Exception:
             log.exception("delivering message %d to %s failed", message.id, conversation.id)
+
+    async def _observed(self, message: Message) -> None:
+        for observer in self._observers:
+            try:
+                await observer(message)
+            except Exception:
+                log.exception("observer of message %d failed", message.id)
 
     def _enqueue(self, conversation_id: str, message_id: int) -> None:
         if self._closed:
@@ -212,8 +238,15 @@ class Router:
         text = message.payload if message.payload is not None else (message.text or "")
         adapter = self._channels.get(message.channel)
         await self._typing(adapter, conversation, True)
+        handoff: Any = None
         try:
             replies = await self._ask_rasa(conversation, text, metadata)
+            asked = next((i for i, reply in enumerate(replies) if asks_handoff(reply)), None)
+            if asked is not None:
+                # What the bot would say after handing off (the form asking again) is not said:
+                # a person answers next.
+                handoff = replies[asked].custom
+                replies = replies[:asked]
 
             def save(session: Session) -> list[Message]:
                 saved = [
@@ -237,6 +270,8 @@ class Router:
             await self._typing(adapter, conversation, False)
         for reply_message in saved:
             await self.deliver(conversation, reply_message)
+        if handoff is not None and self.on_handoff is not None:
+            await self.on_handoff(conversation.id, handoff)
 
     async def _ask_rasa(
         self, conversation: ConversationInfo, text: str, metadata: dict[str, Any]

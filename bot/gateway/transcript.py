@@ -78,7 +78,16 @@ class Message:
             "attachments": list(self.attachments),
             "client_id": self.client_id,
             "created_at": self.created_at.isoformat(),
+            "author": self.author,
         }
+
+    @property
+    def author(self) -> str | None:
+        """Return the name of the agent who wrote the message, when one did."""
+        if self.sender is SenderKind.AGENT and isinstance(self.custom, dict):
+            name = self.custom.get("agent")
+            return name if isinstance(name, str) else None
+        return None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ def scripted_reply(body: dict[str, Any]) -> list[dict[str, Any]]:
 
     if message == "/greet":
         return [say("Hi! I can help you with refunds.")]
+    if re.search(r"\b(person|human)\b", message, re.I) or message == "/human_handoff":
+        return [
+            say("Okay, I'll bring in a person from our support team."),
+            {"recipient_id": sender, "custom": {"handoff": {"reason": "buyer_asked"}}},
+            say("Sure. What is the order number?"),
+        ]
     if re.search(r"\brefund\b", message, re.I) and not message.startswith("/"):
         return [say("Sure. What is the order number?")]
     if re.fullmatch(r"\d{12,19}", message.strip()):
@@ -79,10 +85,18 @@ class RasaDouble:
         self.delay = 0.0
         self.reply: Callable[[dict[str, Any]], list[dict[str, Any]]] = scripted_reply
         self.url = ""
+        # The HTTP API: events appended per conversation, the active form, executed actions.
+        self.tracker_events: dict[str, list[dict[str, Any]]] = {}
+        self.active_loop: dict[str, str] = {}
+        self.executed: list[tuple[str, str]] = []
+        self.tokens: list[str | None] = []
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_get("/conversations/{id}/tracker", self._tracker)
+        app.router.add_post("/conversations/{id}/tracker/events", self._append)
+        app.router.add_post("/conversations/{id}/execute", self._execute)
         app.router.add_get("/", self._root)
         app.router.add_get("/health", self._root)
         return app
@@ -100,6 +114,65 @@ class RasaDouble:
         if self.delay:
             await asyncio.sleep(self.delay)
         return web.json_response(self.reply(body))
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=503)
+        self.tokens.append(request.query.get("token"))
+        cid = request.match_info["id"]
+        users = [
+            {
+                "event": "user",
+                "text": r["message"],
+                "parse_data": {"intent": {"name": "inform", "confidence": 0.9}},
+            }
+            for r in self.requests
+            if r["sender"] == cid
+        ]
+        events = self.tracker_events.get(cid, [])
+        paused = False
+        slots: dict[str, Any] = {}
+        for event in events:
+            if event["event"] in ("pause", "resume"):
+                paused = event["event"] == "pause"
+            elif event["event"] == "slot":
+                slots[event["name"]] = event["value"]
+        loop = self.active_loop.get(cid)
+        return web.json_response(
+            {
+                "sender_id": cid,
+                "slots": slots,
+                "paused": paused,
+                "active_loop": {"name": loop} if loop else {},
+                "events": users + events,
+            }
+        )
+
+    async def _append(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=503)
+        self.tokens.append(request.query.get("token"))
+        body = await request.json()
+        events = body if isinstance(body, list) else [body]
+        self.tracker_events.setdefault(request.match_info["id"], []).extend(events)
+        return web.json_response({"sender_id": request.match_info["id"]})
+
+    async def _execute(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=503)
+        self.tokens.append(request.query.get("token"))
+        cid = request.match_info["id"]
+        name = (await request.json())["name"]
+        self.executed.append((cid, name))
+        slots = {
+            e["name"]: e["value"] for e in self.tracker_events.get(cid, []) if e["event"] == "slot"
+        }
+        if "order_id" in slots:
+            text = f"Order {slots['order_id']}: how would you like your money back?"
+            message = {"recipient_id": cid, "text": text, "buttons": METHOD_BUTTONS}
+        else:
+            message = {"recipient_id": cid, "text": "Sure. What is the order number?"}
+        return web.json_response({"tracker": {}, "messages": [message]})
 
     async def _root(self, _: web.Request) -> web.Response:
         if self.down:

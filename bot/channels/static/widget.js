@@ -138,7 +138,7 @@
 
   function senderLabel(m) {
     if (m.direction === "in") return "You";
-    if (m.sender === "agent") return "Support agent";
+    if (m.sender === "agent") return (m.author ? m.author + ", support" : "Support agent");
     return "Assistant";
   }
 
@@ -150,6 +150,7 @@
   function renderMessage(m) {
     var mine = m.direction === "in";
     var bubble = el("div", { class: "rb-bubble" });
+    if (m.sender === "agent") bubble.appendChild(el("span", { class: "rb-author", "aria-hidden": "true", text: senderLabel(m) }));
     if (m.text) bubble.appendChild(el("span", { class: "rb-text", text: m.text }));
     if (m.image) bubble.appendChild(el("img", { src: m.image, alt: "Image from the assistant" }));
     var meta = el("div", { class: "rb-meta" }, [

@@ -1,0 +1,103 @@
+"""Tables of the agent console: agents, their sessions, handoffs, private notes, canned replies.
+
+They share :data:`bot.refunds.models.Base`; the schema itself is owned by migration ``0003``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Text
+
+from bot.refunds.models import Base, UTCDateTime
+
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Role(str, Enum):
+    """What an agent may do: admins also manage canned replies."""
+
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class HandoffReason(str, Enum):
+    """Why a conversation went to the people."""
+
+    BUYER_ASKED = "buyer_asked"
+    REPEATED_FAILURE = "repeated_failure"
+    POLICY = "policy"
+    AGENT_TOOK_OVER = "agent_took_over"
+    MERCHANT_QUESTION = "merchant_question"
+
+
+class Agent(Base):
+    """A person who signs in to the console."""
+
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(100), nullable=False)
+    role = Column(String(16), nullable=False)
+    # scrypt$N$r$p$salt$hash (hex); see :mod:`bot.console.auth`.
+    password_hash = Column(String(300), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class AgentSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "agent_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class Handoff(Base):
+    """One stretch of a conversation owned by people: waiting, then claimed, then ended."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(ID, primary_key=True)
+    conversation_id = Column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    reason = Column(String(32), nullable=False)
+    detail = Column(Text, nullable=True)
+    requested_at = Column(UTCDateTime, nullable=False)
+    agent_id = Column(ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    ended_at = Column(UTCDateTime, nullable=True, index=True)
+    # "handed_back" (the bot continues) or "closed".
+    outcome = Column(String(16), nullable=True)
+
+
+class ConversationNote(Base):
+    """A private note of an agent on a conversation; never sent to the buyer."""
+
+    __tablename__ = "conversation_notes"
+
+    id = Column(ID, primary_key=True)
+    conversation_id = Column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    agent_id = Column(ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class CannedReply(Base):
+    """A prepared answer agents insert into their reply."""
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(100), nullable=False, unique=True)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)

@@ -1,0 +1,483 @@
+// Agent console: queue, live transcript, context, replies, notes, hand-back and refund review.
+// Plain JS, no build step. Every text from the server goes in through textContent.
+(function () {
+  "use strict";
+
+  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var inbox = document.getElementById("inbox");
+  var refunds = document.getElementById("refunds");
+  var status = document.getElementById("live-status");
+  var state = { me: null, current: null, detail: null, canned: [], refreshTimer: null };
+
+  var REASONS = {
+    buyer_asked: "Buyer asked for a person",
+    repeated_failure: "Bot failed twice",
+    policy: "Policy needs a person",
+    agent_took_over: "Taken over by an agent",
+    merchant_question: "Merchant asked the buyer",
+  };
+  var ACTIONS = {
+    approve: "Approve",
+    reject: "Reject…",
+    request_info: "Ask the buyer…",
+    return_received: "Mark return received",
+    refunded: "Mark refunded",
+  };
+  var SLOT_LABELS = {
+    order_id: "Order number",
+    refund_method: "Refund method",
+    refund_amount: "Amount",
+    refund_reason: "Reason",
+  };
+
+  // ---- helpers --------------------------------------------------------------------------
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "on") Object.keys(attrs.on).forEach(function (e) { node.addEventListener(e, attrs.on[e]); });
+      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function say(text) { status.textContent = text; }
+
+  function api(method, path, body) {
+    var options = { method: method, credentials: "same-origin", headers: {} };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    return fetch(path, options).then(function (response) {
+      if (response.status === 401) { window.location.href = "/console/login"; throw new Error("signed out"); }
+      var type = response.headers.get("Content-Type") || "";
+      var read = type.indexOf("json") >= 0 ? response.json() : response.text();
+      return read.then(function (data) {
+        if (!response.ok) throw new Error(typeof data === "string" ? data : (data.error || "failed"));
+        return data;
+      });
+    });
+  }
+  function act(promise, done) {
+    return promise.then(function (data) { if (done) say(done); return data; })
+      .catch(function (e) { say("Not done: " + e.message); });
+  }
+
+  function minutes(seconds) {
+    if (seconds < 60) return "under a minute";
+    var m = Math.round(seconds / 60);
+    return m === 1 ? "1 minute" : m + " minutes";
+  }
+  function clock(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function who(c) {
+    if (!c.customer) return "Guest";
+    return c.customer.name ? c.customer.name + " (" + c.customer.id + ")" : c.customer.id;
+  }
+
+  // ---- tabs -----------------------------------------------------------------------------
+  Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
+    tab.addEventListener("click", function () {
+      var view = tab.getAttribute("data-view");
+      Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) {
+        t.setAttribute("aria-pressed", String(t === tab));
+      });
+      inbox.hidden = view !== "inbox";
+      refunds.hidden = view !== "refunds";
+      if (view === "refunds") loadApplications();
+    });
+  });
+
+  // ---- conversations ----------------------------------------------------------------------
+  var listPane = el("section", { class: "pane list", "aria-labelledby": "queue-title" });
+  var convPane = el("section", { class: "pane conversation", "aria-label": "Conversation" });
+  var contextPane = el("aside", { class: "pane context", "aria-label": "Context" });
+  inbox.appendChild(listPane);
+  inbox.appendChild(convPane);
+  inbox.appendChild(contextPane);
+  convPane.appendChild(el("p", { class: "empty", text: "Pick a conversation from the queue." }));
+
+  function loadQueue() {
+    return api("GET", "/console/api/conversations").then(renderQueue);
+  }
+  function scheduleQueue() {
+    if (state.refreshTimer) return;
+    state.refreshTimer = setTimeout(function () { state.refreshTimer = null; loadQueue(); }, 250);
+  }
+
+  function renderQueue(data) {
+    var unclaimed = data.queue.filter(function (c) { return !c.handoff.agent; }).length;
+    document.title = (unclaimed ? "(" + unclaimed + ") " : "") + "Agent console";
+    clear(listPane);
+    listPane.appendChild(el("h2", { id: "queue-title", text: "Queue" }));
+    listPane.appendChild(el("p", { class: "muted", text: data.agents_online + " agent(s) online" }));
+    var waiting = el("ul", { class: "queue", "aria-label": "Waiting and claimed conversations" });
+    if (!data.queue.length) waiting.appendChild(el("li", { class: "muted", text: "Nobody is waiting." }));
+    data.queue.forEach(function (c) {
+      var h = c.handoff;
+      var owner = h.agent ? (state.me && h.agent.id === state.me.id ? "You" : h.agent.display_name) : null;
+      var line = owner ? "With " + owner : "Waiting " + minutes(h.waiting_seconds);
+      waiting.appendChild(item(c, [
+        el("span", { class: "badge " + (owner ? "claimed" : "waiting"), text: line }),
+        el("span", { class: "muted", text: " · " + c.channel + " · " + (REASONS[h.reason] || h.reason) }),
+      ]));
+    });
+    listPane.appendChild(waiting);
+    listPane.appendChild(el("h2", { text: "With the bot" }));
+    var recent = el("ul", { class: "queue", "aria-label": "Conversations with the bot" });
+    if (!data.recent.length) recent.appendChild(el("li", { class: "muted", text: "No recent conversations." }));
+    data.recent.forEach(function (c) {
+      recent.appendChild(item(c, [el("span", { class: "muted", text: c.channel + " · bot" })]));
+    });
+    listPane.appendChild(recent);
+  }
+
+  function item(c, meta) {
+    var button = el("button", {
+      type: "button", class: "conv", "data-id": c.id,
+      "aria-current": state.current === c.id ? "true" : null,
+      on: { click: function () { openConversation(c.id); } },
+    }, [
+      el("strong", { text: who(c) }),
+      el("span", { class: "meta" }, meta),
+      el("span", { class: "preview", text: c.last_message || "" }),
+    ]);
+    return el("li", {}, [button]);
+  }
+
+  function openConversation(id) {
+    state.current = id;
+    inbox.classList.add("open");
+    return api("GET", "/console/api/conversations/" + encodeURIComponent(id)).then(function (data) {
+      state.detail = data;
+      renderConversation(data);
+      renderContext(data);
+      Array.prototype.forEach.call(listPane.querySelectorAll(".conv"), function (b) {
+        if (b.getAttribute("data-id") === id) b.setAttribute("aria-current", "true");
+        else b.removeAttribute("aria-current");
+      });
+    });
+  }
+
+  function mine(data) {
+    return data.handoff && data.handoff.agent && state.me && data.handoff.agent.id === state.me.id;
+  }
+
+  function renderConversation(data) {
+    // A refresh keeps what the agent was typing.
+    var typing = convPane.querySelector("#reply-text");
+    var draft = typing && convPane.getAttribute("data-id") === data.id ? typing.value : "";
+    convPane.setAttribute("data-id", data.id);
+    clear(convPane);
+    var h = data.handoff;
+    var base = "/console/api/conversations/" + encodeURIComponent(data.id);
+    var heading = el("div", { class: "conv-head" }, [
+      el("button", { type: "button", class: "back link", text: "← Queue",
+        on: { click: function () { inbox.classList.remove("open"); state.current = null; } } }),
+      el("h2", { id: "conv-title", text: who(data) }),
+      el("p", { class: "muted", text: data.channel + " · " + (h ? (h.agent ? "with " + h.agent.display_name : "waiting for a person") : "with the bot") }),
+    ]);
+    convPane.appendChild(heading);
+
+    var controls = el("div", { class: "controls", role: "group", "aria-label": "Conversation actions" });
+    if (!h || !h.agent) {
+      controls.appendChild(el("button", { type: "button", text: h ? "Claim" : "Take over from the bot",
+        on: { click: function () { act(api("POST", base + "/claim", {}), "Claimed.").then(refresh); } } }));
+    } else if (!mine(data)) {
+      controls.appendChild(el("p", { class: "muted", text: h.agent.display_name + " has this conversation." }));
+      controls.appendChild(el("button", { type: "button", text: "Take over from " + h.agent.display_name,
+        on: { click: function () { act(api("POST", base + "/claim", { take_over: true }), "Taken over.").then(refresh); } } }));
+    } else {
+      controls.appendChild(handBackForm(base, data));
+      controls.appendChild(el("button", { type: "button", class: "secondary", text: "Close conversation",
+        on: { click: function () { act(api("POST", base + "/close", {}), "Closed.").then(refresh); } } }));
+    }
+    convPane.appendChild(controls);
+
+    var log = el("ol", { class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Transcript" });
+    data.messages.forEach(function (m) { log.appendChild(renderMessage(m)); });
+    convPane.appendChild(log);
+
+    if (data.notes.length) {
+      var notes = el("ul", { class: "notes", "aria-label": "Private notes" });
+      data.notes.forEach(function (n) { notes.appendChild(renderNote(n)); });
+      convPane.appendChild(el("h3", { text: "Private notes" }));
+      convPane.appendChild(notes);
+    }
+    convPane.appendChild(composer(base, data));
+    if (draft) convPane.querySelector("#reply-text").value = draft;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function renderMessage(m) {
+    var label = m.direction === "in" ? "Buyer" : m.sender === "agent" ? (m.author || "Agent") : m.sender === "system" ? "Notice" : "Bot";
+    var li = el("li", { class: "msg " + (m.direction === "in" ? "in" : "out") + " " + m.sender, "data-id": m.id }, [
+      el("span", { class: "who", text: label }),
+      el("span", { class: "text", text: m.text || (m.image ? "[image]" : "") }),
+      el("time", { datetime: m.created_at, text: clock(m.created_at) }),
+    ]);
+    (m.attachments || []).forEach(function (a) {
+      li.appendChild(el("a", { class: "evidence", href: "/console/evidence/" + encodeURIComponent(a.evidence_id), target: "_blank", rel: "noopener",
+        text: "Open " + a.filename + (a.application ? " (on " + a.application + ")" : "") }));
+    });
+    if (m.buttons && m.buttons.length) {
+      li.appendChild(el("span", { class: "muted buttons", text: "Buttons: " + m.buttons.map(function (b) { return b.title; }).join(" | ") }));
+    }
+    return li;
+  }
+  function renderNote(n) {
+    return el("li", {}, [el("strong", { text: (n.agent || "Agent") + ": " }), n.text, " ", el("time", { datetime: n.created_at, text: clock(n.created_at) })]);
+  }
+
+  function handBackForm(base, data) {
+    var form = el("form", { class: "handback" });
+    var details = el("details", {}, [el("summary", { text: "What you learned (optional)" })]);
+    var inputs = {};
+    Object.keys(SLOT_LABELS).forEach(function (slot) {
+      var id = "slot-" + slot;
+      var current = data.bot && data.bot.slots ? data.bot.slots[slot] : null;
+      inputs[slot] = el("input", { id: id, name: slot, value: current || "" });
+      details.appendChild(el("label", { for: id, text: SLOT_LABELS[slot] }));
+      details.appendChild(inputs[slot]);
+    });
+    form.appendChild(details);
+    form.appendChild(el("button", { type: "submit", text: "Hand back to the bot" }));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var slots = {};
+      Object.keys(inputs).forEach(function (k) {
+        var v = inputs[k].value.trim();
+        var before = data.bot && data.bot.slots ? data.bot.slots[k] : null;
+        if (v && v !== String(before || "")) slots[k] = v;
+      });
+      act(api("POST", base + "/handback", { slots: slots }), "Handed back to the bot.").then(refresh);
+    });
+    return form;
+  }
+
+  function composer(base, data) {
+    var form = el("form", { class: "composer" });
+    var box = el("textarea", { id: "reply-text", rows: "3", required: "required", maxlength: "4000" });
+    var canned = el("select", { id: "canned", "aria-label": "Insert a canned reply" }, [el("option", { value: "", text: "Canned replies…" })]);
+    state.canned.forEach(function (c) { canned.appendChild(el("option", { value: String(c.id), text: c.title })); });
+    canned.addEventListener("change", function () {
+      var found = state.canned.filter(function (c) { return String(c.id) === canned.value; })[0];
+      if (found) { box.value = box.value ? box.value + " " + found.text : found.text; box.focus(); }
+      canned.value = "";
+    });
+    var canReply = mine(data);
+    var send = el("button", { type: "submit", text: "Send reply", disabled: canReply ? null : "disabled" });
+    var note = el("button", { type: "button", class: "secondary", text: "Add private note" });
+    note.addEventListener("click", function () {
+      if (!box.value.trim()) { box.focus(); return; }
+      act(api("POST", base + "/notes", { text: box.value }), "Note kept.").then(function (r) { if (r) { box.value = ""; refresh(); } });
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!box.value.trim()) return;
+      act(api("POST", base + "/reply", { text: box.value }), "Sent.").then(function (r) { if (r) box.value = ""; });
+    });
+    form.appendChild(el("label", { for: "reply-text", text: canReply ? "Reply to the buyer" : "Note (claim the conversation to reply)" }));
+    form.appendChild(box);
+    form.appendChild(el("div", { class: "row" }, [canned, note, send]));
+    return form;
+  }
+
+  function renderContext(data) {
+    clear(contextPane);
+    contextPane.appendChild(el("h2", { text: "Context" }));
+    if (data.handoff) {
+      contextPane.appendChild(el("p", {}, [el("strong", { text: "Why here: " }), REASONS[data.handoff.reason] || data.handoff.reason,
+        data.handoff.detail ? " — " + data.handoff.detail : ""]));
+    }
+    var c = data.customer_context;
+    if (c) {
+      contextPane.appendChild(el("h3", { text: "Customer" }));
+      contextPane.appendChild(el("p", { text: (c.name || c.id) + " · " + (c.email || "") + " · " + c.id }));
+      contextPane.appendChild(el("h3", { text: "Orders" }));
+      var orders = el("ul", { class: "facts" });
+      c.orders.forEach(function (o) {
+        orders.appendChild(el("li", { text: o.id + " — " + o.status.replace(/_/g, " ") + ", " + o.total + " " + o.currency + (o.items.length ? " (" + o.items.join(", ") + ")" : "") }));
+      });
+      if (!c.orders.length) orders.appendChild(el("li", { class: "muted", text: "No orders." }));
+      contextPane.appendChild(orders);
+      contextPane.appendChild(el("h3", { text: "Refund applications" }));
+      var apps = el("ul", { class: "facts" });
+      c.applications.forEach(function (a) {
+        apps.appendChild(el("li", { text: a.reference + " — " + a.status.replace(/_/g, " ") + ", " + a.amount + " " + a.currency + " (" + a.method.replace(/_/g, " ") + ")" }));
+      });
+      if (!c.applications.length) apps.appendChild(el("li", { class: "muted", text: "None yet." }));
+      contextPane.appendChild(apps);
+    } else {
+      contextPane.appendChild(el("p", { class: "muted", text: "Anonymous buyer: no customer record." }));
+    }
+    contextPane.appendChild(el("h3", { text: "Bot state" }));
+    var bot = data.bot || {};
+    if (!bot.available) {
+      contextPane.appendChild(el("p", { class: "muted", text: "Rasa is not reachable right now." }));
+      return;
+    }
+    var slots = el("dl", { class: "slots" });
+    slots.appendChild(el("dt", { text: "Form" }));
+    slots.appendChild(el("dd", { text: bot.active_form || "none" }));
+    Object.keys(bot.slots).forEach(function (k) {
+      if (bot.slots[k] === null || bot.slots[k] === undefined) return;
+      slots.appendChild(el("dt", { text: k.replace(/_/g, " ") }));
+      slots.appendChild(el("dd", { text: String(bot.slots[k]) }));
+    });
+    contextPane.appendChild(slots);
+    contextPane.appendChild(el("h3", { text: "Last intents" }));
+    var intents = el("ol", { class: "facts intents" });
+    bot.intents.forEach(function (i) {
+      var pct = typeof i.confidence === "number" ? " " + Math.round(i.confidence * 100) + "%" : "";
+      intents.appendChild(el("li", {}, [el("code", { text: (i.intent || "?") + pct }), " “" + (i.text || "") + "”"]));
+    });
+    contextPane.appendChild(intents);
+  }
+
+  function refresh() {
+    loadQueue();
+    if (state.current) openConversation(state.current);
+  }
+
+  // ---- refunds ---------------------------------------------------------------------------
+  var filter = el("select", { id: "status-filter" }, [
+    el("option", { value: "pending_review", text: "Pending review" }),
+    el("option", { value: "awaiting_return", text: "Awaiting return" }),
+    el("option", { value: "return_received", text: "Return received" }),
+    el("option", { value: "approved", text: "Approved" }),
+    el("option", { value: "refunded", text: "Refunded" }),
+    el("option", { value: "rejected", text: "Rejected" }),
+    el("option", { value: "withdrawn", text: "Withdrawn" }),
+    el("option", { value: "", text: "All" }),
+  ]);
+  var appList = el("div", { class: "applications" });
+  var appDetail = el("section", { class: "application", "aria-label": "Application" });
+  refunds.appendChild(el("div", { class: "filter" }, [el("label", { for: "status-filter", text: "Status " }), filter]));
+  refunds.appendChild(appList);
+  refunds.appendChild(appDetail);
+  filter.addEventListener("change", loadApplications);
+
+  function loadApplications() {
+    var q = filter.value ? "?status=" + encodeURIComponent(filter.value) : "";
+    return api("GET", "/console/api/applications" + q).then(function (items) {
+      clear(appList);
+      var table = el("table", {}, [el("caption", { text: items.length + " application(s)" }),
+        el("thead", {}, [el("tr", {}, ["Reference", "Order", "Method", "Amount", "Status"].map(function (t) { return el("th", { scope: "col", text: t }); }))])]);
+      var body = el("tbody");
+      items.forEach(function (a) {
+        body.appendChild(el("tr", {}, [
+          el("td", {}, [el("button", { type: "button", class: "link", text: a.reference, on: { click: function () { openApplication(a.reference); } } })]),
+          el("td", { text: a.order_id }),
+          el("td", { text: a.method.replace(/_/g, " ") }),
+          el("td", { text: a.amount + " " + a.currency }),
+          el("td", { text: a.status.replace(/_/g, " ") }),
+        ]));
+      });
+      table.appendChild(body);
+      appList.appendChild(table);
+    });
+  }
+
+  function openApplication(reference) {
+    return api("GET", "/console/api/applications/" + encodeURIComponent(reference)).then(function (a) {
+      clear(appDetail);
+      appDetail.appendChild(el("h2", { text: "Application " + a.reference }));
+      var facts = el("dl", { class: "slots" });
+      [["Status", a.status.replace(/_/g, " ")], ["Order", a.order_id], ["Customer", a.customer_id],
+       ["Method", a.method.replace(/_/g, " ")], ["Amount", a.amount + " " + a.currency],
+       ["Reason", (a.reason_category ? a.reason_category.replace(/_/g, " ") + ": " : "") + a.reason],
+       ["Review due", a.review_due_at ? new Date(a.review_due_at).toLocaleString() : "—"],
+       ["Return tracking", a.return_tracking || "—"]].forEach(function (f) {
+        facts.appendChild(el("dt", { text: f[0] }));
+        facts.appendChild(el("dd", { text: f[1] }));
+      });
+      appDetail.appendChild(facts);
+      if (a.evidence.length) {
+        var files = el("ul", { class: "facts", "aria-label": "Evidence" });
+        a.evidence.forEach(function (f) {
+          files.appendChild(el("li", {}, [el("a", { href: "/console/evidence/" + f.id, target: "_blank", rel: "noopener", text: f.filename })]));
+        });
+        appDetail.appendChild(el("h3", { text: "Evidence" }));
+        appDetail.appendChild(files);
+      }
+      var note = el("textarea", { id: "review-note", rows: "2", maxlength: "1000" });
+      appDetail.appendChild(el("label", { for: "review-note", text: "Reason or question for the buyer (needed to reject or ask)" }));
+      appDetail.appendChild(note);
+      var buttons = el("div", { class: "row", role: "group", "aria-label": "Review actions" });
+      a.actions.forEach(function (action) {
+        buttons.appendChild(el("button", { type: "button", text: ACTIONS[action].replace("…", ""), on: { click: function () {
+          act(api("POST", "/console/api/applications/" + encodeURIComponent(a.reference) + "/" + action, { note: note.value }), ACTIONS[action].replace("…", "") + ": done.")
+            .then(function (r) { if (r) { openApplication(a.reference); loadApplications(); } });
+        } } }));
+      });
+      if (!a.actions.length) buttons.appendChild(el("p", { class: "muted", text: "No action is possible in this status." }));
+      appDetail.appendChild(buttons);
+      appDetail.appendChild(el("h3", { text: "History" }));
+      var events = el("ol", { class: "facts" });
+      a.events.forEach(function (e) {
+        var change = e.from === e.to ? "question to the buyer" : (e.from || "new") + " → " + e.to;
+        events.appendChild(el("li", { text: new Date(e.at).toLocaleString() + " · " + e.actor + " · " + change.replace(/_/g, " ") + (e.note ? " · " + e.note : "") }));
+      });
+      appDetail.appendChild(events);
+      appDetail.focus && appDetail.setAttribute("tabindex", "-1");
+    });
+  }
+
+  // ---- live updates ------------------------------------------------------------------------
+  var socket = null;
+  var backoff = 500;
+  function connect() {
+    socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/console/ws");
+    socket.addEventListener("open", function () {
+      backoff = 500;
+      document.body.setAttribute("data-live", "true");
+      socket.send('{"type":"ping"}');
+    });
+    socket.addEventListener("message", function (event) {
+      var data = JSON.parse(event.data);
+      if (data.type === "message") {
+        if (data.conversation_id === state.current) {
+          var log = convPane.querySelector(".transcript");
+          if (log && !log.querySelector('[data-id="' + data.message.id + '"]')) {
+            log.appendChild(renderMessage(data.message));
+            log.scrollTop = log.scrollHeight;
+          }
+        }
+        scheduleQueue();
+      } else if (data.type === "queue") {
+        scheduleQueue();
+        if (state.current) openConversation(state.current);
+      } else if (data.type === "note" && data.conversation_id === state.current) {
+        openConversation(state.current);
+      } else if (data.type === "application" && !refunds.hidden) {
+        loadApplications();
+      }
+    });
+    socket.addEventListener("close", function (event) {
+      document.body.removeAttribute("data-live");
+      if (event.code === 4401) { window.location.href = "/console/login"; return; }
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 15000);
+    });
+  }
+  setInterval(function () { if (socket && socket.readyState === 1) socket.send('{"type":"ping"}'); }, 20000);
+  // Wait times keep counting between events.
+  setInterval(function () { if (!inbox.hidden) loadQueue(); }, 30000);
+
+  api("GET", "/console/api/me").then(function (me) {
+    state.me = me;
+    return api("GET", "/console/api/canned");
+  }).then(function (canned) {
+    state.canned = canned;
+    connect();
+    return loadQueue();
+  });
+})();

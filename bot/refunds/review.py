@@ -1,0 +1,181 @@
+"""Merchant review of refund applications: the decisions people take in the agent console.
+
+Each decision is a :func:`bot.refunds.store.transition` (so an audited ``refund_events`` row, which
+the gateway's notifier tells the buyer once) or, for a question to the buyer, an event that keeps
+the status and carries the question as its note. Functions take a ``session`` (keyword-only
+arguments) and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.refunds import store
+from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
+from bot.refunds.models import RefundApplication, RefundEvent, RefundMethod, RefundStatus
+
+MAX_NOTE_CHARS = 1000
+
+
+class ReviewAction(str, Enum):
+    """What a reviewer can do with an application."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_INFO = "request_info"
+    RETURN_RECEIVED = "return_received"
+    REFUNDED = "refunded"
+
+
+#: The statuses each action starts from.
+ALLOWED_FROM: dict[ReviewAction, frozenset[RefundStatus]] = {
+    ReviewAction.APPROVE: frozenset({RefundStatus.PENDING_REVIEW}),
+    ReviewAction.REJECT: frozenset({RefundStatus.PENDING_REVIEW}),
+    ReviewAction.REQUEST_INFO: frozenset(
+        {RefundStatus.PENDING_REVIEW, RefundStatus.AWAITING_RETURN, RefundStatus.RETURN_RECEIVED}
+    ),
+    ReviewAction.RETURN_RECEIVED: frozenset({RefundStatus.AWAITING_RETURN}),
+    ReviewAction.REFUNDED: frozenset({RefundStatus.APPROVED, RefundStatus.RETURN_RECEIVED}),
+}
+
+
+def available_actions(application: RefundApplication) -> list[ReviewAction]:
+    """Return the actions the application's status allows, in the console's order."""
+    status = RefundStatus(application.status)
+    return [action for action in ReviewAction if status in ALLOWED_FROM[action]]
+
+
+def get_application(
+    session: Session, *, reference: str, for_update: bool = False
+) -> RefundApplication:
+    """Return any customer's application by reference (reviewers see them all).
+
+    Raises:
+        ApplicationNotFound: there is none.
+    """
+    query = select(RefundApplication).where(
+        RefundApplication.reference == reference.strip().upper()
+    )
+    if for_update:
+        query = query.with_for_update()
+    application: RefundApplication | None = session.execute(query).scalar_one_or_none()
+    if application is None:
+        raise ApplicationNotFound(f"application {reference} not found", reference=reference)
+    return application
+
+
+def review(
+    session: Session,
+    *,
+    application: RefundApplication,
+    action: ReviewAction,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> RefundApplication:
+    """Take ``action`` on the application as ``actor`` (``agent:ana``).
+
+    ``note`` is the reason of a rejection or the question to the buyer (both required), and an
+    optional remark otherwise.
+
+    Raises:
+        TransitionNotAllowed: the application's status does not allow the action.
+        ReasonError: a rejection without a reason, a question without text, or a note too long.
+    """
+    status = RefundStatus(application.status)
+    if status not in ALLOWED_FROM[action]:
+        raise TransitionNotAllowed(
+            f"cannot {action.value.replace('_', ' ')} an application that is {status.value}",
+            current=status.value,
+            target=action.value,
+        )
+    text = (note or "").strip() or None
+    if text is not None and len(text) > MAX_NOTE_CHARS:
+        raise ReasonError("note_too_long", f"notes are at most {MAX_NOTE_CHARS} characters")
+    return _ACTIONS[action](session, application, actor, now, text)
+
+
+def _approve(
+    session: Session, application: RefundApplication, actor: str, now: dt.datetime, note: str | None
+) -> RefundApplication:
+    store.transition(
+        session,
+        application=application,
+        to=RefundStatus.APPROVED,
+        actor=actor,
+        now=now,
+        note=note,
+    )
+    # As the policy table says: a return comes next, or the money goes out at once.
+    follow = (
+        RefundStatus.AWAITING_RETURN
+        if application.method == RefundMethod.RETURN_AND_REFUND.value
+        else RefundStatus.REFUNDED
+    )
+    return store.transition(
+        session, application=application, to=follow, actor=store.SYSTEM, now=now
+    )
+
+
+def _reject(
+    session: Session, application: RefundApplication, actor: str, now: dt.datetime, note: str | None
+) -> RefundApplication:
+    if note is None:
+        raise ReasonError("reason_missing", "a rejection needs a reason the buyer can read")
+    return store.transition(
+        session, application=application, to=RefundStatus.REJECTED, actor=actor, now=now, note=note
+    )
+
+
+def _request_info(
+    session: Session, application: RefundApplication, actor: str, now: dt.datetime, note: str | None
+) -> RefundApplication:
+    if note is None:
+        raise ReasonError("question_missing", "say what the buyer should tell you")
+    # Not a status change: an event from a status to itself carries the question.
+    session.add(
+        RefundEvent(
+            application_id=application.id,
+            from_status=application.status,
+            to_status=application.status,
+            actor=actor,
+            note=note,
+            at=now,
+        )
+    )
+    application.updated_at = now
+    return application
+
+
+def _to(
+    status: RefundStatus,
+) -> Callable[[Session, RefundApplication, str, dt.datetime, str | None], RefundApplication]:
+    def move(
+        session: Session,
+        application: RefundApplication,
+        actor: str,
+        now: dt.datetime,
+        note: str | None,
+    ) -> RefundApplication:
+        return store.transition(
+            session, application=application, to=status, actor=actor, now=now, note=note
+        )
+
+    return move
+
+
+_ACTIONS: dict[
+    ReviewAction,
+    Callable[[Session, RefundApplication, str, dt.datetime, str | None], RefundApplication],
+] = {
+    ReviewAction.APPROVE: _approve,
+    ReviewAction.REJECT: _reject,
+    ReviewAction.REQUEST_INFO: _request_info,
+    ReviewAction.RETURN_RECEIVED: _to(RefundStatus.RETURN_RECEIVED),
+    ReviewAction.REFUNDED: _to(RefundStatus.REFUNDED),
+}
