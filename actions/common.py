@@ -138,6 +138,11 @@ def order_summary(order: Order) -> str:
     return f"{order.id} ({titles}{more})" if titles else str(order.id)
 
 
+def handoff(dispatcher: CollectingDispatcher, reason: str) -> None:
+    """Ask the gateway to move the conversation to the people's queue (bot.gateway.handoff)."""
+    dispatcher.utter_message(json_message={"handoff": {"reason": reason}})
+
+
 def fail(
     dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, field: str, hint: str
 ) -> SlotDict:
@@ -147,8 +152,7 @@ def fail(
         count = 1
     if count >= 2:
         dispatcher.utter_message(response="utter_offer_human", field=field, hint=hint)
-        # The gateway moves the conversation to the agents' queue (bot.gateway.handoff).
-        dispatcher.utter_message(json_message={"handoff": {"reason": "repeated_failure"}})
+        handoff(dispatcher, "repeated_failure")
     return {"failed_slot": slot, "failed_count": float(count)}
 
 

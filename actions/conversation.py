@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, latest_text, settings
+from actions.common import DomainDict, handoff, latest_text, settings
 from actions.refund_form import DRAFT_SLOTS
 
 #: Which policy answer a question is about; the first that matches wins.
@@ -105,5 +105,45 @@ class ActionRequestHuman(Action):
     ) -> list[EventType]:
         """Acknowledge the request and ask the gateway to move the conversation to the agents."""
         dispatcher.utter_message(response="utter_human_requested")
-        dispatcher.utter_message(json_message={"handoff": {"reason": "buyer_asked"}})
+        handoff(dispatcher, "buyer_asked")
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """The last resort after the buyer could not be understood twice: bring in a person."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Apologise and hand the conversation over; the dialogue state stays as it was."""
+        dispatcher.utter_message(response="utter_default")
+        handoff(dispatcher, "repeated_failure")
+        return [UserUtteranceReverted()]
+
+
+class ActionFallbackInForm(Action):
+    """Asks to rephrase inside a form; the second unclear message in a row brings in a person."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_fallback_in_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask to rephrase, or hand over when the previous message was not understood either."""
+        intents = [
+            (event.get("parse_data") or {}).get("intent", {}).get("name")
+            for event in tracker.events
+            if event.get("event") == "user"
+        ]
+        if intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
+            dispatcher.utter_message(response="utter_default")
+            handoff(dispatcher, "repeated_failure")
+        else:
+            dispatcher.utter_message(response="utter_ask_rephrase")
         return []

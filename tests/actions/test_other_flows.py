@@ -162,3 +162,21 @@ async def test_policy_questions_get_the_answer_they_ask_for(
     assert message["response"] == answer
     assert message["protection_days"] == "15"
     assert message["no_return_threshold"] == "20.00"
+
+
+async def test_second_unclear_message_in_a_form_brings_in_a_person(
+    domain: dict[str, Any],
+) -> None:
+    from actions.conversation import ActionFallbackInForm
+
+    first = make_tracker(domain, text="blorp", intent="nlu_fallback")
+    dispatcher = CollectingDispatcher()
+    await ActionFallbackInForm().run(dispatcher, first, domain)
+    assert responses(dispatcher) == ["utter_ask_rephrase"]
+
+    second = make_tracker(domain, text="zzkk", intent="nlu_fallback")
+    second.events.insert(2, dict(second.events[2], text="blorp"))
+    dispatcher = CollectingDispatcher()
+    await ActionFallbackInForm().run(dispatcher, second, domain)
+    assert responses(dispatcher) == ["utter_default", "handoff"]
+    assert dispatcher.messages[1]["custom"] == {"handoff": {"reason": "repeated_failure"}}
