@@ -2,10 +2,13 @@
 # Train an NLU-only model from data/nlu + config.yml and evaluate it on the held-out set
 # tests/nlu_heldout.yml. Prints training time, intent macro-F1 and per-entity F1.
 # Usage: scripts/nlu_check.sh [outdir]   (default /tmp/nlucheck)
+#   CONFIG=other.yml TEST=other_test.yml scripts/nlu_check.sh ...  to try another pipeline / test set
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-/tmp/nlucheck}"
 RASA="${RASA:-.venv/bin/rasa}"
+CONFIG="${CONFIG:-config.yml}"
+TEST="${TEST:-tests/nlu_heldout.yml}"
 export RASA_TELEMETRY_ENABLED=false
 mkdir -p "$OUT"
 # throwaway domain listing the contract's intents and entities (the real domain.yml is not needed)
@@ -16,11 +19,11 @@ intents: [greet, goodbye, affirm, deny, thank, bot_challenge, request_refund, ch
 entities: [order_id, amount, refund_method]
 YML
 start=$(date +%s)
-"$RASA" train nlu --nlu data/nlu --config config.yml --domain "$OUT/domain.yml" \
+"$RASA" train nlu --nlu data/nlu --config "$CONFIG" --domain "$OUT/domain.yml" \
   --out "$OUT/models" --fixed-model-name nlu > "$OUT/train.log" 2>&1
 echo "training: $(( $(date +%s) - start )) s"
 rm -rf "$OUT/results"
-"$RASA" test nlu --nlu tests/nlu_heldout.yml --model "$OUT/models/nlu.tar.gz" \
+"$RASA" test nlu --nlu "$TEST" --model "$OUT/models/nlu.tar.gz" \
   --out "$OUT/results" > "$OUT/test.log" 2>&1
 python3 - "$OUT/results" <<'PY'
 import json, sys, pathlib
