@@ -48,14 +48,19 @@ DRAFT_SLOTS = (
     "failed_count",
 )
 
+# Keeping the item is the more specific statement: "refund without returning it" mentions a
+# return too, so the no-return words are read first.
+_NO_RETURN_WORDS = re.compile(
+    r"\b(no[ -]?return|without (a |any )?return|without (returning|sending|shipping|giving)|"
+    r"keep (it|them|the (item|product|goods|thing))|"
+    r"(don'?t|do not|won'?t|will not) (want to |need to |have to )?(return|send)|"
+    r"no need to (return|send))",
+    re.I,
+)
 _METHOD_WORDS: list[tuple[RefundMethod, re.Pattern[str]]] = [
     (
         RefundMethod.RETURN_AND_REFUND,
-        re.compile(r"\b(return|send (it )?back|ship (it )?back|exchange)", re.I),
-    ),
-    (
-        RefundMethod.NO_RETURN,
-        re.compile(r"\b(no[ -]?return|without return|keep (it|the item)|don'?t return)", re.I),
+        re.compile(r"\b(return|send (it |them )?back|ship (it |them )?back|exchange)", re.I),
     ),
     (
         RefundMethod.IMMEDIATE,
@@ -87,6 +92,8 @@ def method_from_text(text: str) -> RefundMethod | None:
     for method in RefundMethod:
         if text.strip() == method.value:
             return method
+    if _NO_RETURN_WORDS.search(text):
+        return RefundMethod.NO_RETURN
     found = [method for method, pattern in _METHOD_WORDS if pattern.search(text)]
     return found[0] if len(found) == 1 else None
 
@@ -128,9 +135,15 @@ class ValidateRefundForm(IdentityFormValidator):
     def extract_refund_method(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
-        """Take a typed answer to the method question, or a method named in the request."""
-        if latest_entity(tracker, "refund_method"):
-            return {}
+        """Take the method NLU found, a typed answer to the question, or one named in a request.
+
+        NLU sometimes tags a stray word ("refund") beside the real method; the first value
+        that names a method wins.
+        """
+        tagged = [str(v) for v in tracker.get_latest_entity_values("refund_method")]
+        if tagged:
+            method = next(filter(None, map(method_from_text, tagged)), None)
+            return {"refund_method": method.value} if method else {}
         if is_answering(tracker, "refund_method"):
             return {"refund_method": latest_text(tracker)}
         if latest_intent(tracker) == "request_refund" and not tracker.get_slot("refund_method"):

@@ -132,6 +132,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         app[keys.ROUTER],
         app[keys.SESSIONS],
         interval_seconds=app[keys.SETTINGS].gateway.notify_interval_seconds,
+        sweep_seconds=app[keys.SETTINGS].gateway.review_sweep_seconds,
     ):
         yield
 

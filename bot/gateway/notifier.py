@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from bot.gateway import transcript
 from bot.gateway.models import GatewayCursor, SenderKind
 from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Message
+from bot.refunds import store
 from bot.refunds.models import RefundApplication, RefundEvent, RefundStatus
 
 log = logging.getLogger(__name__)
@@ -141,18 +143,32 @@ async def notify_once(router: Router, sessions: sessionmaker) -> int:
             return sent
 
 
+def approve_overdue(session: Session) -> int:
+    """Approve applications the merchant left unanswered past the review deadline."""
+    return len(store.approve_overdue(session, now=store.utcnow()))
+
+
 async def notifier(
     router: Router,
     sessions: sessionmaker,
     *,
     interval_seconds: float,
+    sweep_seconds: float,
 ) -> AsyncIterator[None]:
-    """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body)."""
+    """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body).
+
+    Every ``sweep_seconds`` it also approves overdue applications, whose events it then
+    delivers like any other change.
+    """
     await transcript.run_in_session(sessions, start_cursor)
 
     async def loop() -> None:
+        next_sweep = time.monotonic() + sweep_seconds
         while True:
             try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + sweep_seconds
+                    await transcript.run_in_session(sessions, approve_overdue)
                 await notify_once(router, sessions)
             except asyncio.CancelledError:
                 raise

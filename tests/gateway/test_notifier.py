@@ -17,7 +17,7 @@ from bot.refunds.models import Evidence, RefundApplication, RefundMethod, Refund
 from bot.refunds.policy import ReasonCategory
 from bot.settings import PolicySettings, Settings
 from tests.factories import NOW, make_customer, make_order
-from tests.gateway.doubles import PNG, SHOP_SECRET, wait_until
+from tests.gateway.doubles import PNG, SHOP_SECRET, wait_until, with_gateway
 from tests.gateway.test_webchat import bot_text, frame, hello
 
 REASON = "The zipper broke on the first day; the seam is torn along the whole side."
@@ -144,3 +144,27 @@ async def test_first_start_tells_no_old_news_and_skips_unknown_conversations(
     with sessions.begin() as session:
         assert session.execute(select(func.count(TranscriptMessage.id))).scalar_one() == 0
     await client.close()
+
+
+async def test_an_unanswered_application_is_approved_and_the_buyer_told(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(with_gateway(settings, review_sweep_seconds=0.1)))
+    ws, welcome = await hello(client, token=make_token(SHOP_SECRET, "c-1001"))
+    application_id = submit(settings, welcome["session"].rpartition(".")[0])
+    with get_sessionmaker(settings.database_url).begin() as session:
+        application = session.get(RefundApplication, application_id)
+        # The merchant's review deadline passed a minute ago without an answer.
+        application.review_due_at = store.utcnow() - dt.timedelta(minutes=1)
+
+    approved = await bot_text(ws)
+    assert approved["sender"] == "system"
+    assert "approved" in approved["text"]
+    with get_sessionmaker(settings.database_url).begin() as session:
+        application = session.get(RefundApplication, application_id)
+        assert application.status == RefundStatus.AWAITING_RETURN.value
+        actors = [
+            (e.to_status, e.actor) for e in store.events_of(session, application_id=application_id)
+        ]
+        assert actors[-2:] == [("approved", "system"), ("awaiting_return", "system")]
+    await ws.close()

@@ -1,0 +1,511 @@
+"""``make bench``: per-turn latency and throughput at several loads, gateway vs bare Rasa.
+
+At each load level N, N simulated buyers run full refund conversations (the scripts marked
+``bench: true`` in ``tests/scripted``), one after another, each conversation as a new buyer
+owning fresh copies of the demo orders. Conversations alternate between two paths, buyer by
+buyer and conversation by conversation: through the gateway (the web widget's WebSocket, as a
+shop's page speaks it) and straight to Rasa's REST channel (the baseline). Both paths are
+therefore measured side by side, at the same moments, under the same machine load; their
+ratio is the gateway's overhead.
+
+Buyers answer as soon as the bot has answered (no think time unless ``--think``), so each level
+is a closed-loop load of N conversations in flight. Reported per level and path: per-turn
+latency p50/p95/p99, turns/s, completed conversations/min, errors, and the peak RSS of each
+process; a table on stdout, ``results/bench.json``, ``results/bench.md``, ``results/bench.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import io
+import itertools
+import json
+import math
+import pstats
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.bench.accounts import Account, create_accounts
+from bot.bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
+from bot.bench.report import machine, machine_load, markdown_table, text_table
+from bot.bench.scripted import Script, check_turn, fill, load_scripts
+from bot.bench.stack import Stack, group_rss_bytes, running_stack
+from bot.gateway.identity import make_token
+from bot.refunds.db import get_sessionmaker
+from bot.refunds.store import utcnow
+from bot.settings import PROJECT_ROOT
+
+PATHS = ("gateway", "rasa")
+
+
+@dataclasses.dataclass
+class Targets:
+    """The issue's targets, overridable from the Makefile."""
+
+    max_p95_ratio: float = 1.15
+    min_conversations_per_minute: float = 60.0
+    max_p95_ms: float = 300.0
+
+
+@dataclasses.dataclass
+class PathStats:
+    """What one path did at one level."""
+
+    latencies: list[float] = dataclasses.field(default_factory=list)
+    turns: int = 0
+    errors: int = 0
+    error_samples: list[str] = dataclasses.field(default_factory=list)
+    conversations: int = 0
+    completed: int = 0
+    diverged: int = 0
+    divergence_samples: list[str] = dataclasses.field(default_factory=list)
+    marks: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """Return the figures of this path over ``seconds`` of wall time."""
+        ordered = sorted(self.latencies)
+        return {
+            "turns": self.turns,
+            "p50_ms": _ms(percentile(ordered, 50)),
+            "p95_ms": _ms(percentile(ordered, 95)),
+            "p99_ms": _ms(percentile(ordered, 99)),
+            "max_ms": _ms(ordered[-1] if ordered else math.nan),
+            "turns_per_s": round(self.turns / seconds, 2) if seconds else 0.0,
+            "conversations": self.conversations,
+            "completed": self.completed,
+            "completed_per_min": round(self.completed * 60 / seconds, 1) if seconds else 0.0,
+            "diverged": self.diverged,
+            "errors": self.errors,
+            "error_samples": self.error_samples[:5],
+            "divergence_samples": self.divergence_samples[:5],
+            # Where a widget turn's time goes, medians in ms from sending (see client.Turn).
+            "median_marks_ms": {
+                name: _ms(percentile(sorted(values), 50)) for name, values in self.marks.items()
+            },
+        }
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Return the ``q``-th percentile of sorted values (nearest rank); NaN when empty."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1) if not math.isnan(seconds) else math.nan
+
+
+class AccountPool:
+    """Hands out fresh buyers, creating more in the stack's database when it runs low."""
+
+    def __init__(self, stack: Stack, *, batch: int = 200) -> None:
+        self._sessions = get_sessionmaker(stack.database_url)
+        self._batch = batch
+        self._next = 1
+        self._ready: list[Account] = []
+        self._lock = asyncio.Lock()
+
+    async def fill(self, count: int) -> None:
+        """Make sure ``count`` buyers are ready."""
+        async with self._lock:
+            while len(self._ready) < count:
+                await asyncio.to_thread(self._create, max(self._batch, count - len(self._ready)))
+
+    async def take(self) -> Account:
+        """Return a buyer nobody has used."""
+        async with self._lock:
+            if not self._ready:
+                await asyncio.to_thread(self._create, self._batch)
+            return self._ready.pop()
+
+    def _create(self, count: int) -> None:
+        with self._sessions.begin() as session:
+            accounts = create_accounts(
+                session, first=self._next, count=count, now=utcnow(), prefix="load"
+            )
+        self._next += count
+        self._ready.extend(reversed(accounts))
+
+
+async def converse(buyer: Buyer, script: Script, account: Account, stats: PathStats) -> None:
+    """Play ``script``; record every turn's latency; stop at an error or a divergence."""
+    stats.conversations += 1
+    variables = account.variables()
+    for step in script.steps:
+        try:
+            if step.say is not None:
+                turn = await buyer.say(fill(step.say, variables))
+            else:
+                assert step.press is not None
+                turn = await buyer.press(fill(step.press, variables))
+        except NoSuchButton as e:
+            _diverged(stats, script, str(e))
+            return
+        stats.turns += 1
+        if turn.error:
+            stats.errors += 1
+            stats.error_samples.append(f"{script.name}: {turn.error}")
+            return
+        stats.latencies.append(turn.latency)
+        for name, value in turn.marks.items():
+            stats.marks.setdefault(name, []).append(value)
+        problem = check_turn(step, turn, variables)
+        if problem:
+            _diverged(stats, script, problem)
+            return
+    stats.completed += 1
+
+
+def _diverged(stats: PathStats, script: Script, problem: str) -> None:
+    stats.diverged += 1
+    stats.divergence_samples.append(f"{script.name}: {problem}")
+
+
+async def open_buyer(
+    path: str, http: aiohttp.ClientSession, stack: Stack, account: Account
+) -> Buyer:
+    """Return a buyer signed in as ``account`` on ``path`` (gateway or rasa)."""
+    if path == "gateway":
+        token = make_token(stack.shop_secret, account.customer_id, 3600)
+        return await WidgetBuyer.connect(http, stack.widget_ws_url, token=token, quiet_seconds=0.05)
+    return RestBuyer(http, stack.rasa_url, customer_id=account.customer_id)
+
+
+async def run_level(
+    stack: Stack,
+    pool: AccountPool,
+    scripts: Sequence[Script],
+    *,
+    buyers: int,
+    seconds: float,
+    think: float,
+) -> dict[str, Any]:
+    """Run ``buyers`` concurrent buyers for ``seconds``; return the level's figures."""
+    stats = {path: PathStats() for path in PATHS}
+    await pool.fill(buyers * 4)
+    peak_rss: dict[str, int] = {name: 0 for name in stack.pids()}
+    load_before = machine_load()
+    stop_sampling = asyncio.Event()
+
+    async def sample_rss() -> None:
+        while not stop_sampling.is_set():
+            for name, pid in stack.pids().items():
+                peak_rss[name] = max(peak_rss[name], group_rss_bytes(pid))
+            try:
+                await asyncio.wait_for(stop_sampling.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    async def buyer_loop(index: int, http: aiohttp.ClientSession) -> None:
+        for number in itertools.count():
+            if time.perf_counter() >= deadline:
+                return
+            # Each script is played twice in a row, once per path, so that both paths see the
+            # same mix of conversations whatever the number of buyers.
+            path = PATHS[(index + number) % 2]
+            script = scripts[(index + number // 2) % len(scripts)]
+            account = await pool.take()
+            try:
+                buyer = await open_buyer(path, http, stack, account)
+            except (ConnectionError, aiohttp.ClientError) as e:
+                stats[path].errors += 1
+                stats[path].error_samples.append(f"connect: {e}")
+                continue
+            try:
+                await converse(buyer, script, account, stats[path])
+            finally:
+                await buyer.close()
+            if think:
+                await asyncio.sleep(think)
+
+    sampler = asyncio.create_task(sample_rss())
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        await asyncio.gather(*(buyer_loop(i, http) for i in range(buyers)))
+    elapsed = time.perf_counter() - start
+    stop_sampling.set()
+    await sampler
+    result: dict[str, Any] = {
+        "buyers": buyers,
+        "seconds": round(elapsed, 1),
+        "load_before": load_before,
+        "load_after": machine_load(),
+        "peak_rss_mb": {name: round(rss / 2**20) for name, rss in peak_rss.items()},
+    }
+    for path in PATHS:
+        result[path] = stats[path].summary(elapsed)
+    gateway_p95, rasa_p95 = result["gateway"]["p95_ms"], result["rasa"]["p95_ms"]
+    result["p95_ratio"] = (
+        round(gateway_p95 / rasa_p95, 3) if rasa_p95 and not math.isnan(rasa_p95) else math.nan
+    )
+    return result
+
+
+def judge(levels: list[dict[str, Any]], targets: Targets) -> list[tuple[str, str, bool]]:
+    """Return each target with what was measured and whether it was met."""
+    ratios = [level["p95_ratio"] for level in levels]
+    worst = max(ratios) if ratios else math.nan
+    errors = sum(level[path]["errors"] for level in levels for path in PATHS)
+    fast = [
+        level["gateway"]["completed_per_min"]
+        for level in levels
+        if level["gateway"]["p95_ms"] <= targets.max_p95_ms
+    ]
+    best = max(fast) if fast else 0.0
+    return [
+        (
+            f"gateway p95 / bare-Rasa p95 <= {targets.max_p95_ratio} at every level",
+            f"worst {worst:.2f}",
+            not math.isnan(worst) and worst <= targets.max_p95_ratio,
+        ),
+        (
+            f">= {targets.min_conversations_per_minute:.0f} completed conversations/min through "
+            f"the gateway with its p95 <= {targets.max_p95_ms:.0f} ms",
+            f"best {best:.1f}/min",
+            best >= targets.min_conversations_per_minute,
+        ),
+        ("no errors", f"{errors} errors", errors == 0),
+    ]
+
+
+def level_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
+    """Return the per-level, per-path table rows."""
+    rows: list[list[str]] = []
+    for level in levels:
+        for path in PATHS:
+            s = level[path]
+            rss = level["peak_rss_mb"]
+            rows.append(
+                [
+                    str(level["buyers"]),
+                    path,
+                    f"{s['p50_ms']:.0f}",
+                    f"{s['p95_ms']:.0f}",
+                    f"{s['p99_ms']:.0f}",
+                    f"{s['turns_per_s']:.1f}",
+                    f"{s['completed_per_min']:.1f}",
+                    f"{s['diverged']}",
+                    f"{s['errors']}",
+                    f"{level['p95_ratio']:.2f}" if path == "gateway" else "",
+                    " ".join(f"{k}={v}" for k, v in rss.items()) if path == "gateway" else "",
+                    level["load_before"].split(" on ")[0] if path == "gateway" else "",
+                ]
+            )
+    return rows
+
+
+def breakdown_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
+    """Return, per level, the median milestones of a gateway turn beside bare Rasa's p50."""
+    rows = []
+    for level in levels:
+        marks = level["gateway"]["median_marks_ms"]
+        rows.append(
+            [str(level["buyers"])]
+            + [f"{marks.get(name, math.nan):.0f}" for name in ("echo", "typing_on", "typing_off")]
+            + [f"{level['gateway']['p50_ms']:.0f}", f"{level['rasa']['p50_ms']:.0f}"]
+        )
+    return rows
+
+
+BREAKDOWN_HEADER = [
+    "buyers", "echo ms", "typing on ms", "typing off ms", "last reply ms (p50)", "bare Rasa p50 ms",
+]  # fmt: skip
+
+HEADER = [
+    "buyers", "path", "p50 ms", "p95 ms", "p99 ms", "turns/s", "conv/min", "diverged",
+    "errors", "p95 ratio", "peak RSS MB", "load at start",
+]  # fmt: skip
+
+
+def plot(levels: list[dict[str, Any]], out: Path) -> None:
+    """Draw latency (p50, p95) against load for both paths, and the p95 ratio."""
+    import matplotlib  # type: ignore[import-untyped]
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # type: ignore[import-untyped]
+
+    buyers = [level["buyers"] for level in levels]
+    figure, (latency, ratio) = plt.subplots(
+        2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for path, colour in zip(PATHS, ("tab:blue", "tab:orange"), strict=True):
+        label = "gateway (widget WebSocket)" if path == "gateway" else "bare Rasa (REST)"
+        latency.plot(buyers, [lv[path]["p95_ms"] for lv in levels], "o-", color=colour,
+                     label=f"{label} p95")  # fmt: skip
+        latency.plot(buyers, [lv[path]["p50_ms"] for lv in levels], "o--", color=colour,
+                     alpha=0.6, label=f"{label} p50")  # fmt: skip
+    latency.set_ylabel("turn latency (ms)")
+    latency.set_title("Refund assistant: turn latency against concurrent buyers")
+    latency.grid(True, alpha=0.3)
+    latency.legend()
+    ratio.plot(buyers, [lv["p95_ratio"] for lv in levels], "o-", color="tab:green")
+    ratio.axhline(1.15, color="tab:red", linestyle=":", label="target 1.15")
+    ratio.set_ylabel("p95 gateway / Rasa")
+    ratio.set_xlabel("concurrent buyers")
+    ratio.set_xscale("log")
+    ratio.set_xticks(buyers)
+    ratio.set_xticklabels([str(b) for b in buyers])
+    ratio.grid(True, alpha=0.3)
+    ratio.legend()
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
+async def bench(
+    model: Path,
+    scripts: Sequence[Script],
+    *,
+    levels: Sequence[int],
+    seconds: float,
+    think: float,
+    profile: Path | None = None,
+    service_env: dict[str, dict[str, str]] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Start a stack, warm it up, run every level; return the levels and the run's context."""
+    with running_stack(model, profile_gateway=profile, service_env=service_env) as stack:
+        pool = AccountPool(stack)
+        await pool.fill(max(levels) * 4)
+        # One conversation per path first: Rasa and TensorFlow build their graphs lazily.
+        await run_level(stack, pool, scripts, buyers=2, seconds=1, think=0)
+        results = []
+        for buyers in levels:
+            print(f"bench: {buyers} buyer(s) for {seconds:.0f} s ({machine_load()})…", flush=True)
+            results.append(
+                await run_level(stack, pool, scripts, buyers=buyers, seconds=seconds, think=think)
+            )
+        context = {
+            "model": str(model),
+            "machine": machine(),
+            "pids": stack.pids(),
+            "service_env": service_env or {},
+        }
+    return results, context
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; return 0 when every target is met, 1 when one is missed."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.bench.load", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "refundbot.tar.gz")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
+    parser.add_argument(
+        "--levels", default="1,5,10,20,40", help="concurrent buyers, comma-separated"
+    )
+    parser.add_argument("--seconds", type=float, default=40.0, help="time spent at each level")
+    parser.add_argument("--think", type=float, default=0.0, help="pause between conversations")
+    parser.add_argument("--scripts", type=Path, default=PROJECT_ROOT / "tests" / "scripted")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the gateway under cProfile: results/gateway.prof and gateway-profile.txt",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="SERVICE:NAME=VALUE",
+        help="extra environment for a service (actions, rasa, gateway); repeatable",
+    )
+    parser.add_argument("--max-p95-ratio", type=float, default=Targets.max_p95_ratio)
+    parser.add_argument("--min-conversations-per-minute", type=float,
+                        default=Targets.min_conversations_per_minute)  # fmt: skip
+    parser.add_argument("--max-p95-ms", type=float, default=Targets.max_p95_ms)
+    args = parser.parse_args(argv)
+    if not args.model.exists():
+        print(f"bench: no trained model at {args.model}; run `make train`", file=sys.stderr)
+        return 2
+    # A silent step waits for nothing on purpose; it has no place in a latency measurement.
+    scripts = [
+        s for s in load_scripts([args.scripts]) if s.bench and not any(t.silent for t in s.steps)
+    ]
+    if not scripts:
+        print(f"bench: no script in {args.scripts} is marked bench: true", file=sys.stderr)
+        return 2
+    levels = [int(n) for n in args.levels.split(",") if n.strip()]
+    targets = Targets(args.max_p95_ratio, args.min_conversations_per_minute, args.max_p95_ms)
+    started = time.monotonic()
+    args.out.mkdir(parents=True, exist_ok=True)
+    profile = args.out / "gateway.prof" if args.profile else None
+    service_env: dict[str, dict[str, str]] = {}
+    for item in args.env:
+        service, _, assignment = item.partition(":")
+        name, _, value = assignment.partition("=")
+        if not name:
+            parser.error(f"--env needs SERVICE:NAME=VALUE, got {item!r}")
+        service_env.setdefault(service, {})[name] = value
+    results, context = asyncio.run(
+        bench(
+            args.model, scripts, levels=levels, seconds=args.seconds, think=args.think,
+            profile=profile, service_env=service_env,
+        )
+    )  # fmt: skip
+    if profile is not None and profile.exists():
+        text = io.StringIO()
+        pstats.Stats(str(profile), stream=text).sort_stats("tottime").print_stats(40)
+        (args.out / "gateway-profile.txt").write_text(text.getvalue())
+    verdicts = judge(results, targets)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {
+        **context,
+        "scripts": [s.name for s in scripts],
+        "seconds_per_level": args.seconds,
+        "think_seconds": args.think,
+        "total_seconds": round(time.monotonic() - started),
+        "levels": results,
+        "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in verdicts],
+    }
+    (args.out / "bench.json").write_text(json.dumps(report, indent=2))
+    plot(results, args.out / "bench.png")
+    rows = level_rows(results)
+    target_rows = [[t, m, "PASS" if ok else "FAIL"] for t, m, ok in verdicts]
+    (args.out / "bench.md").write_text(
+        "\n".join(
+            [
+                "# Bench",
+                "",
+                f"Machine: {context['machine']} · model `{context['model']}` · scripts: "
+                + ", ".join(report["scripts"]),
+                "",
+                markdown_table(HEADER, rows),
+                "",
+                markdown_table(["target", "measured", "status"], target_rows),
+                "",
+                "Where a gateway turn's time goes (medians, ms after the buyer sent it): the echo"
+                " of the buyer's message (recorded in the transcript), typing on (the worker"
+                " took it to Rasa), typing off (Rasa answered, replies saved), the last reply.",
+                "",
+                markdown_table(BREAKDOWN_HEADER, breakdown_rows(results)),
+                "",
+                "![latency against load](bench.png)",
+                "",
+            ]
+        )
+    )
+    print()
+    print(text_table(HEADER, rows))
+    print()
+    print(text_table(["target", "measured", "status"], target_rows))
+    print()
+    print(text_table(BREAKDOWN_HEADER, breakdown_rows(results)))
+    print(
+        f"\nTotal {report['total_seconds']} s. Reports: {args.out}/bench.md, bench.json, bench.png"
+    )
+    return 0 if all(ok for _, _, ok in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

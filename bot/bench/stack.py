@@ -1,0 +1,231 @@
+"""A throwaway copy of the whole product (actions, Rasa, gateway) on free ports.
+
+Everything lives in a temporary directory: the SQLite refund store (migrated and seeded with
+the demo orders), Rasa's tracker store, the logs. Nothing under the project's ``var/`` is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.refunds.db import get_engine, get_sessionmaker
+from bot.refunds.demo import seed_demo
+from bot.refunds.migrate import upgrade
+from bot.refunds.store import utcnow
+from bot.run import services
+from bot.settings import PROJECT_ROOT, GatewaySettings, PolicySettings, Settings
+
+STARTUP_TIMEOUT_SECONDS = 240.0
+
+
+class StackError(RuntimeError):
+    """A process of the stack did not start; the message holds the tail of its log."""
+
+
+@dataclasses.dataclass
+class Process:
+    """One running process of the stack."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """Return the process id (also its process group id)."""
+        return self.popen.pid
+
+
+@dataclasses.dataclass
+class Stack:
+    """Where the running stack can be reached."""
+
+    workdir: Path
+    settings: Settings
+    shop_secret: str
+    rasa_token: str
+    processes: list[Process]
+
+    @property
+    def database_url(self) -> str:
+        """Return the refund store's URL."""
+        return self.settings.database_url
+
+    @property
+    def gateway_url(self) -> str:
+        """Return the gateway's base URL."""
+        return f"http://127.0.0.1:{self.settings.gateway.port}"
+
+    @property
+    def widget_ws_url(self) -> str:
+        """Return the web widget's WebSocket URL."""
+        return f"ws://127.0.0.1:{self.settings.gateway.port}/webchat/ws"
+
+    @property
+    def rasa_url(self) -> str:
+        """Return the Rasa server's base URL."""
+        return self.settings.rasa_url
+
+    def pids(self) -> dict[str, int]:
+        """Return each process's id by name."""
+        return {p.name: p.pid for p in self.processes}
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_stack(
+    model: Path,
+    *,
+    keep: bool = False,
+    profile_gateway: Path | None = None,
+    service_env: dict[str, dict[str, str]] | None = None,
+    service_cwd: dict[str, Path] | None = None,
+) -> Iterator[Stack]:
+    """Start actions, Rasa and the gateway on a fresh seeded database; stop them on exit.
+
+    Args:
+        model: The trained Rasa model to serve.
+        keep: Keep the temporary directory (logs, databases) after stopping.
+        profile_gateway: Run the gateway under cProfile and write its statistics here when it
+            stops (the event loop's thread only: database work in worker threads is not seen).
+        service_env: Extra environment per service name (``actions``, ``rasa``, ``gateway``),
+            e.g. TensorFlow's thread counts for Rasa.
+        service_cwd: Working directory per service, to try a modified copy of the code
+            (``python -m`` imports from it first).
+
+    Raises:
+        StackError: a process did not become healthy in time.
+        FileNotFoundError: there is no model at ``model``.
+    """
+    if not model.exists():
+        raise FileNotFoundError(f"no trained model at {model}")
+    workdir = Path(tempfile.mkdtemp(prefix="refundbot-stack-"))
+    var_dir = workdir / "var"
+    var_dir.mkdir()
+    database_url = f"sqlite:///{var_dir / 'refundbot.db'}"
+    shop_secret = secrets.token_urlsafe(32)
+    rasa_token = secrets.token_urlsafe(32)
+    settings = Settings(
+        var_dir=var_dir,
+        database_url=database_url,
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+        rasa_token=rasa_token,
+        action_server_url=f"http://127.0.0.1:{free_port()}/webhook",
+        gateway=GatewaySettings(port=free_port(), shop_secret=shop_secret),
+    )
+    upgrade(database_url)
+    with get_sessionmaker(database_url).begin() as session:
+        seed_demo(session, now=utcnow(), settings=PolicySettings())
+    started: list[Process] = []
+    try:
+        for service in services(settings, model):
+            if profile_gateway is not None and service.name == "gateway":
+                python, _, module = service.argv
+                service.argv = [python, "-m", "cProfile", "-o", str(profile_gateway), _, module]
+            env = {
+                **_clean_environ(),
+                "REFUNDBOT_VAR_DIR": str(var_dir),
+                "REFUNDBOT_DATABASE_URL": database_url,
+                "REFUNDBOT_RASA_URL": settings.rasa_url,
+                "REFUNDBOT_RASA_TOKEN": rasa_token,
+                "REFUNDBOT_ACTION_SERVER_URL": settings.action_server_url,
+                "REFUNDBOT_PORT": str(settings.gateway.port),
+                "REFUNDBOT_SHOP_SECRET": shop_secret,
+                "RASA_TELEMETRY_ENABLED": "false",
+                "SANIC_HOST": "127.0.0.1",
+                **service.env,
+                **(service_env or {}).get(service.name, {}),
+            }
+            log_path = workdir / f"{service.name}.log"
+            with log_path.open("ab") as log:
+                popen = subprocess.Popen(
+                    service.argv,
+                    cwd=(service_cwd or {}).get(service.name, PROJECT_ROOT),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            process = Process(service.name, popen, log_path)
+            started.append(process)
+            _wait_healthy(process, service.health_url)
+        yield Stack(workdir, settings, shop_secret, rasa_token, started)
+    finally:
+        _stop(started)
+        get_engine(database_url).dispose()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _clean_environ() -> dict[str, str]:
+    # The caller's own REFUNDBOT_* (a production database, a Telegram token) must not leak in.
+    return {k: v for k, v in os.environ.items() if not k.startswith("REFUNDBOT_")}
+
+
+def _wait_healthy(process: Process, url: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    tail = process.log_path.read_text(errors="replace").splitlines()[-20:]
+    raise StackError(f"{process.name} did not become ready; log tail:\n" + "\n".join(tail))
+
+
+def _stop(started: list[Process]) -> None:
+    for process in reversed(started):
+        if process.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    for process in reversed(started):
+        try:
+            process.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.popen.wait()
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Return the resident memory of every process in group ``pgid`` (Linux ``/proc``)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces) start after the last ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:
+            total += int(fields[21]) * page
+    return total
