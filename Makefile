@@ -95,3 +95,30 @@ test: $(VENV)/.installed $(CI_MODEL) lint typecheck validate test-stories ## Run
 .PHONY: clean
 clean: ## Remove models, results and local state (keeps .venv)
 	rm -rf models results var .rasa .pytest_cache .mypy_cache .ruff_cache
+
+# --- Measurement: `make eval` (understanding) and `make bench` (speed), reports in results/ ------
+# Thresholds of `make eval`: held-out intent macro-F1 >= NLU_MIN_MACRO_F1 (above), every test
+# story, every scripted conversation. Cross-validation trains DIET EVAL_FOLDS times, with
+# EVAL_CV_EPOCHS epochs (0 = config.yml's); EVAL_SKIP leaves stages out (heldout stories scripted cv).
+EVAL_FOLDS ?= 5
+EVAL_CV_EPOCHS ?= 50
+EVAL_SKIP ?=
+# `make bench`: concurrent buyers per level, seconds per level, and the targets.
+BENCH_LEVELS ?= 1,5,10,20,40
+BENCH_SECONDS ?= 40
+BENCH_MAX_P95_RATIO ?= 1.15
+BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
+BENCH_MAX_P95_MS ?= 300
+
+.PHONY: eval
+eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, scripted chats (results/eval.md)
+	$(BIN)/python -m bot.bench.eval --model $(MODEL) --out results \
+		--min-macro-f1 $(NLU_MIN_MACRO_F1) --folds $(EVAL_FOLDS) --cv-epochs $(EVAL_CV_EPOCHS) \
+		$(foreach stage,$(EVAL_SKIP),--skip $(stage))
+
+.PHONY: bench
+bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa at 1-40 buyers (results/bench.md, .png)
+	$(BIN)/python -m bot.bench.load --model $(MODEL) --out results \
+		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
+		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
+		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN)

@@ -143,17 +143,36 @@ def handoff(dispatcher: CollectingDispatcher, reason: str) -> None:
     dispatcher.utter_message(json_message={"handoff": {"reason": reason}})
 
 
-def fail(
-    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, field: str, hint: str
+def refuse(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    slot: str,
+    *,
+    field: str,
+    hint: str,
+    response: str | None = None,
+    text: str | None = None,
+    clear: tuple[str, ...] = (),
+    **params: Any,
 ) -> SlotDict:
-    """Count a failed answer for ``slot``; on the second in a row explain and offer a person."""
+    """Say why an answer for ``slot`` is refused and ask again (``slot`` and ``clear`` emptied).
+
+    The second refusal of the same question in a row explains what is needed (``hint``),
+    offers a person and tells the gateway to bring one in.
+    """
+    dispatcher.utter_message(response=response, text=text, **params)
     count = int(tracker.get_slot("failed_count") or 0) + 1
     if tracker.get_slot("failed_slot") != slot:
         count = 1
     if count >= 2:
         dispatcher.utter_message(response="utter_offer_human", field=field, hint=hint)
         handoff(dispatcher, "repeated_failure")
-    return {"failed_slot": slot, "failed_count": float(count)}
+    return {
+        slot: None,
+        **{other: None for other in clear},
+        "failed_slot": slot,
+        "failed_count": float(count),
+    }
 
 
 SUCCEEDED: SlotDict = {"failed_slot": None, "failed_count": None}
@@ -207,9 +226,14 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             return {"order_id": None}
         match = ORDER_ID.search(re.sub(r"(?<=\d)[\s-](?=\d)", "", str(value)))
         if match is None:
-            dispatcher.utter_message(response="utter_order_id_invalid")
-            hint = "Order numbers have 12 to 19 digits and are in your order confirmation."
-            return {"order_id": None, **fail(dispatcher, tracker, "order_id", "order number", hint)}
+            return refuse(
+                dispatcher,
+                tracker,
+                "order_id",
+                response="utter_order_id_invalid",
+                field="order number",
+                hint="Order numbers have 12 to 19 digits and are in your order confirmation.",
+            )
         order_id = match.group(0)
         customer = customer_of(tracker)
         if customer is None:
@@ -221,12 +245,15 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             try:
                 order = store.find_order(session, order_id=order_id, customer_id=customer)
             except OrderNotFound:
-                dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
-                hint = "Please copy it from your order confirmation."
-                return {
-                    "order_id": None,
-                    **fail(dispatcher, tracker, "order_id", "order number", hint),
-                }
+                return refuse(
+                    dispatcher,
+                    tracker,
+                    "order_id",
+                    response="utter_order_not_found",
+                    order_id=order_id,
+                    field="order number",
+                    hint="Please copy it from your order confirmation.",
+                )
             return {
                 "order_id": order_id,
                 **self.order_accepted(dispatcher, tracker, session, order),
@@ -240,12 +267,14 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             return {"customer_email": None}
         match = EMAIL.search(str(value))
         if match is None:
-            dispatcher.utter_message(response="utter_email_invalid")
-            hint = "It's the address your order confirmation was sent to."
-            return {
-                "customer_email": None,
-                **fail(dispatcher, tracker, "customer_email", "e-mail address", hint),
-            }
+            return refuse(
+                dispatcher,
+                tracker,
+                "customer_email",
+                response="utter_email_invalid",
+                field="e-mail address",
+                hint="It's the address your order confirmation was sent to.",
+            )
         order_id = tracker.get_slot("order_id")
         if not order_id:
             return {"customer_email": match.group(0)}
@@ -255,15 +284,16 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             try:
                 order = store.verify_order_email(session, order_id=order_id, email=match.group(0))
             except OrderNotFound:
-                dispatcher.utter_message(
-                    response="utter_order_not_found_anonymous", order_id=order_id
+                return refuse(
+                    dispatcher,
+                    tracker,
+                    "customer_email",
+                    clear=("order_id",),
+                    response="utter_order_not_found_anonymous",
+                    order_id=order_id,
+                    field="order number and e-mail",
+                    hint="Both must match the order confirmation.",
                 )
-                hint = "Both must match the order confirmation."
-                return {
-                    "order_id": None,
-                    "customer_email": None,
-                    **fail(dispatcher, tracker, "customer_email", "order number and e-mail", hint),
-                }
             return {
                 "customer_email": match.group(0),
                 "verified_customer_id": order.customer_id,

@@ -20,13 +20,13 @@ from actions.common import (
     IdentityFormValidator,
     SlotDict,
     customer_of,
-    fail,
     is_answering,
     latest_entity,
     latest_intent,
     latest_text,
     money,
     order_summary,
+    refuse,
     settings,
     unit_of_work,
     why_not_text,
@@ -232,15 +232,16 @@ class ValidateRefundForm(IdentityFormValidator):
         options = policy.method_options(facts, store.utcnow(), config)
         if not any(o.offered for o in options):
             why = why_not_text(options[0].why_not, facts, config.protection_window_days)
-            dispatcher.utter_message(
-                response="utter_order_has_no_options", order_id=order.id, why=why
+            return refuse(
+                dispatcher,
+                tracker,
+                "order_id",
+                response="utter_order_has_no_options",
+                order_id=order.id,
+                why=why,
+                field="order number",
+                hint="Is there another order you'd like a refund for?",
             )
-            hint = "Is there another order you'd like a refund for?"
-            return {
-                "order_id": None,
-                "verified_customer_id": tracker.get_slot("verified_customer_id"),
-                **fail(dispatcher, tracker, "order_id", "order number", hint),
-            }
         slots: SlotDict = dict(SUCCEEDED)
         if not tracker.get_slot("refund_draft_id"):
             slots["refund_draft_id"] = uuid.uuid4().hex
@@ -260,14 +261,14 @@ class ValidateRefundForm(IdentityFormValidator):
             # A word NLU took for a method while the buyer was saying something else.
             return {"refund_method": None}
         if method is None:
-            dispatcher.utter_message(
-                text="Please choose one of the refund methods offered (the buttons above)."
+            return refuse(
+                dispatcher,
+                tracker,
+                "refund_method",
+                text="Please choose one of the refund methods offered (the buttons above).",
+                field="refund method",
+                hint="Pick immediate refund, no-return refund or return and refund.",
             )
-            hint = "Pick immediate refund, no-return refund or return and refund."
-            return {
-                "refund_method": None,
-                **fail(dispatcher, tracker, "refund_method", "refund method", hint),
-            }
         with unit_of_work() as session:
             order = current_order(session, tracker)
             if order is None:
@@ -332,13 +333,16 @@ class ValidateRefundForm(IdentityFormValidator):
             amount = policy.check_amount(facts, method, amount, store.utcnow(), config)
         except AmountError as e:
             params = {"method": METHOD_NAMES[method.value], "currency": facts.currency, **e.params}
-            dispatcher.utter_message(response=f"utter_amount_{e.code}", **params)
-            hint = f"Up to {money(facts.balance, facts.currency)} can be refunded on this order."
-            return {
-                "refund_amount": None,
-                "refund_amount_text": None,
-                **fail(dispatcher, tracker, "refund_amount", "amount", hint),
-            }
+            return refuse(
+                dispatcher,
+                tracker,
+                "refund_amount",
+                clear=("refund_amount_text",),
+                response=f"utter_amount_{e.code}",
+                field="amount",
+                hint=f"Up to {money(facts.balance, facts.currency)} can be refunded on this order.",
+                **params,
+            )
         return {"refund_amount": str(amount), "refund_amount_text": None, **SUCCEEDED}
 
     def validate_refund_reason_category(
@@ -349,12 +353,14 @@ class ValidateRefundForm(IdentityFormValidator):
             return {"refund_reason_category": None}
         category = policy.classify_reason(str(value))
         if category is None:
-            dispatcher.utter_message(response="utter_reason_category_unknown")
-            hint = "Use the buttons: quality problem, not as described, wrong item, damaged, other."
-            return {
-                "refund_reason_category": None,
-                **fail(dispatcher, tracker, "refund_reason_category", "reason", hint),
-            }
+            return refuse(
+                dispatcher,
+                tracker,
+                "refund_reason_category",
+                response="utter_reason_category_unknown",
+                field="reason",
+                hint="Pick one: quality problem, not as described, wrong item, damaged, other.",
+            )
         return {"refund_reason_category": category.value, **SUCCEEDED}
 
     def validate_refund_reason(
@@ -367,12 +373,14 @@ class ValidateRefundForm(IdentityFormValidator):
         try:
             reason = policy.check_reason(method, str(value))
         except ReasonError as e:
-            dispatcher.utter_message(response=f"utter_reason_{e.code}")
-            hint = "One sentence about what is wrong is enough."
-            return {
-                "refund_reason": None,
-                **fail(dispatcher, tracker, "refund_reason", "reason", hint),
-            }
+            return refuse(
+                dispatcher,
+                tracker,
+                "refund_reason",
+                response=f"utter_reason_{e.code}",
+                field="reason",
+                hint="One sentence about what is wrong is enough.",
+            )
         return {"refund_reason": reason, **SUCCEEDED}
 
     def validate_refund_confirmed(
