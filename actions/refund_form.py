@@ -432,7 +432,7 @@ class ActionAskRefundMethod(Action):
             lines.append("How would you like to be refunded?")
             buttons = [
                 {
-                    "title": _method_title(o, facts.currency),
+                    "title": _method_title(o, facts),
                     "payload": f'/inform{{"refund_method":"{o.method.value}"}}',
                 }
                 for o in offered
@@ -441,10 +441,10 @@ class ActionAskRefundMethod(Action):
         return []
 
 
-def _method_title(option: policy.MethodOption, currency: str) -> str:
+def _method_title(option: policy.MethodOption, facts: policy.OrderFacts) -> str:
     name = METHOD_NAMES[option.method.value]
-    if option.method is RefundMethod.NO_RETURN and option.max_amount is not None:
-        return f"{name} (up to {money(option.max_amount, currency)})"
+    if option.max_amount is not None and option.max_amount < facts.balance:
+        return f"{name} (up to {money(option.max_amount, facts.currency)})"
     return name
 
 

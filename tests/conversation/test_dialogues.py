@@ -175,5 +175,7 @@ async def test_small_talk_and_things_out_of_scope(buyer: Buyer) -> None:
     assert "Goodbye" in await buyer.texts("bye")
 
 
-async def test_asking_for_a_person(buyer: Buyer) -> None:
-    assert "talk to a person" in await buyer.texts("I want to speak to a human agent")
+async def test_asking_for_a_person_signals_the_gateway(buyer: Buyer) -> None:
+    replies = await buyer.say("I want to speak to a human agent")
+    assert replies[0]["text"] == "Okay, I'll bring in a person from our support team."
+    assert replies[1]["custom"] == {"handoff": {"reason": "buyer_asked"}}
