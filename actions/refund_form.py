@@ -52,7 +52,7 @@ DRAFT_SLOTS = (
 # return too, so the no-return words are read first.
 _NO_RETURN_WORDS = re.compile(
     r"\b(no[ -]?return|without (a |any )?return|without (returning|sending|shipping|giving)|"
-    r"keep (it|them|the (item|product|goods|thing))|"
+    r"keep (it|them|the|my)\b|"
     r"(don'?t|do not|won'?t|will not) (want to |need to |have to )?(return|send)|"
     r"no need to (return|send))",
     re.I,
@@ -145,7 +145,11 @@ class ValidateRefundForm(IdentityFormValidator):
             method = next(filter(None, map(method_from_text, tagged)), None)
             return {"refund_method": method.value} if method else {}
         if is_answering(tracker, "refund_method"):
-            return {"refund_method": latest_text(tracker)}
+            text = latest_text(tracker)
+            if method_from_text(text) is None and latest_entity(tracker, "amount"):
+                # An amount instead of a method: kept for later, the question stands.
+                return {}
+            return {"refund_method": text}
         if latest_intent(tracker) == "request_refund" and not tracker.get_slot("refund_method"):
             method = method_from_text(latest_text(tracker))
             if method is not None:
@@ -390,6 +394,23 @@ class ValidateRefundForm(IdentityFormValidator):
         return {"refund_confirmed": True if value is True else None}
 
 
+def fault_notice(order: Order, facts: policy.OrderFacts, fault: policy.Fault | None) -> str:
+    """Return what a merchant-caused problem entitles the buyer to, or "" without one."""
+    rate = f"{settings().policy.compensation_rate * 100:.0f}%"
+    full = money(facts.balance, facts.currency)
+    if fault is policy.Fault.NOT_SHIPPED_IN_TIME:
+        return (
+            f"Order {order.id} wasn't shipped by the promised date, so you can get the full "
+            f"{full} back at once, plus {rate} compensation."
+        )
+    if fault is policy.Fault.LATE_DELIVERY:
+        return (
+            f"Order {order.id} is late past its promised delivery date, so you can get the full "
+            f"{full} back without returning anything, plus {rate} compensation."
+        )
+    return ""
+
+
 class ActionAskRefundMethod(Action):
     """Offers the methods this order allows, and says why the others are not offered."""
 
@@ -412,18 +433,9 @@ class ActionAskRefundMethod(Action):
             options = policy.method_options(facts, now, config)
             fault = policy.merchant_fault(facts, now)
             lines = []
-            if fault is policy.Fault.NOT_SHIPPED_IN_TIME:
-                lines.append(
-                    f"Order {order.id} wasn't shipped by the promised date, so you can get the "
-                    f"full {money(facts.balance, facts.currency)} back at once, plus "
-                    f"{config.compensation_rate * 100:.0f}% compensation."
-                )
-            elif fault is policy.Fault.LATE_DELIVERY:
-                lines.append(
-                    f"Order {order.id} is late past its promised delivery date, so you can get "
-                    f"the full {money(facts.balance, facts.currency)} back without returning "
-                    f"anything, plus {config.compensation_rate * 100:.0f}% compensation."
-                )
+            notice = fault_notice(order, facts, fault)
+            if notice:
+                lines.append(notice)
             for option in options:
                 if not option.offered:
                     why = why_not_text(option.why_not, facts, config.protection_window_days)
@@ -469,10 +481,13 @@ class ActionAskRefundAmount(Action):
             option = policy.option_for(
                 facts, RefundMethod(method), store.utcnow(), settings().policy
             )
+            notice = fault_notice(order, facts, policy.merchant_fault(facts, store.utcnow()))
         limit = option.max_amount if option.max_amount is not None else facts.balance
         text = f"How much would you like back? Up to {money(limit, facts.currency)} can be refunded"
         if limit < facts.balance:
             text += f" with a {METHOD_NAMES[method].lower()}"
+        if notice:
+            text = f"{notice}\n{text}"
         buttons = [
             {
                 "title": f"All of it ({money(limit, facts.currency)})",

@@ -356,3 +356,29 @@ async def test_merchant_fault_is_refunded_at_once_with_compensation(
         assert store.find_order(session, order_id=order_id, customer_id="c-1").status == (
             "cancelled"
         )
+
+
+async def test_an_amount_given_when_the_method_is_asked_is_kept(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, status=OrderStatus.SHIPPED, total=Decimal("64.00"))
+    slots, said = await validate(
+        domain,
+        text="15 dollars",
+        entities={"amount": "15 dollars"},
+        slots={"order_id": order_id},
+        requested_slot="refund_method",
+    )
+    assert said == []
+    assert (slots["refund_amount"], slots["refund_amount_text"]) == (None, "15 dollars")
+    assert slots["requested_slot"] == "refund_method"
+
+    slots, said = await validate(
+        domain,
+        text="I'll keep it",
+        slots={"order_id": order_id, "refund_amount_text": "15 dollars"},
+        requested_slot="refund_method",
+    )
+    assert said == []
+    assert (slots["refund_method"], slots["refund_amount"]) == ("no_return_refund", "15.00")
+    assert slots["requested_slot"] == "refund_reason"

@@ -179,3 +179,57 @@ async def test_asking_for_a_person_signals_the_gateway(buyer: Buyer) -> None:
     replies = await buyer.say("I want to speak to a human agent")
     assert replies[0]["text"] == "Okay, I'll bring in a person from our support team."
     assert replies[1]["custom"] == {"handoff": {"reason": "buyer_asked"}}
+
+
+async def test_change_the_amount_at_the_read_back(
+    buyer: Buyer, demo_sessions: sessionmaker
+) -> None:
+    await buyer.say(f"I'd like to keep the speaker from order {SPEAKER} and get some money back")
+    await buyer.say("15 dollars")
+    readback = await buyer.texts("the sound crackles a bit")
+    assert "• Amount: 15.00 USD" in readback
+    readback = await buyer.texts("actually make it $12")
+    assert "• Amount: 12.00 USD" in readback
+    assert "Shall I submit it?" in readback
+    await buyer.say("yes")
+    [(method, status, amount, _)] = applications(demo_sessions, SPEAKER)
+    assert (method, status, amount) == ("no_return_refund", "refunded", Decimal("12.00"))
+
+
+async def test_not_shipped_in_time_is_refunded_in_full_with_compensation(
+    make_buyer, demo_sessions: sessionmaker
+) -> None:
+    ben = make_buyer("c-1002")
+    replies = await ben.say(f"order {GRINDER} still hasn't shipped, I want to cancel it")
+    assert "wasn't shipped by the promised date" in replies[0]["text"]
+    await ben.say("all of it")
+    readback = await ben.texts("it was never shipped")
+    assert "• Method: Immediate refund" in readback
+    assert "• Compensation: 5.50 USD" in readback
+    await ben.say("yes")
+    [(method, status, amount, _)] = applications(demo_sessions, GRINDER)
+    assert (method, status, amount) == ("immediate_refund", "refunded", Decimal("55.00"))
+
+
+async def test_anonymous_buyer_proves_the_order_and_applies(
+    make_buyer, demo_sessions: sessionmaker
+) -> None:
+    jacket = "8041235566700001"  # Chen, delivered yesterday, 120.00 EUR
+    anonymous = make_buyer(None)
+    asked = await anonymous.texts(f"hello, I need to send back the jacket from order {jacket}")
+    assert "e-mail address on the order" in asked
+    await anonymous.say("chen@example.com")
+    wrong_currency = await anonymous.texts("60 usd")
+    assert "paid in EUR" in wrong_currency
+    await anonymous.say("60 eur")
+    await anonymous.say('/inform{"refund_reason_category":"wrong_item"}')
+    readback = await anonymous.texts("I ordered a black jacket in size M and got a red one in L")
+    assert "• Amount: 60.00 EUR" in readback
+    await anonymous.say("yes")
+    with demo_sessions.begin() as session:
+        [application] = store.list_applications(session, order_id=jacket)
+        assert (application.customer_id, application.method, application.amount) == (
+            "c-1003",
+            "return_and_refund",
+            Decimal("60.00"),
+        )
