@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.common import fail
+from actions.common import refuse
 from actions.conversation import ActionRequestHuman
 from bot.console.models import Handoff
 from bot.gateway.handoff import reason_of
@@ -42,13 +42,27 @@ async def test_asking_for_a_person_signals_the_gateway() -> None:
 
 def test_the_second_failure_signals_the_gateway() -> None:
     dispatcher = CollectingDispatcher()
-    first = fail(dispatcher, tracker({}), "refund_amount", "amount", "Say 12.50.")
-    assert dispatcher.messages == []
-    second = fail(
-        dispatcher, tracker({"failed_slot": "refund_amount", **first}), "refund_amount", "a", "h"
+    first = refuse(
+        dispatcher,
+        tracker({}),
+        "refund_amount",
+        response="utter_amount_not_a_number",
+        field="amount",
+        hint="Say 12.50.",
+    )
+    assert [m.get("custom") or None for m in dispatcher.messages] == [None]
+    second = refuse(
+        dispatcher,
+        tracker({"failed_slot": "refund_amount", **first}),
+        "refund_amount",
+        response="utter_amount_not_a_number",
+        field="a",
+        hint="h",
     )
     assert second["failed_count"] == 2
     assert [m.get("custom") or None for m in dispatcher.messages] == [
+        None,
+        None,
         None,
         {"handoff": {"reason": "repeated_failure"}},
     ]
