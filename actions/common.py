@@ -153,12 +153,15 @@ def refuse(
     response: str | None = None,
     text: str | None = None,
     clear: tuple[str, ...] = (),
+    policy: bool = False,
     **params: Any,
 ) -> SlotDict:
     """Say why an answer for ``slot`` is refused and ask again (``slot`` and ``clear`` emptied).
 
     The second refusal of the same question in a row explains what is needed (``hint``),
-    offers a person and tells the gateway to bring one in.
+    offers a person and tells the gateway to bring one in. ``policy`` marks a refusal the
+    refund policy makes (not a misunderstanding): a person asked for next is asked because
+    the policy needs one.
     """
     dispatcher.utter_message(response=response, text=text, **params)
     count = int(tracker.get_slot("failed_count") or 0) + 1
@@ -172,10 +175,11 @@ def refuse(
         **{other: None for other in clear},
         "failed_slot": slot,
         "failed_count": float(count),
+        "policy_block": response if policy else None,
     }
 
 
-SUCCEEDED: SlotDict = {"failed_slot": None, "failed_count": None}
+SUCCEEDED: SlotDict = {"failed_slot": None, "failed_count": None, "policy_block": None}
 
 
 class IdentityFormValidator(FormValidationAction, abc.ABC):

@@ -103,9 +103,13 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Acknowledge the request and ask the gateway to move the conversation to the agents."""
+        """Acknowledge the request and ask the gateway to move the conversation to the agents.
+
+        Right after the policy refused something (an amount above a limit, a method the order
+        does not allow), the person is needed for the policy, and the agents see that.
+        """
         dispatcher.utter_message(response="utter_human_requested")
-        handoff(dispatcher, "buyer_asked")
+        handoff(dispatcher, "policy" if tracker.get_slot("policy_block") else "buyer_asked")
         return []
 
 

@@ -241,6 +241,7 @@ class ValidateRefundForm(IdentityFormValidator):
                 tracker,
                 "order_id",
                 response="utter_order_has_no_options",
+                policy=True,
                 order_id=order.id,
                 why=why,
                 field="order number",
@@ -300,7 +301,7 @@ class ValidateRefundForm(IdentityFormValidator):
                 order_id=order.id,
                 why=why,
             )
-            return {"refund_method": None}
+            return {"refund_method": None, "policy_block": "utter_method_not_offered"}
         slots: SlotDict = {"refund_method": method.value, **SUCCEEDED}
         pending = tracker.get_slot("refund_amount_text") or tracker.get_slot("refund_amount")
         if pending:
@@ -343,6 +344,7 @@ class ValidateRefundForm(IdentityFormValidator):
                 "refund_amount",
                 clear=("refund_amount_text",),
                 response=f"utter_amount_{e.code}",
+                policy=e.code in ("exceeds_balance", "exceeds_method_limit"),
                 field="amount",
                 hint=f"Up to {money(facts.balance, facts.currency)} can be refunded on this order.",
                 **params,

@@ -180,3 +180,40 @@ async def test_second_unclear_message_in_a_form_brings_in_a_person(
     await ActionFallbackInForm().run(dispatcher, second, domain)
     assert responses(dispatcher) == ["utter_default", "handoff"]
     assert dispatcher.messages[1]["custom"] == {"handoff": {"reason": "repeated_failure"}}
+
+
+async def test_a_person_asked_for_after_a_policy_limit_is_needed_for_the_policy(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    from actions.conversation import ActionRequestHuman
+    from actions.refund_form import ValidateRefundForm
+
+    with session_factory.begin() as session:
+        order = make_order(
+            session, customer_id="c-1", status=OrderStatus.SHIPPED, now=store.utcnow()
+        )
+        order_id = order.id
+    dispatcher = CollectingDispatcher()
+    events = await ValidateRefundForm().run(
+        dispatcher,
+        make_tracker(
+            domain,
+            text="45 dollars",
+            slots={"order_id": order_id, "refund_method": "no_return_refund"},
+            requested_slot="refund_amount",
+        ),
+        domain,
+    )
+    slots = slot_values(events)
+    assert responses(dispatcher) == ["utter_amount_exceeds_method_limit"]
+    assert slots["policy_block"] == "utter_amount_exceeds_method_limit"
+
+    dispatcher = CollectingDispatcher()
+    await ActionRequestHuman().run(
+        dispatcher, make_tracker(domain, intent="human_handoff", slots=slots), domain
+    )
+    assert dispatcher.messages[-1]["custom"] == {"handoff": {"reason": "policy"}}
+
+    dispatcher = CollectingDispatcher()
+    await ActionRequestHuman().run(dispatcher, make_tracker(domain, intent="human_handoff"), domain)
+    assert dispatcher.messages[-1]["custom"] == {"handoff": {"reason": "buyer_asked"}}
