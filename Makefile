@@ -105,7 +105,7 @@ EVAL_CV_EPOCHS ?= 50
 EVAL_SKIP ?=
 # `make bench`: concurrent buyers per level, seconds per level, and the targets.
 BENCH_LEVELS ?= 1,5,10,20,40
-BENCH_SECONDS ?= 40
+BENCH_SECONDS ?= 30
 BENCH_MAX_P95_RATIO ?= 1.15
 BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
 BENCH_MAX_P95_MS ?= 300
