@@ -104,7 +104,7 @@ EVAL_FOLDS ?= 5
 EVAL_CV_EPOCHS ?= 50
 EVAL_SKIP ?=
 # `make bench`: concurrent buyers per level, seconds per level, and the targets.
-BENCH_LEVELS ?= 1,5,10,20,40
+BENCH_LEVELS ?= 1,3,5,10,20,40
 BENCH_SECONDS ?= 30
 BENCH_MAX_P95_RATIO ?= 1.15
 BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
@@ -117,7 +117,7 @@ eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, s
 		$(foreach stage,$(EVAL_SKIP),--skip $(stage))
 
 .PHONY: bench
-bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa at 1-40 buyers (results/bench.md, .png)
+bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 buyers (results/bench.md, .png)
 	$(BIN)/python -m bot.bench.load --model $(MODEL) --out results \
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \

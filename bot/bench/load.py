@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "refundbot.tar.gz")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
     parser.add_argument(
-        "--levels", default="1,5,10,20,40", help="concurrent buyers, comma-separated"
+        "--levels", default="1,3,5,10,20,40", help="concurrent buyers, comma-separated"
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="time spent at each level")
     parser.add_argument(
