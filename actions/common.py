@@ -25,6 +25,9 @@ SlotDict = dict[str, Any]
 ORDER_ID = re.compile(r"(?<!\d)\d{12,19}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
+#: Intents that leave the form or ask for a person: never an answer to a question.
+EXITS = frozenset({"stop", "cancel_refund", "human_handoff"})
+
 #: Intents that leave or pause a form rather than answer its question.
 INTERRUPTIONS = frozenset(
     {

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import (
+    EXITS,
     METHOD_NAMES,
     STATUS_WORDS,
     SUCCEEDED,
@@ -34,6 +35,9 @@ from actions.common import (
 from bot.refunds import policy, store
 from bot.refunds.errors import AmountError, OrderNotFound, ReasonError, RefundError
 from bot.refunds.models import Order, RefundMethod, Review
+
+#: Questions whose answer is a description: words in it are not other answers.
+DESCRIBING = ("refund_reason", "refund_reason_category")
 
 #: Slots of one refund draft, cleared when it is submitted or abandoned.
 DRAFT_SLOTS = (
@@ -60,11 +64,13 @@ _NO_RETURN_WORDS = re.compile(
 _METHOD_WORDS: list[tuple[RefundMethod, re.Pattern[str]]] = [
     (
         RefundMethod.RETURN_AND_REFUND,
-        re.compile(r"\b(return|send (it |them )?back|ship (it |them )?back|exchange)", re.I),
+        re.compile(
+            r"\b(return|retrun|retun|send (it |them )?back|ship (it |them )?back|exchange)", re.I
+        ),
     ),
     (
         RefundMethod.IMMEDIATE,
-        re.compile(r"\b(immediate|instant|right away|cancel)", re.I),
+        re.compile(r"\b(im+[ei]di?a?te(ly)?|instant(ly)?|right away|cancel)", re.I),
     ),
 ]
 _AMOUNT_PHRASE = re.compile(
@@ -135,34 +141,37 @@ class ValidateRefundForm(IdentityFormValidator):
     def extract_refund_method(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
-        """Take the method NLU found, a typed answer to the question, or one named in a request.
+        """Take the method the buyer names: in a request, as the answer, or from a button.
 
-        NLU sometimes tags a stray word ("refund") beside the real method; the first value
-        that names a method wins.
+        The buyer's own words ("send it back", "keep it") are read first: NLU tags stray words
+        of long messages as methods ("desk", "the"), so its tags only count when the words
+        name no method.
         """
-        tagged = [str(v) for v in tracker.get_latest_entity_values("refund_method")]
-        if tagged:
+        requested = tracker.get_slot("requested_slot")
+        if requested in DESCRIBING or latest_intent(tracker) in EXITS:
+            return {}
+        text = latest_text(tracker)
+        answering = is_answering(tracker, "refund_method")
+        method = None
+        if answering or latest_intent(tracker) == "request_refund":
+            method = method_from_text(text)
+        if method is None:
+            tagged = [str(v) for v in tracker.get_latest_entity_values("refund_method")]
             method = next(filter(None, map(method_from_text, tagged)), None)
-            return {"refund_method": method.value} if method else {}
-        if is_answering(tracker, "refund_method"):
-            text = latest_text(tracker)
-            if method_from_text(text) is None and latest_entity(tracker, "amount"):
-                # An amount instead of a method: kept for later, the question stands.
-                return {}
+        if method is not None:
+            return {"refund_method": method.value}
+        if answering and not latest_entity(tracker, "amount"):
+            # Not a method: validation says so and asks again. (An amount is kept for later.)
             return {"refund_method": text}
-        if latest_intent(tracker) == "request_refund" and not tracker.get_slot("refund_method"):
-            method = method_from_text(latest_text(tracker))
-            if method is not None:
-                return {"refund_method": method.value}
         return {}
 
     def extract_refund_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
         """Take an amount: a money entity, "full refund"/"half", or the answer to "how much?"."""
-        if latest_intent(tracker) in ("stop", "cancel_refund", "human_handoff"):
+        if latest_intent(tracker) in EXITS:
             return {}
-        if tracker.get_slot("requested_slot") in ("refund_reason", "refund_reason_category"):
+        if tracker.get_slot("requested_slot") in DESCRIBING:
             return {}
         entity = latest_entity(tracker, "amount")
         if entity:
@@ -194,8 +203,14 @@ class ValidateRefundForm(IdentityFormValidator):
     def extract_refund_reason(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
-        """Take the buyer's description as they typed it."""
-        if not is_answering(tracker, "refund_reason"):
+        """Take the buyer's description as they typed it, whatever NLU thought it was.
+
+        A description ("it is taking far too long") reads like other requests; only leaving
+        the form or asking for a person is not an answer here.
+        """
+        if tracker.get_slot("requested_slot") != "refund_reason":
+            return {}
+        if latest_intent(tracker) in EXITS or latest_text(tracker).startswith("/"):
             return {}
         return {"refund_reason": latest_text(tracker)}
 
@@ -206,7 +221,7 @@ class ValidateRefundForm(IdentityFormValidator):
         if tracker.get_slot("requested_slot") != "refund_confirmed":
             return {}
         intent = latest_intent(tracker)
-        if intent in ("stop", "cancel_refund", "human_handoff"):
+        if intent in EXITS:
             return {}
         field = latest_entity(tracker, "change_field")
         text = latest_text(tracker)
@@ -303,7 +318,11 @@ class ValidateRefundForm(IdentityFormValidator):
             )
             return {"refund_method": None, "policy_block": "utter_method_not_offered"}
         slots: SlotDict = {"refund_method": method.value, **SUCCEEDED}
-        pending = tracker.get_slot("refund_amount_text") or tracker.get_slot("refund_amount")
+        pending = tracker.get_slot("refund_amount_text")
+        if not pending and "refund_amount" not in tracker.slots_to_validate():
+            # An amount from an earlier turn is checked again against the new method; one given
+            # in this message is validated on its own right after.
+            pending = tracker.get_slot("refund_amount")
         if pending:
             slots.update(self._resolve_amount(dispatcher, tracker, facts, method, str(pending)))
         return slots

@@ -353,7 +353,7 @@ def parse_amount(text: str) -> AmountRequest:
     if percent:
         share = _to_decimal(percent.group(1))
         if share is not None and share > 100:
-            raise AmountError("percent_over_100", f"{share}% is more than everything", text=text)
+            raise AmountError("percent_over_100", f"{share}% is more than everything", given=text)
         if share is not None and share > 0:
             return AmountRequest(fraction=share / 100, currency=currency)
     if number_match is None:
@@ -361,11 +361,11 @@ def parse_amount(text: str) -> AmountRequest:
             return AmountRequest(fraction=Decimal("0.5"), currency=currency)
         if _WHOLE.search(cleaned):
             return AmountRequest(fraction=Decimal("1"), currency=currency)
-        raise AmountError("not_a_number", f"no amount in {text!r}", text=text)
+        raise AmountError("not_a_number", f"no amount in {text!r}", given=text)
     sign, digits = number_match.group(1), number_match.group(2)
     value = _to_decimal(digits)
     if value is None:
-        raise AmountError("not_a_number", f"cannot read {digits!r} as money", text=text)
+        raise AmountError("not_a_number", f"cannot read {digits!r} as money", given=text)
     if sign or re.search(r"-\s*(us\$|\$|€|£)\s*\d", cleaned):
         raise AmountError("negative", "amount is negative", amount=f"-{value}")
     return AmountRequest(value=value, currency=currency)

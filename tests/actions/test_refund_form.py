@@ -45,7 +45,7 @@ async def test_everything_given_up_front_is_not_asked_again(
         text=f"refund $12.50 for {order_id}, I'll keep it",
         intent="request_refund",
         entities={"order_id": order_id, "amount": "$12.50", "refund_method": "no_return_refund"},
-        candidates={"order_id": order_id, "refund_method": "no_return_refund"},
+        candidates={"order_id": order_id},
     )
     assert said == []
     assert slots["order_id"] == order_id
@@ -74,7 +74,6 @@ async def test_an_amount_before_the_method_waits_for_it(
         text="/inform",
         entities={"refund_method": "return_and_refund"},
         slots={"order_id": order_id, "refund_amount_text": "full refund"},
-        candidates={"refund_method": "return_and_refund"},
         requested_slot="refund_method",
     )
     assert said == []
@@ -181,7 +180,6 @@ async def test_a_method_the_order_does_not_allow_is_explained(
         text="/inform",
         entities={"refund_method": "return_and_refund"},
         slots={"order_id": order_id},
-        candidates={"refund_method": "return_and_refund"},
         requested_slot="refund_method",
     )
     assert said == ["utter_method_not_offered"]
@@ -382,3 +380,49 @@ async def test_an_amount_given_when_the_method_is_asked_is_kept(
     assert said == []
     assert (slots["refund_method"], slots["refund_amount"]) == ("no_return_refund", "15.00")
     assert slots["requested_slot"] == "refund_reason"
+
+
+async def test_an_unreadable_amount_is_not_echoed_back(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, total=Decimal("42.50"))
+    dispatcher = CollectingDispatcher()
+    await ValidateRefundForm().run(
+        dispatcher,
+        make_tracker(
+            domain,
+            text="lots of money",
+            slots={"order_id": order_id, "refund_method": "return_and_refund"},
+            requested_slot="refund_amount",
+        ),
+        domain,
+    )
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_amount_not_a_number"
+    assert message["text"] is None
+
+
+async def test_a_description_does_not_change_the_method_or_leave_the_form(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, total=Decimal("42.50"))
+    draft = {
+        "order_id": order_id,
+        "refund_method": "return_and_refund",
+        "refund_amount": "42.50",
+        "refund_reason_category": "damaged",
+    }
+    tracker = make_tracker(
+        domain,
+        text="it is taking far too long and the box came back ripped, cancel nothing",
+        intent="check_order_status",
+        entities={"refund_method": "cancel"},
+        slots=draft,
+        requested_slot="refund_reason",
+    )
+    dispatcher = CollectingDispatcher()
+    slots = slot_values(await ValidateRefundForm().run(dispatcher, tracker, domain))
+    assert dispatcher.messages == []
+    assert "refund_method" not in slots  # unchanged
+    assert slots["refund_reason"].startswith("it is taking far too long")
+    assert slots["requested_slot"] == "refund_confirmed"

@@ -109,7 +109,7 @@ async def test_amount_over_the_balance_then_a_person_is_offered(buyer: Buyer) ->
     first = await buyer.texts("50 dollars")
     assert "No-return refund is limited to 20.00 USD" in first
     second = await buyer.texts("$45")
-    assert "If you'd rather talk to a person" in second
+    assert "I'm asking a person from our support team" in second
 
 
 async def test_leave_the_form_and_nothing_is_stored(
