@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from bot.refunds.db import get_engine, get_sessionmaker
@@ -79,6 +79,16 @@ class Stack:
         """Return the Rasa server's base URL."""
         return self.settings.rasa_url
 
+    @property
+    def action_server_url(self) -> str:
+        """Return the action server's webhook URL."""
+        return self.settings.action_server_url
+
+    @property
+    def var_dir(self) -> Path:
+        """Return the stack's local state folder (evidence, secrets, logs)."""
+        return self.settings.var_dir
+
     def pids(self) -> dict[str, int]:
         """Return each process's id by name."""
         return {p.name: p.pid for p in self.processes}
@@ -100,6 +110,7 @@ def running_stack(
     profile_gateway: Path | None = None,
     service_env: dict[str, dict[str, str]] | None = None,
     service_cwd: dict[str, Path] | None = None,
+    only: Collection[str] | None = None,
 ) -> Iterator[Stack]:
     """Start actions, Rasa and the gateway on a fresh seeded database; stop them on exit.
 
@@ -112,6 +123,8 @@ def running_stack(
             e.g. TensorFlow's thread counts for Rasa.
         service_cwd: Working directory per service, to try a modified copy of the code
             (``python -m`` imports from it first).
+        only: Start only these services (e.g. tests that run the gateway in their own
+            event loop start ``actions`` and ``rasa``).
 
     Raises:
         StackError: a process did not become healthy in time.
@@ -139,6 +152,8 @@ def running_stack(
     started: list[Process] = []
     try:
         for service in services(settings, model):
+            if only is not None and service.name not in only:
+                continue
             if profile_gateway is not None and service.name == "gateway":
                 python, _, module = service.argv
                 service.argv = [python, "-m", "cProfile", "-o", str(profile_gateway), _, module]
