@@ -13,7 +13,6 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 MODEL := models/refundbot.tar.gz
-CI_MODEL := models/ci/refundbot.tar.gz
 RASA_DATA := domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 CUSTOMER ?= c-1001
 
@@ -39,11 +38,6 @@ venv: $(VENV)/.installed ## Create .venv and install every dependency (one pip r
 
 $(MODEL): $(VENV)/.installed config.yml $(RASA_DATA)
 	$(BIN)/rasa train --config config.yml --fixed-model-name refundbot --out models
-
-$(CI_MODEL): $(VENV)/.installed config.yml scripts/ci_config.py $(RASA_DATA)
-	@mkdir -p models/ci
-	$(BIN)/python scripts/ci_config.py config.yml > models/ci/config.yml
-	$(BIN)/rasa train --config models/ci/config.yml --fixed-model-name refundbot --out models/ci
 
 .PHONY: train
 train: $(MODEL) ## Train the model when data/, domain.yml or config.yml changed
@@ -84,13 +78,13 @@ validate: $(VENV)/.installed ## Check the Rasa domain, NLU data, rules and stori
 	$(BIN)/rasa data validate --fail-on-warnings
 
 .PHONY: test-stories
-test-stories: $(CI_MODEL) ## Run the test stories against the CI model
-	$(BIN)/rasa test core --model $(CI_MODEL) --stories tests/test_stories.yml \
+test-stories: $(MODEL) ## Run the test stories against the trained model
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out results/stories
 
 .PHONY: test
-test: $(VENV)/.installed $(CI_MODEL) lint typecheck validate test-stories ## Run every check and the whole test suite
-	REFUNDBOT_TEST_MODEL=$(CI_MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) $(BIN)/pytest
+test: $(VENV)/.installed $(MODEL) lint typecheck validate test-stories ## Run every check and the whole test suite
+	REFUNDBOT_TEST_MODEL=$(MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) $(BIN)/pytest
 
 .PHONY: clean
 clean: ## Remove models, results and local state (keeps .venv)

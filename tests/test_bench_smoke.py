@@ -1,6 +1,6 @@
 """Smoke test of `make bench` and the eval's scripted runner: one buyer, one conversation.
 
-Starts the real stack (action server, Rasa with the CI model, gateway) on free ports and a
+Starts the real stack (action server, Rasa with the trained model, gateway) on free ports and a
 throwaway database, plays one refund conversation through the web widget's WebSocket and the
 same through Rasa's REST channel (the bench's two paths), then writes the bench's reports.
 """
@@ -31,8 +31,7 @@ SCRIPT = "immediate_refund_of_everything_with_buttons"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     model = Path(
-        os.environ.get("REFUNDBOT_TEST_MODEL")
-        or PROJECT_ROOT / "models" / "ci" / "refundbot.tar.gz"
+        os.environ.get("REFUNDBOT_TEST_MODEL") or PROJECT_ROOT / "models" / "refundbot.tar.gz"
     )
     require(model.exists(), f"no trained model at {model} (make test trains it)")
     with running_stack(model) as running:

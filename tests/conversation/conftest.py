@@ -25,7 +25,7 @@ from bot.refunds.store import utcnow
 from bot.settings import PROJECT_ROOT, PolicySettings
 from tests.conftest import require
 
-DEFAULT_MODEL = PROJECT_ROOT / "models" / "ci" / "refundbot.tar.gz"
+DEFAULT_MODEL = PROJECT_ROOT / "models" / "refundbot.tar.gz"
 
 
 def free_port() -> int:

@@ -21,7 +21,6 @@ __all__ = ["Stack", "real_stack"]
 
 MODELS = [
     Path(os.environ.get("REFUNDBOT_TEST_MODEL", "")),
-    PROJECT_ROOT / "models" / "ci" / "refundbot.tar.gz",
     PROJECT_ROOT / "models" / "refundbot.tar.gz",
 ]
 
@@ -30,7 +29,7 @@ MODELS = [
 def real_stack() -> Iterator[Stack]:
     """The action server and Rasa with the trained model, on demo data; a skip without a model."""
     model = next((m for m in MODELS if m.name and m.is_file()), None)
-    require(model is not None, "no trained model: run `make models/ci/refundbot.tar.gz`")
+    require(model is not None, "no trained model: run `make train`")
     assert model is not None
     with running_stack(model, only=("actions", "rasa")) as stack:
         yield stack
