@@ -50,7 +50,7 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
     with postgres_admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = postgres_admin.url.update_query_dict(
-        {"options": f"-csearch_path={schema}"}
+        {"options": f"-csearch_path={schema}", "application_name": schema}
     ).render_as_string(hide_password=False)
     try:
         upgrade(url)
@@ -58,6 +58,15 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
     finally:
         get_engine(url).dispose()
         with postgres_admin.begin() as conn:
+            # A worker thread of an app the test has closed may still be finishing a query on
+            # this schema; end those sessions so that dropping it cannot deadlock with them.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :schema AND pid <> pg_backend_pid()"
+                ),
+                {"schema": schema},
+            )
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
