@@ -71,9 +71,13 @@ def settings() -> Settings:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """Yield a session inside one transaction, committed when the block ends without error."""
-    factory = get_sessionmaker(settings().database_url)
+def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
+    """Yield a session inside one transaction, committed when the block ends without error.
+
+    ``read_only`` for actions that only look (the form's checks and questions): they then never
+    wait for, or hold up, a buyer's application being written (see :mod:`bot.refunds.db`).
+    """
+    factory = get_sessionmaker(settings().database_url, read_only=read_only)
     with factory.begin() as session:
         yield session
 
@@ -246,7 +250,7 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
         if customer is None:
             # Anonymous: the e-mail question proves the order is theirs.
             return {"order_id": order_id, "customer_email": None, **SUCCEEDED}
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             from bot.refunds import store
 
             try:
@@ -287,7 +291,7 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             return {"customer_email": match.group(0)}
         from bot.refunds import store
 
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             try:
                 order = store.verify_order_email(session, order_id=order_id, email=match.group(0))
             except OrderNotFound:

@@ -289,7 +289,7 @@ class ValidateRefundForm(IdentityFormValidator):
                 field="refund method",
                 hint="Pick immediate refund, no-return refund or return and refund.",
             )
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None:
                 return {"refund_method": method.value}
@@ -334,7 +334,7 @@ class ValidateRefundForm(IdentityFormValidator):
         if value is None:
             return {"refund_amount": None, "refund_amount_text": None}
         method = method_from_text(str(tracker.get_slot("refund_method") or ""))
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None or method is None:
                 # Given before the order or method: keep it and resolve it when they are known.
@@ -444,7 +444,7 @@ class ActionAskRefundMethod(Action):
     ) -> list[EventType]:
         """Ask for the method with a button per offered one."""
         config = settings().policy
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None:
                 dispatcher.utter_message(text="How would you like to be refunded?")
@@ -493,7 +493,7 @@ class ActionAskRefundAmount(Action):
     ) -> list[EventType]:
         """Ask for the amount, showing what can be refunded."""
         method = method_from_text(str(tracker.get_slot("refund_method") or ""))
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None or method is None:
                 dispatcher.utter_message(text="How much would you like refunded?")
@@ -541,7 +541,7 @@ class ActionAskRefundConfirmed(Action):
         config = settings().policy
         method = RefundMethod(tracker.get_slot("refund_method"))
         amount = Decimal(tracker.get_slot("refund_amount"))
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None:
                 return [SlotSet("order_id", None)]

@@ -106,7 +106,7 @@ class ActionOrderStatus(Action):
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
             return []
-        with unit_of_work() as session:
+        with unit_of_work(read_only=True) as session:
             if order_id:
                 try:
                     order = store.find_order(session, order_id=order_id, customer_id=customer)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
-from bot.refunds.db import get_engine, get_sessionmaker
+from bot.refunds.db import dispose, get_sessionmaker
 from bot.refunds.migrate import upgrade
 
 PG_ENV = "REFUNDBOT_TEST_DATABASE_URL"
@@ -56,7 +56,7 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        get_engine(url).dispose()
+        dispose(url)
         with postgres_admin.begin() as conn:
             # A worker thread of an app the test has closed may still be finishing a query on
             # this schema; end those sessions so that dropping it cannot deadlock with them.
@@ -76,7 +76,7 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'refunds.db'}"
     upgrade(url)
     yield url
-    get_engine(url).dispose()
+    dispose(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -43,9 +43,14 @@ class WebChat:
     def __init__(self, app: web.Application) -> None:
         self._app = app
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
+        # The latest message with buttons sent to each open conversation: a press of one of
+        # its buttons (most presses) needs no trip to the database.
+        self._buttons: dict[str, Message] = {}
 
     async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
         """Send ``message`` to every open tab of the conversation."""
+        if message.buttons and conversation.id in self._sockets:
+            self._buttons[conversation.id] = message
         await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
 
     async def typing(self, conversation: ConversationInfo, on: bool) -> None:
@@ -73,8 +78,17 @@ class WebChat:
                     log.info("widget socket error: %s", ws.exception())
         finally:
             if conversation is not None:
-                self._sockets.get(conversation.id, set()).discard(ws)
+                self._forget(conversation.id, ws)
         return ws
+
+    def _forget(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
+        sockets = self._sockets.get(conversation_id)
+        if sockets is None:
+            return
+        sockets.discard(ws)
+        if not sockets:
+            del self._sockets[conversation_id]
+            self._buttons.pop(conversation_id, None)
 
     async def upload(self, request: web.Request) -> web.Response:
         """Take an evidence file (multipart ``session`` + ``file``) for a widget conversation."""
@@ -180,7 +194,7 @@ class WebChat:
             await _send(ws, {"type": "pong"})
         elif kind == "hello":
             if conversation is not None:
-                self._sockets.get(conversation.id, set()).discard(ws)
+                self._forget(conversation.id, ws)
             return await self._hello(ws, frame)
         elif conversation is None:
             await _error(ws, "no_hello", "Say hello first.")
@@ -296,10 +310,12 @@ class WebChat:
         if not isinstance(message_id, int) or not isinstance(index, int):
             await _error(ws, "bad_frame", "A button needs message_id and index.", client_id)
             return
-        found = await transcript.run_in_session(
-            self._app[keys.SESSIONS],
-            lambda s: transcript.get_message(s, message_id=message_id),
-        )
+        found = self._buttons.get(conversation.id)
+        if found is None or found.id != message_id:
+            found = await transcript.run_in_session(
+                self._app[keys.READ_SESSIONS],
+                lambda s: transcript.get_message(s, message_id=message_id),
+            )
         button = None
         if found is not None and found.conversation_id == conversation.id:
             button = transcript.button_of(found, index)

@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.SESSIONS] = get_sessionmaker(settings.database_url)
+    app[keys.READ_SESSIONS] = get_sessionmaker(settings.database_url, read_only=True)
     app[keys.WEBCHAT] = WebChat(app)
     app[keys.TELEGRAM] = None
     app[keys.CONSOLE_HUB] = ConsoleHub()
@@ -133,6 +134,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         app[keys.SESSIONS],
         interval_seconds=app[keys.SETTINGS].gateway.notify_interval_seconds,
         sweep_seconds=app[keys.SETTINGS].gateway.review_sweep_seconds,
+        read_sessions=app[keys.READ_SESSIONS],
     ):
         yield
 

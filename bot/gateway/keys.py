@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 SHOP_SECRET = web.AppKey("shop_secret", str)
 SESSIONS = web.AppKey("sessions", sessionmaker)
+#: Units of work that only read (see :mod:`bot.refunds.db`).
+READ_SESSIONS = web.AppKey("read_sessions", sessionmaker)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 RASA: web.AppKey[RasaClient] = web.AppKey("rasa")
 ROUTER: web.AppKey[Router] = web.AppKey("router")

@@ -131,8 +131,25 @@ def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
     return out
 
 
-async def notify_once(router: Router, sessions: sessionmaker) -> int:
-    """Deliver every pending status change; return how many messages were sent."""
+def has_news(session: Session) -> bool:
+    """Return whether a refund event lies past the cursor (a read: the poll's usual answer)."""
+    position = session.execute(
+        select(GatewayCursor.position).where(GatewayCursor.name == CURSOR)
+    ).scalar_one_or_none()
+    newest = session.execute(select(func.max(RefundEvent.id))).scalar_one_or_none()
+    return newest is not None and (position is None or newest > position)
+
+
+async def notify_once(
+    router: Router, sessions: sessionmaker, *, read_sessions: sessionmaker | None = None
+) -> int:
+    """Deliver every pending status change; return how many messages were sent.
+
+    With ``read_sessions`` (read-only units of work), a pass with nothing to tell takes no
+    write lock.
+    """
+    if read_sessions is not None and not await transcript.run_in_session(read_sessions, has_news):
+        return 0
     sent = 0
     while True:
         batch = await transcript.run_in_session(sessions, take_batch)
@@ -154,6 +171,7 @@ async def notifier(
     *,
     interval_seconds: float,
     sweep_seconds: float,
+    read_sessions: sessionmaker | None = None,
 ) -> AsyncIterator[None]:
     """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body).
 
@@ -169,7 +187,7 @@ async def notifier(
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + sweep_seconds
                     await transcript.run_in_session(sessions, approve_overdue)
-                await notify_once(router, sessions)
+                await notify_once(router, sessions, read_sessions=read_sessions)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -71,6 +71,7 @@ class Router:
         self._channels: dict[Channel, ChannelAdapter] = {}
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._fresh: dict[int, tuple[Message, ConversationInfo]] = {}
         self._closed = False
         self._observers: list[Observer] = []
         self.on_handoff: HandoffHook | None = None
@@ -121,20 +122,22 @@ class Router:
         """
         status = MessageStatus.PENDING if route else MessageStatus.DONE
 
-        def record(session: Session) -> Message | None:
-            transcript.ensure_conversation(
+        def record(session: Session) -> tuple[Message, ConversationInfo]:
+            conversation = transcript.ensure_conversation(
                 session, conversation_id=inbound.conversation_id, channel=inbound.channel
             )
-            return transcript.record_inbound(session, inbound=inbound, status=status)
+            message = transcript.record_inbound(session, inbound=inbound, status=status)
+            return message, conversation
 
         try:
-            message = await transcript.run_in_session(self._sessions, record)
+            recorded = await transcript.run_in_session(self._sessions, record)
         except IntegrityError:
+            # Its client id was taken in already: a resend after a reconnect, another tab.
             return None
-        if message is not None:
-            await self._observed(message)
-        if message is not None and route:
-            self._enqueue(message.conversation_id, message.id)
+        message, conversation = recorded
+        await self._observed(message)
+        if route:
+            self._enqueue(message.conversation_id, message.id, fresh=recorded)
         return message
 
     async def say(
@@ -186,12 +189,27 @@ class Router:
             except Exception:
                 log.exception("observer of message %d failed", message.id)
 
-    def _enqueue(self, conversation_id: str, message_id: int) -> None:
+    def _enqueue(
+        self,
+        conversation_id: str,
+        message_id: int,
+        *,
+        fresh: tuple[Message, ConversationInfo] | None = None,
+    ) -> None:
+        """Queue a message for Rasa.
+
+        ``fresh`` is the message and its conversation as the transaction that recorded it left
+        them. They are used instead of reading both again only when nothing is queued ahead: a
+        message that waits may find the conversation changed (handed to a person by the
+        answer to the one before it).
+        """
         if self._closed:
             return
         queue = self._queues.setdefault(conversation_id, collections.deque())
         queue.append(message_id)
         if conversation_id not in self._workers:
+            if fresh is not None:
+                self._fresh[message_id] = fresh
             self._workers[conversation_id] = asyncio.create_task(
                 self._work(conversation_id), name=f"route-{conversation_id}"
             )
@@ -211,6 +229,8 @@ class Router:
                 queue.popleft()
         finally:
             # No await between the emptiness check above and here, so no message can slip in.
+            for message_id in queue:
+                self._fresh.pop(message_id, None)
             self._queues.pop(conversation_id, None)
             self._workers.pop(conversation_id, None)
 
@@ -222,7 +242,9 @@ class Router:
             conversation = transcript.get_conversation(session, message.conversation_id)
             return None if conversation is None else (message, conversation)
 
-        loaded = await transcript.run_in_session(self._sessions, load)
+        loaded = self._fresh.pop(message_id, None)
+        if loaded is None:
+            loaded = await transcript.run_in_session(self._sessions, load)
         if loaded is None:
             return
         message, conversation = loaded

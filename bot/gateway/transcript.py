@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.models import (
@@ -216,17 +216,13 @@ def conversation_info(row: Conversation) -> ConversationInfo:
 
 def record_inbound(
     session: Session, *, inbound: Inbound, status: MessageStatus = MessageStatus.PENDING
-) -> Message | None:
-    """Write a buyer's message; return ``None`` when its ``client_id`` was seen already."""
-    if inbound.client_id is not None:
-        seen = session.execute(
-            select(TranscriptMessage.id).where(
-                TranscriptMessage.conversation_id == inbound.conversation_id,
-                TranscriptMessage.client_id == inbound.client_id,
-            )
-        ).first()
-        if seen is not None:
-            return None
+) -> Message:
+    """Write a buyer's message.
+
+    Raises:
+        IntegrityError: the conversation already has a message with this ``client_id`` (a
+            resend); the caller's unit of work rolls back and reports a duplicate.
+    """
     row = TranscriptMessage(
         conversation_id=inbound.conversation_id,
         direction=Direction.IN.value,
@@ -239,8 +235,7 @@ def record_inbound(
         status=status.value,
         created_at=utcnow(),
     )
-    # A race with the same client id (another tab, a redelivery) fails the unique constraint here;
-    # the caller's unit of work rolls back and reports a duplicate.
+    # The unique constraint on (conversation, client id) finds resends, racing ones included.
     session.add(row)
     session.flush()
     return message_of(row)
@@ -282,9 +277,12 @@ def record_outbound(
 
 def mark_done(session: Session, *, message_id: int) -> None:
     """Note that an inbound message has been routed."""
-    row = session.get(TranscriptMessage, message_id)
-    if row is not None:
-        row.status = MessageStatus.DONE.value
+    session.execute(
+        update(TranscriptMessage)
+        .where(TranscriptMessage.id == message_id)
+        .values(status=MessageStatus.DONE.value)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def get_message(session: Session, *, message_id: int) -> Message | None:

@@ -1,4 +1,15 @@
-"""Engine and session factory, built once per database URL on first use (never at import)."""
+"""Engines and session factories, built once per database URL on first use (never at import).
+
+Two kinds of unit of work:
+
+- the default one may write. On SQLite it takes the write lock at ``BEGIN IMMEDIATE``: SQLite has
+  no ``SELECT ... FOR UPDATE``, so reading a balance and writing an application must be one
+  serialised step, as they are on PostgreSQL with row locks.
+- ``read_only=True`` only reads (what the bot shows while a buyer fills the form, the notifier's
+  poll). On SQLite it begins deferred, so it never waits for a writer or holds one up (WAL gives
+  it a snapshot), and its connection refuses writes (``PRAGMA query_only``). On PostgreSQL both
+  kinds are the same.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +20,48 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 
-@functools.lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
-    """Return the process-wide engine for ``url``."""
-    kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
-    if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+@functools.lru_cache(maxsize=16)
+def get_engine(url: str, *, read_only: bool = False) -> Engine:
+    """Return the process-wide engine for ``url`` (``read_only``: see the module's text)."""
+    kwargs: dict[str, Any] = {"future": True}
+    sqlite = url.startswith("sqlite")
+    if not sqlite:
+        if read_only:
+            return get_engine(url)
+        kwargs["pool_pre_ping"] = True
+    else:
+        path = _sqlite_path(url)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Keep connections open: SQLAlchemy 1.4 would open a new one, and run the PRAGMAs
+            # below, for every transaction on a file (a millisecond each time). A file cannot
+            # drop a connection the way a server does, so there is nothing to ping.
+            kwargs["poolclass"] = QueuePool
+        elif read_only:
+            # An in-memory database is private to its connection: no second engine can see it.
+            return get_engine(url)
         # The action server and the CLI may use the file at once; wait for locks, do not fail.
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **kwargs)
-    if engine.dialect.name == "sqlite":
+    if sqlite:
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
+            event.listen(engine, "begin", _sqlite_begin_deferred)
+        else:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
-@functools.lru_cache(maxsize=8)
-def get_sessionmaker(url: str) -> sessionmaker:
+@functools.lru_cache(maxsize=16)
+def get_sessionmaker(url: str, *, read_only: bool = False) -> sessionmaker:
     """Return the process-wide session factory for ``url``; use ``with factory.begin()``."""
-    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
+    return sessionmaker(
+        bind=get_engine(url, read_only=read_only), future=True, expire_on_commit=False
+    )
 
 
 def new_session(url: str) -> Session:
@@ -38,10 +70,17 @@ def new_session(url: str) -> Session:
     return session
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def dispose(url: str) -> None:
+    """Close every pooled connection to ``url`` (before its file or schema goes away)."""
+    get_engine(url, read_only=True).dispose()
+    get_engine(url).dispose()
+
+
+def _sqlite_path(url: str) -> str | None:
+    """Return the file of a SQLite URL, or ``None`` for an in-memory database."""
     path = url.split("///", 1)[1] if "///" in url else ""
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = path.split("?", 1)[0]
+    return path if path and path != ":memory:" else None
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -54,7 +93,15 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
-    # SQLite has no SELECT ... FOR UPDATE: take the write lock at BEGIN so that reading a
-    # balance and writing an application are one serialised step, as on PostgreSQL.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")

@@ -18,6 +18,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.orm import sessionmaker
 
+from bot import rasa_server
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.demo import seed_demo
 from bot.refunds.migrate import upgrade
@@ -94,7 +95,11 @@ def action_server(demo_db: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="session")
 def agent(model_path: Path, action_server: str) -> Agent:
-    """The trained assistant, loaded once, calling the real action server."""
+    """The trained assistant, loaded once, calling the real action server.
+
+    Rasa checks action answers as ``refundbot run`` has it do (:mod:`bot.rasa_server`).
+    """
+    rasa_server.install()
     return Agent.load(model_path, action_endpoint=EndpointConfig(action_server))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_token
 from bot.gateway.models import GatewayCursor, TranscriptMessage
+from bot.gateway.notifier import has_news, start_cursor, take_batch
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import Evidence, RefundApplication, RefundMethod, RefundStatus
@@ -168,3 +169,22 @@ async def test_an_unanswered_application_is_approved_and_the_buyer_told(
         ]
         assert actors[-2:] == [("approved", "system"), ("awaiting_return", "system")]
     await ws.close()
+
+
+def test_a_poll_with_nothing_to_tell_is_a_read(settings: Settings) -> None:
+    writes = get_sessionmaker(settings.database_url)
+    reads = get_sessionmaker(settings.database_url, read_only=True)
+    with reads.begin() as session:
+        assert not has_news(session)  # no cursor and no event yet
+    with writes.begin() as session:
+        start_cursor(session)
+    application_id = submit(settings, None)
+    with reads.begin() as session:
+        assert has_news(session)  # the submission's event
+    with writes.begin() as session:
+        take_batch(session)
+    with reads.begin() as session:
+        assert not has_news(session)
+    move(settings, application_id, RefundStatus.APPROVED)
+    with reads.begin() as session:
+        assert has_news(session)

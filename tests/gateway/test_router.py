@@ -131,3 +131,32 @@ async def test_a_conversation_a_human_owns_is_not_sent_to_rasa(
         row = session.execute(select(TranscriptMessage)).scalar_one()
         assert (row.text, row.status) == ("for the agent", "done")
     await ws.close()
+
+
+async def test_a_message_sent_while_the_bot_hands_over_goes_to_the_person(
+    gateway: TestClient, rasa: RasaDouble, settings: Settings
+) -> None:
+    # The second message is taken in before Rasa's answer to the first hands the conversation
+    # to people: the router must read the conversation again rather than trust what it saw
+    # when the message arrived.
+    rasa.delay = 0.3
+    ws, welcome = await hello(gateway)
+    await ws.send_json({"type": "message", "text": "a human please", "client_id": "m1"})
+    await ws.send_json({"type": "message", "text": "are you there?", "client_id": "m2"})
+
+    def inbound() -> dict[str, str]:
+        with get_sessionmaker(settings.database_url).begin() as session:
+            return {
+                row.text: row.status
+                for row in session.execute(select(TranscriptMessage)).scalars()
+                if row.direction == "in"
+            }
+
+    await wait_until(lambda: len(inbound()) == 2, what="both messages taken in")
+    await gateway.app[keys.ROUTER].idle()
+    assert inbound() == {"a human please": "done", "are you there?": "done"}
+    assert rasa.messages == ["a human please"]
+    with get_sessionmaker(settings.database_url).begin() as session:
+        conversation = session.get(Conversation, welcome["session"].rpartition(".")[0])
+        assert conversation.handler == "human"
+    await ws.close()

@@ -101,6 +101,11 @@ async def test_buttons_send_their_payload_and_forged_ones_are_refused(
     confirm = await bot_text(ws)
     assert "Shall I submit" in confirm["text"]
     assert rasa.messages[-1] == '/inform{"refund_method":"no_return_refund"}'
+    # A button of an earlier message than the latest one still works.
+    await ws.send_json({"type": "button", "message_id": offer["id"], "index": 1, "client_id": "b3"})
+    assert (await frame(ws, "message"))["message"]["text"] == "Return and refund"
+    await bot_text(ws)
+    assert rasa.messages[-1] == '/inform{"refund_method":"return_and_refund"}'
     await ws.send_json({"type": "button", "message_id": offer["id"], "index": 7, "client_id": "b2"})
     assert (await frame(ws, "error"))["code"] == "bad_button"
     await ws.send_json({"type": "button", "message_id": echo["message"]["id"], "index": 0})

@@ -1,0 +1,39 @@
+"""Rasa as the assistant runs it checks action answers as Rasa does, with a validator built once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+
+from bot import rasa_server
+
+GOOD: dict[str, Any] = {
+    "events": [{"event": "slot", "name": "order_id", "value": "804112345678", "timestamp": None}],
+    "responses": [{"text": "How would you like to be refunded?", "buttons": []}],
+}
+BAD: dict[str, Any] = {"events": [{"event": "slot", "name": 3}], "responses": []}
+
+
+def test_a_good_answer_passes() -> None:
+    assert rasa_server.validate_action_result(None, GOOD) is True
+
+
+def test_a_bad_answer_fails_as_it_does_in_rasa() -> None:
+    with pytest.raises(jsonschema.ValidationError) as expected:
+        jsonschema.validate(BAD, RemoteAction.action_response_format_spec())
+    with pytest.raises(jsonschema.ValidationError) as raised:
+        rasa_server.validate_action_result(None, BAD)
+    assert raised.value.message.startswith(expected.value.message)
+    assert "Failed to validate Action server response from API" in raised.value.message
+    assert list(raised.value.path) == list(expected.value.path)
+
+
+def test_install_puts_the_cached_check_in_rasa() -> None:
+    assert rasa_server.install() is True
+    action = RemoteAction("action_check", None)
+    assert action._validate_action_result(GOOD) is True
+    with pytest.raises(jsonschema.ValidationError):
+        action._validate_action_result(BAD)
