@@ -103,6 +103,8 @@ BENCH_SECONDS ?= 30
 BENCH_MAX_P95_RATIO ?= 1.15
 BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
 BENCH_MAX_P95_MS ?= 300
+# More options of python -m bot.bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
+BENCH_FLAGS ?=
 
 .PHONY: eval
 eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, scripted chats (results/eval.md)
@@ -115,4 +117,4 @@ bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 
 	$(BIN)/python -m bot.bench.load --model $(MODEL) --out results \
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
-		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN)
+		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) $(BENCH_FLAGS)

@@ -35,9 +35,11 @@ from typing import Any
 
 import aiohttp
 
+from bot.bench import sampling
 from bot.bench.accounts import Account, create_accounts
 from bot.bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
 from bot.bench.report import machine, machine_load, markdown_table, text_table
+from bot.bench.sampling import Sampler
 from bot.bench.scripted import Script, check_turn, fill, load_scripts
 from bot.bench.stack import Stack, group_rss_bytes, running_stack
 from bot.gateway.identity import make_token
@@ -46,6 +48,8 @@ from bot.refunds.store import utcnow
 from bot.settings import PROJECT_ROOT
 
 PATHS = ("gateway", "rasa")
+#: More conversations a second than the whole stack completes (about 5 on 2 CPUs).
+MAX_CONVERSATIONS_PER_SECOND = 12
 
 
 @dataclasses.dataclass
@@ -199,7 +203,9 @@ async def run_level(
     with ``paths=("gateway",)`` every conversation goes through the gateway (its throughput).
     """
     stats = {path: PathStats() for path in PATHS}
-    await pool.fill(buyers * 4)
+    # Every conversation takes a fresh buyer; make them all before the clock starts, since
+    # writing a batch mid-level holds the store's write lock and stalls the gateway's turns.
+    await pool.fill(buyers * 4 + int(seconds * MAX_CONVERSATIONS_PER_SECOND))
     peak_rss: dict[str, int] = {name: 0 for name in stack.pids()}
     load_before = machine_load()
     stop_sampling = asyncio.Event()
@@ -397,28 +403,28 @@ async def bench(
     profile: Path | None = None,
     service_env: dict[str, dict[str, str]] | None = None,
     gateway_only: bool = True,
+    sample: Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Start a stack, warm it up, run every level; return the levels and the run's context."""
+    """Start a stack, warm it up, run every level; return the levels and the run's context.
+
+    With ``sample`` (a folder), py-spy samples every process during the levels
+    (:mod:`bot.bench.sampling`) and ``profile.md`` there says where the time went.
+    """
     with running_stack(model, profile_gateway=profile, service_env=service_env) as stack:
         pool = AccountPool(stack)
         await pool.fill(max(levels) * 4)
         # One conversation per path first: Rasa and TensorFlow build their graphs lazily.
         await run_level(stack, pool, scripts, buyers=2, seconds=1, think=0)
-        results = []
-        phases: list[tuple[str, ...]] = [PATHS] + ([("gateway",)] if gateway_only else [])
-        for paths in phases:
-            for buyers in levels:
-                print(
-                    f"bench: {buyers} buyer(s), {' + '.join(paths)}, {seconds:.0f} s "
-                    f"({machine_load()})…",
-                    flush=True,
-                )
-                results.append(
-                    await run_level(
-                        stack, pool, scripts, buyers=buyers, seconds=seconds, think=think,
-                        paths=paths,
-                    )
-                )  # fmt: skip
+        sampler = Sampler(stack.pids(), sample) if sample is not None else None
+        try:
+            results = await run_levels(
+                stack, pool, scripts, levels=levels, seconds=seconds, think=think,
+                gateway_only=gateway_only,
+            )  # fmt: skip
+        finally:
+            if sampler is not None and sample is not None:
+                sampler.stop()
+                (sample / "profile.md").write_text(sampling.report(sampler.files))
         context = {
             "model": str(model),
             "machine": machine(),
@@ -426,6 +432,35 @@ async def bench(
             "service_env": service_env or {},
         }
     return results, context
+
+
+async def run_levels(
+    stack: Stack,
+    pool: AccountPool,
+    scripts: Sequence[Script],
+    *,
+    levels: Sequence[int],
+    seconds: float,
+    think: float,
+    gateway_only: bool,
+) -> list[dict[str, Any]]:
+    """Run every level side by side, then (``gateway_only``) every level through the gateway."""
+    results = []
+    phases: list[tuple[str, ...]] = [PATHS] + ([("gateway",)] if gateway_only else [])
+    for paths in phases:
+        for buyers in levels:
+            print(
+                f"bench: {buyers} buyer(s), {' + '.join(paths)}, {seconds:.0f} s "
+                f"({machine_load()})…",
+                flush=True,
+            )
+            results.append(
+                await run_level(
+                    stack, pool, scripts, buyers=buyers, seconds=seconds, think=think,
+                    paths=paths,
+                )
+            )  # fmt: skip
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         action="store_true",
         help="run the gateway under cProfile: results/gateway.prof and gateway-profile.txt",
+    )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="sample every process with py-spy: results/profile.md and profile-<name>.txt",
     )
     parser.add_argument(
         "--env",
@@ -489,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         bench(
             args.model, scripts, levels=levels, seconds=args.seconds, think=args.think,
             profile=profile, service_env=service_env, gateway_only=not args.no_gateway_only,
+            sample=args.out if args.sample else None,
         )
     )  # fmt: skip
     if profile is not None and profile.exists():

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from bot.refunds.db import get_engine, get_sessionmaker
+from bot.refunds.db import dispose, get_sessionmaker
 from bot.refunds.demo import seed_demo
 from bot.refunds.migrate import upgrade
 from bot.refunds.store import utcnow
@@ -188,7 +188,7 @@ def running_stack(
         yield Stack(workdir, settings, shop_secret, rasa_token, started)
     finally:
         _stop(started)
-        get_engine(database_url).dispose()
+        dispose(database_url)
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
