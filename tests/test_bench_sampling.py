@@ -18,6 +18,7 @@ def test_frames_are_named_by_function_and_module() -> None:
     assert frame_name(HANDLE) == "handle_message rasa/core/processor.py"
     assert frame_name(ROUTER) == "_process bot/gateway/router.py"
     assert frame_name("<module> (rasa:8)") == "<module> rasa"
+    assert frame_name("main (rasa/__main__.py:133)") == "main rasa/__main__.py"
 
 
 def test_a_function_counts_once_per_sample_however_deep_it_recurses() -> None:
@@ -34,14 +35,20 @@ def test_a_function_counts_once_per_sample_however_deep_it_recurses() -> None:
     assert shares["handle_message rasa/core/processor.py"] == 0.4
     assert shares["validate jsonschema/validators.py"] == 0.3
     assert [name for name, _ in rows][0] == "run_forever base_events.py"
+    _, busy = busiest(lines, below=0.9)
+    assert [name for name, _ in busy] == [
+        "handle_message rasa/core/processor.py",
+        "validate jsonschema/validators.py",
+    ]
 
 
 def test_the_report_has_a_table_per_process_and_says_when_one_has_no_samples(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "profile-rasa.txt").write_text(f"{LOOP};{HANDLE} 4\n")
+    (tmp_path / "profile-rasa.txt").write_text(f"{LOOP};{HANDLE} 4\n{LOOP} 6\n")
     text = report({"rasa": tmp_path / "profile-rasa.txt", "gateway": tmp_path / "missing.txt"})
-    assert "## rasa (4 samples)" in text
-    assert "| 100.0% | `handle_message rasa/core/processor.py` |" in text
+    assert "## rasa (10 samples)" in text
+    assert "| 40.0% | `handle_message rasa/core/processor.py` |" in text
+    assert "run_forever" not in text  # on every sample
     assert "## gateway (0 samples)" in text
     assert "No samples" in text

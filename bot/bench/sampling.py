@@ -19,6 +19,8 @@ from pathlib import Path
 from bot.settings import PROJECT_ROOT
 
 RATE_PER_SECOND = 50
+#: Shares above this are a thread's entry point or idle loop, on (nearly) every sample.
+ON_EVERY_STACK = 0.9
 
 
 class Sampler:
@@ -65,13 +67,19 @@ def frame_name(frame: str) -> str:
         path = path.split("site-packages/", 1)[1]
     elif path.startswith(project):
         path = path[len(project) :]
-    else:
-        path = path.rsplit("/", 1)[-1]
+    elif path.startswith("/"):
+        path = path.rsplit("/", 1)[-1]  # the standard library
     return f"{function} {path}".strip()
 
 
-def busiest(lines: Iterable[str], *, top: int = 25) -> tuple[int, list[tuple[str, float]]]:
-    """Return the number of samples and the ``top`` functions by share of samples they are in."""
+def busiest(
+    lines: Iterable[str], *, top: int = 25, below: float = 1.0
+) -> tuple[int, list[tuple[str, float]]]:
+    """Return the number of samples and the ``top`` functions by share of samples they are in.
+
+    Functions in more than ``below`` of the samples are left out (with ``below=0.9``: the entry
+    point and the idle event loop or thread pool, on every stack of their thread).
+    """
     total = 0
     inclusive: collections.Counter[str] = collections.Counter()
     for line in lines:
@@ -84,7 +92,8 @@ def busiest(lines: Iterable[str], *, top: int = 25) -> tuple[int, list[tuple[str
             inclusive[name] += n
     if total == 0:
         return 0, []
-    return total, [(name, n / total) for name, n in inclusive.most_common(top)]
+    shares = [(name, n / total) for name, n in inclusive.most_common() if n / total <= below]
+    return total, shares[:top]
 
 
 def report(files: Mapping[str, Path], *, top: int = 25) -> str:
@@ -93,11 +102,13 @@ def report(files: Mapping[str, Path], *, top: int = 25) -> str:
         "# Where the time goes",
         "",
         f"py-spy samples at {RATE_PER_SECOND}/s of each process while buyers chatted; a "
-        "function's share is the share of samples it was on the stack in (callers included).",
+        "function's share is the share of samples it was on the stack in (callers included). "
+        f"Functions on more than {ON_EVERY_STACK:.0%} of the samples (entry points, an idle "
+        "event loop or thread pool) are left out.",
     ]
     for name, path in files.items():
         text = path.read_text() if path.exists() else ""
-        total, rows = busiest(text.splitlines(), top=top)
+        total, rows = busiest(text.splitlines(), top=top, below=ON_EVERY_STACK)
         parts += ["", f"## {name} ({total} samples)", ""]
         if not rows:
             parts.append("No samples (py-spy could not attach, or the process was idle).")
