@@ -9,11 +9,14 @@ the buyer did not get from the bot can never reach Rasa.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -46,6 +49,11 @@ CONVERSATION_PREFIX = "tg-"
 # The payload Rasa gets when a chat starts (the contract's greeting intent).
 START_PAYLOAD = "/greet"
 TYPING_REFRESH_SECONDS = 4.5
+#: Telegram keeps an update it could not deliver for 24 hours: an update id older than this
+#: cannot come again, so the record that it was taken in is forgotten.
+KEEP_UPDATE_IDS = dt.timedelta(days=2)
+#: How often (at most) taking in an update also forgets the old ones.
+FORGET_EVERY_SECONDS = 3600.0
 
 
 def conversation_id_of(chat_id: int) -> str:
@@ -79,6 +87,16 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return pieces
 
 
+def forget_update_ids(session: Session, *, before: dt.datetime) -> int:
+    """Delete the records of updates taken in before ``before``; return how many there were."""
+    result = session.execute(
+        delete(TelegramUpdate)
+        .where(TelegramUpdate.received_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 class TelegramChannel:
     """Channel adapter of Telegram, holding the python-telegram-bot ``Application``."""
 
@@ -110,6 +128,7 @@ class TelegramChannel:
         self.secret = webhook_secret(settings, shop_secret)
         self.failed = False
         self._typing: dict[int, asyncio.Task[None]] = {}
+        self._forget_due = 0.0  # the first update taken in forgets the old ones
         private = filters.ChatType.PRIVATE
         new = filters.UpdateType.MESSAGE
         app = self.application
@@ -246,10 +265,16 @@ class TelegramChannel:
 
     async def _once(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update whose ``update_id`` was taken in before."""
+        now = transcript.utcnow()
+        forget = time.monotonic() >= self._forget_due
+        if forget:
+            self._forget_due = time.monotonic() + FORGET_EVERY_SECONDS
 
         def record(session: Session) -> None:
-            session.add(TelegramUpdate(update_id=update.update_id, received_at=transcript.utcnow()))
+            session.add(TelegramUpdate(update_id=update.update_id, received_at=now))
             session.flush()
+            if forget:
+                forget_update_ids(session, before=now - KEEP_UPDATE_IDS)
 
         try:
             await transcript.run_in_session(self._sessions, record)

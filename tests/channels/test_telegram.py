@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -10,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from telegram.helpers import escape_markdown
 
-from bot.channels.telegram import SECRET_HEADER, split_text
+from bot.channels.telegram import KEEP_UPDATE_IDS, SECRET_HEADER, split_text
 from bot.gateway import keys
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter, make_token, verify_start_parameter
@@ -337,3 +338,25 @@ async def test_images_and_malformed_webhook_calls(
     await buyer.send(text_update(CHAT, "image"))
     await wait_until(lambda: bool(bot_api.called("sendPhoto")))
     assert bot_api.called("sendPhoto")[0]["photo"] == "https://example.com/a.png"
+
+
+async def test_records_of_old_update_ids_are_forgotten(
+    webhook_gateway: TestClient, bot_api: BotApiDouble, rasa: RasaDouble, settings: Settings
+) -> None:
+    # Telegram redelivers an update for 24 hours at most: ids taken in days ago cannot come
+    # back, and the table of ids must not grow for ever.
+    long_ago = dt.datetime.now(dt.timezone.utc) - KEEP_UPDATE_IDS - dt.timedelta(minutes=1)
+    recently = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=23)
+    with get_sessionmaker(settings.database_url).begin() as session:
+        session.add(TelegramUpdate(update_id=5, received_at=long_ago))
+        session.add(TelegramUpdate(update_id=6, received_at=recently))
+    buyer = Buyer(bot_api, webhook_gateway)
+    assert await buyer.send(text_update(CHAT, "hello", update_id=900)) == 200
+    await wait_until(lambda: bot_api.texts(CHAT) == ["You said: hello"])
+    with get_sessionmaker(settings.database_url).begin() as session:
+        kept = session.execute(select(TelegramUpdate.update_id)).scalars().all()
+    assert sorted(kept) == [6, 900]
+    # A redelivery of the recent one is still stopped.
+    assert await buyer.send(text_update(CHAT, "again", update_id=6)) == 200
+    await buyer.says("after")
+    assert rasa.messages == ["hello", "after"]
