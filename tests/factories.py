@@ -10,7 +10,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.refunds import store
-from bot.refunds.models import Customer, Order, OrderItem, OrderStatus
+from bot.refunds.models import (
+    Customer,
+    Order,
+    OrderItem,
+    OrderStatus,
+    RefundApplication,
+    RefundMethod,
+    RefundStatus,
+)
+from bot.refunds.policy import ReasonCategory
+from bot.settings import PolicySettings
 
 #: A fixed clock for tests that do not care about the date.
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -90,3 +100,37 @@ def make_order(session: Session, **overrides: Any) -> Order:
     session.add(order)
     session.flush()
     return order
+
+
+#: A reason long and specific enough for the policy's check.
+DAMAGED_REASON = "The zipper broke on the first day; the seam is torn along the whole side."
+
+
+def submit_for_review(
+    session: Session,
+    *,
+    customer_id: str = "c-1001",
+    total: Decimal = Decimal("80.00"),
+    amount: Decimal = Decimal("80.00"),
+    method: RefundMethod = RefundMethod.RETURN_AND_REFUND,
+    conversation_id: str | None = None,
+    key: str = "k1",
+) -> RefundApplication:
+    """Submit an application that waits for the merchant's review, on a new order of the buyer."""
+    customer = make_customer(session, id=customer_id)
+    order = make_order(session, customer=customer, total=total)
+    submission = store.submit_application(
+        session,
+        customer_id=customer_id,
+        order_id=order.id,
+        method=method,
+        amount=amount,
+        reason=DAMAGED_REASON,
+        reason_category=ReasonCategory.DAMAGED,
+        idempotency_key=key,
+        conversation_id=conversation_id,
+        now=NOW,
+        settings=PolicySettings(),
+    )
+    assert submission.application.status == RefundStatus.PENDING_REVIEW.value
+    return submission.application

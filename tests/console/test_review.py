@@ -16,14 +16,12 @@ from bot.gateway.identity import make_token
 from bot.gateway.notifier import notify_once
 from bot.refunds import review, store
 from bot.refunds.errors import ReasonError, TransitionNotAllowed
-from bot.refunds.models import RefundApplication, RefundMethod, RefundStatus
-from bot.refunds.policy import ReasonCategory
-from bot.settings import PolicySettings, Settings
+from bot.refunds.models import RefundApplication, RefundMethod
+from bot.settings import Settings
 from tests.console.conftest import Console, client_of
-from tests.factories import NOW, make_customer, make_order
+from tests.factories import NOW, submit_for_review
 from tests.gateway.test_webchat import bot_text, frame
 
-REASON = "The zipper broke on the first day; the seam is torn along the whole side."
 A = review.ReviewAction
 
 
@@ -34,23 +32,14 @@ def new_application(
     key: str = "k1",
 ) -> str:
     with factory.begin() as session:
-        customer = make_customer(session, id="c-1001")
-        order = make_order(session, customer=customer, total=Decimal("80.00"))
-        submission = store.submit_application(
+        application = submit_for_review(
             session,
-            customer_id="c-1001",
-            order_id=order.id,
-            method=method,
             amount=Decimal("40.00"),
-            reason=REASON,
-            reason_category=ReasonCategory.DAMAGED,
-            idempotency_key=key,
+            method=method,
             conversation_id=conversation_id,
-            now=NOW,
-            settings=PolicySettings(),
+            key=key,
         )
-        assert submission.application.status == RefundStatus.PENDING_REVIEW.value
-        return str(submission.application.reference)
+        return str(application.reference)
 
 
 def act(

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 
 import aiohttp
 from aiohttp.test_utils import TestClient
@@ -14,35 +13,17 @@ from bot.gateway.models import GatewayCursor, TranscriptMessage
 from bot.gateway.notifier import has_news, start_cursor, take_batch
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
-from bot.refunds.models import Evidence, RefundApplication, RefundMethod, RefundStatus
-from bot.refunds.policy import ReasonCategory
-from bot.settings import PolicySettings, Settings
-from tests.factories import NOW, make_customer, make_order
+from bot.refunds.models import Evidence, RefundApplication, RefundStatus
+from bot.settings import Settings
+from tests.factories import NOW, submit_for_review
 from tests.gateway.doubles import PNG, SHOP_SECRET, wait_until, with_gateway
 from tests.gateway.test_webchat import bot_text, frame, hello
-
-REASON = "The zipper broke on the first day; the seam is torn along the whole side."
 
 
 def submit(settings: Settings, conversation_id: str | None, key: str = "k1") -> int:
     with get_sessionmaker(settings.database_url).begin() as session:
-        customer = make_customer(session, id="c-1001")
-        order = make_order(session, customer=customer, total=Decimal("80.00"))
-        submission = store.submit_application(
-            session,
-            customer_id="c-1001",
-            order_id=order.id,
-            method=RefundMethod.RETURN_AND_REFUND,
-            amount=Decimal("80.00"),
-            reason=REASON,
-            reason_category=ReasonCategory.DAMAGED,
-            idempotency_key=key,
-            conversation_id=conversation_id,
-            now=NOW,
-            settings=PolicySettings(),
-        )
-        assert submission.application.status == RefundStatus.PENDING_REVIEW.value
-        return int(submission.application.id)
+        application = submit_for_review(session, conversation_id=conversation_id, key=key)
+        return int(application.id)
 
 
 def move(settings: Settings, application_id: int, *statuses: RefundStatus) -> str:
