@@ -89,9 +89,13 @@ async def take_and_hand_back(console: Page, item_name: re.Pattern[str], screensh
     await expect(context).to_contain_text(re.compile(r"human_handoff \d+%"))
     await console.get_by_role("button", name="Claim").click()
     await expect(console.get_by_role("button", name="Hand back to the bot")).to_be_visible()
-    await console.get_by_label("Reply to the buyer").fill("Hi, I'm Sam. Which order is it about?")
-    await console.get_by_role("button", name="Send reply").click()
     transcript = console.get_by_role("log", name="Transcript")
+    # The claim's own updates re-render the panel; type once they have arrived.
+    await expect(transcript).to_contain_text("Sam from support joined the conversation.")
+    reply = console.get_by_label("Reply to the buyer")
+    await reply.fill("Hi, I'm Sam. Which order is it about?")
+    await expect(reply).to_have_value("Hi, I'm Sam. Which order is it about?")
+    await console.get_by_role("button", name="Send reply").click()
     await expect(transcript).to_contain_text("Which order is it about?")
 
 
