@@ -15,6 +15,12 @@ import logging
 import sys
 from typing import Any
 
+import rasa
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+
 log = logging.getLogger(__name__)
 
 #: The Rasa versions whose ``RemoteAction._validate_action_result`` this module knows.
@@ -23,9 +29,6 @@ SUPPORTED_RASA = "3.6."
 
 @functools.lru_cache(maxsize=1)
 def _response_validator() -> Any:
-    from jsonschema.validators import validator_for
-    from rasa.core.actions.action import RemoteAction
-
     schema = RemoteAction.action_response_format_spec()
     cls = validator_for(schema)
     cls.check_schema(schema)
@@ -39,9 +42,6 @@ def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
         jsonschema.ValidationError: the answer does not follow Rasa's action response format
             (the message says so as Rasa's own does).
     """
-    from jsonschema.exceptions import best_match
-    from rasa.shared.constants import DOCS_BASE_URL
-
     error = best_match(_response_validator().iter_errors(result))
     if error is None:
         return True
@@ -56,9 +56,6 @@ def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
 
 def install() -> bool:
     """Make Rasa check action answers with the cached validator; return whether it could."""
-    import rasa
-    from rasa.core.actions.action import RemoteAction
-
     if not rasa.__version__.startswith(SUPPORTED_RASA) or not hasattr(
         RemoteAction, "_validate_action_result"
     ):

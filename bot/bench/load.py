@@ -35,7 +35,6 @@ from typing import Any
 
 import aiohttp
 
-from bot.bench import sampling
 from bot.bench.accounts import Account, create_accounts
 from bot.bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
 from bot.bench.report import machine, machine_load, markdown_table, text_table
@@ -422,9 +421,8 @@ async def bench(
                 gateway_only=gateway_only,
             )  # fmt: skip
         finally:
-            if sampler is not None and sample is not None:
+            if sampler is not None:
                 sampler.stop()
-                (sample / "profile.md").write_text(sampling.report(sampler.files))
         context = {
             "model": str(model),
             "machine": machine(),

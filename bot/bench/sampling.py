@@ -33,6 +33,7 @@ class Sampler:
         if exe is None:
             raise FileNotFoundError("py-spy is not installed (it is in the dev extra)")
         out.mkdir(parents=True, exist_ok=True)
+        self.out = out
         self.files = {name: out / f"profile-{name}.txt" for name in pids}
         self._spies = [
             subprocess.Popen(
@@ -47,7 +48,7 @@ class Sampler:
         ]  # fmt: skip
 
     def stop(self) -> None:
-        """Stop sampling; py-spy writes its file when interrupted."""
+        """Stop sampling (py-spy writes its file when interrupted) and write ``profile.md``."""
         for spy in self._spies:
             if spy.poll() is None:
                 spy.send_signal(signal.SIGINT)
@@ -56,6 +57,7 @@ class Sampler:
                 spy.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 spy.kill()
+        (self.out / "profile.md").write_text(report(self.files))
 
 
 def frame_name(frame: str) -> str:
