@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-import re
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,17 +13,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.orm import Session
 
+from bot import contract
+from bot.contract import HandoffReason
+from bot.messages import text
+from bot.refunds import reading, store
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.errors import OrderNotFound
-from bot.refunds.models import Order, RefundMethod
-from bot.refunds.policy import WHY_NOT_TEXT, OrderFacts
+from bot.refunds.models import Order
+from bot.refunds.policy import WHY_NOT_CODES
 from bot.settings import Settings
 
 DomainDict = dict[str, Any]
 SlotDict = dict[str, Any]
-
-ORDER_ID = re.compile(r"(?<!\d)\d{12,19}(?!\d)")
-EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 #: Intents that leave the form or ask for a person: never an answer to a question.
 EXITS = frozenset({"stop", "cancel_refund", "human_handoff"})
@@ -44,29 +45,10 @@ INTERRUPTIONS = frozenset(
     }
 )
 
-METHOD_NAMES = {
-    RefundMethod.IMMEDIATE.value: "Immediate refund",
-    RefundMethod.NO_RETURN.value: "No-return refund",
-    RefundMethod.RETURN_AND_REFUND.value: "Return and refund",
-}
 
-STATUS_WORDS = {
-    "awaiting_shipment": "waiting to be shipped",
-    "shipped": "shipped",
-    "delivered": "delivered",
-    "cancelled": "cancelled",
-    "pending_review": "waiting for the merchant's review",
-    "approved": "approved",
-    "awaiting_return": "approved, waiting for you to send the item back",
-    "return_received": "return received, refund on its way",
-    "refunded": "refunded",
-    "rejected": "rejected by the merchant",
-    "withdrawn": "withdrawn",
-}
-
-
+@functools.cache
 def settings() -> Settings:
-    """Return the settings of this action server process."""
+    """Return the settings of this action server process, read from the environment once."""
     return Settings.from_env()
 
 
@@ -83,11 +65,11 @@ def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
 
 
 def channel_customer(tracker: Tracker) -> str | None:
-    """Return the customer the channel vouched for (``metadata.customer_id``), if any."""
+    """Return the customer the channel vouched for (its ``customer_id`` metadata), if any."""
     for event in reversed(tracker.events):
         if event.get("event") in ("user", "session_started"):
             metadata = event.get("metadata") or {}
-            customer = metadata.get("customer_id")
+            customer = metadata.get(contract.CUSTOMER_ID)
             if customer:
                 return str(customer)
             if event.get("event") == "user":
@@ -127,27 +109,35 @@ def latest_entity(tracker: Tracker, entity: str) -> str | None:
     return None if value is None else str(value)
 
 
-def why_not_text(why: str | None, facts: OrderFacts, protection_days: int) -> str:
+def method_name(method: str) -> str:
+    """Return a refund method's name as buyers read it ("No-return refund")."""
+    return text(f"method.{method}")
+
+
+def state_words(status: str) -> str:
+    """Return an order's or application's status in words ("waiting to be shipped")."""
+    return text(f"state.{status}")
+
+
+def why_not_text(why: str | None, protection_days: int) -> str:
     """Return the buyer-facing reason a method is not offered."""
-    template = WHY_NOT_TEXT.get(why or "", "the policy does not allow it for this order")
-    return template.format(days=protection_days, limit="", currency=facts.currency)
-
-
-def money(amount: object, currency: str) -> str:
-    """Return an amount as the buyer reads it."""
-    return f"{amount} {currency}"
+    key = f"why_not.{why}" if why in WHY_NOT_CODES else "why_not.other"
+    return text(key, days=protection_days)
 
 
 def order_summary(order: Order) -> str:
     """Return a short name for an order: its number and what is in it."""
     titles = ", ".join(item.title for item in order.items[:2])
-    more = f" and {len(order.items) - 2} more" if len(order.items) > 2 else ""
-    return f"{order.id} ({titles}{more})" if titles else str(order.id)
+    if not titles:
+        return str(order.id)
+    if len(order.items) > 2:
+        return text("order.name_more", order_id=order.id, items=titles, more=len(order.items) - 2)
+    return text("order.name", order_id=order.id, items=titles)
 
 
-def handoff(dispatcher: CollectingDispatcher, reason: str) -> None:
-    """Ask the gateway to move the conversation to the people's queue (bot.gateway.handoff)."""
-    dispatcher.utter_message(json_message={"handoff": {"reason": reason}})
+def handoff(dispatcher: CollectingDispatcher, reason: HandoffReason) -> None:
+    """Ask the gateway to move the conversation to the people's queue (:mod:`bot.handoff`)."""
+    dispatcher.utter_message(json_message=contract.handoff_request(reason))
 
 
 def refuse(
@@ -158,25 +148,26 @@ def refuse(
     field: str,
     hint: str,
     response: str | None = None,
-    text: str | None = None,
+    message: str | None = None,
     clear: tuple[str, ...] = (),
     policy: bool = False,
     **params: Any,
 ) -> SlotDict:
     """Say why an answer for ``slot`` is refused and ask again (``slot`` and ``clear`` emptied).
 
-    The second refusal of the same question in a row explains what is needed (``hint``),
-    offers a person and tells the gateway to bring one in. ``policy`` marks a refusal the
-    refund policy makes (not a misunderstanding): a person asked for next is asked because
-    the policy needs one.
+    The refusal is the domain's ``response`` (with ``params``) or a catalogue ``message``. The
+    second refusal of the same question in a row explains what is needed (``hint``), offers a
+    person and tells the gateway to bring one in. ``policy`` marks a refusal the refund policy
+    makes (not a misunderstanding): a person asked for next is asked because the policy needs
+    one.
     """
-    dispatcher.utter_message(response=response, text=text, **params)
+    dispatcher.utter_message(response=response, text=message, **params)
     count = int(tracker.get_slot("failed_count") or 0) + 1
     if tracker.get_slot("failed_slot") != slot:
         count = 1
     if count >= 2:
         dispatcher.utter_message(response="utter_offer_human", field=field, hint=hint)
-        handoff(dispatcher, "repeated_failure")
+        handoff(dispatcher, HandoffReason.REPEATED_FAILURE)
     return {
         slot: None,
         **{other: None for other in clear},
@@ -221,12 +212,12 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
         """Take an e-mail address from the latest message."""
-        text = latest_text(tracker)
-        match = EMAIL.search(text)
-        if match:
-            return {"customer_email": match.group(0)}
+        said = latest_text(tracker)
+        email = reading.find_email(said)
+        if email:
+            return {"customer_email": email}
         if is_answering(tracker, "customer_email"):
-            return {"customer_email": text}
+            return {"customer_email": said}
         return {}
 
     def validate_order_id(
@@ -235,24 +226,21 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
         """Accept an order number of this buyer (or, anonymously, one to prove with an e-mail)."""
         if value is None:
             return {"order_id": None}
-        match = ORDER_ID.search(re.sub(r"(?<=\d)[\s-](?=\d)", "", str(value)))
-        if match is None:
+        order_id = reading.find_order_id(str(value))
+        if order_id is None:
             return refuse(
                 dispatcher,
                 tracker,
                 "order_id",
                 response="utter_order_id_invalid",
-                field="order number",
-                hint="Order numbers have 12 to 19 digits and are in your order confirmation.",
+                field=text("field.order_id"),
+                hint=text("hint.order_id_format"),
             )
-        order_id = match.group(0)
         customer = customer_of(tracker)
         if customer is None:
             # Anonymous: the e-mail question proves the order is theirs.
             return {"order_id": order_id, "customer_email": None, **SUCCEEDED}
         with unit_of_work(read_only=True) as session:
-            from bot.refunds import store
-
             try:
                 order = store.find_order(session, order_id=order_id, customer_id=customer)
             except OrderNotFound:
@@ -262,8 +250,8 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
                     "order_id",
                     response="utter_order_not_found",
                     order_id=order_id,
-                    field="order number",
-                    hint="Please copy it from your order confirmation.",
+                    field=text("field.order_id"),
+                    hint=text("hint.order_id_copy"),
                 )
             return {
                 "order_id": order_id,
@@ -276,24 +264,22 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
         """Prove an anonymous buyer owns the order: the e-mail must be the one on it."""
         if value is None:
             return {"customer_email": None}
-        match = EMAIL.search(str(value))
-        if match is None:
+        email = reading.find_email(str(value))
+        if email is None:
             return refuse(
                 dispatcher,
                 tracker,
                 "customer_email",
                 response="utter_email_invalid",
-                field="e-mail address",
-                hint="It's the address your order confirmation was sent to.",
+                field=text("field.customer_email"),
+                hint=text("hint.email"),
             )
         order_id = tracker.get_slot("order_id")
         if not order_id:
-            return {"customer_email": match.group(0)}
-        from bot.refunds import store
-
+            return {"customer_email": email}
         with unit_of_work(read_only=True) as session:
             try:
-                order = store.verify_order_email(session, order_id=order_id, email=match.group(0))
+                order = store.verify_order_email(session, order_id=order_id, email=email)
             except OrderNotFound:
                 return refuse(
                     dispatcher,
@@ -302,11 +288,11 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
                     clear=("order_id",),
                     response="utter_order_not_found_anonymous",
                     order_id=order_id,
-                    field="order number and e-mail",
-                    hint="Both must match the order confirmation.",
+                    field=text("field.order_and_email"),
+                    hint=text("hint.order_and_email"),
                 )
             return {
-                "customer_email": match.group(0),
+                "customer_email": email,
                 "verified_customer_id": order.customer_id,
                 **self.order_accepted(dispatcher, tracker, session, order),
             }

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, handoff, latest_text, settings
 from actions.refund_form import DRAFT_SLOTS
+from bot.contract import HandoffReason
 
 #: Which policy answer a question is about; the first that matches wins.
 POLICY_TOPICS: list[tuple[str, re.Pattern[str]]] = [
@@ -109,7 +110,10 @@ class ActionRequestHuman(Action):
         does not allow), the person is needed for the policy, and the agents see that.
         """
         dispatcher.utter_message(response="utter_human_requested")
-        handoff(dispatcher, "policy" if tracker.get_slot("policy_block") else "buyer_asked")
+        reason = (
+            HandoffReason.POLICY if tracker.get_slot("policy_block") else HandoffReason.BUYER_ASKED
+        )
+        handoff(dispatcher, reason)
         return []
 
 
@@ -125,7 +129,7 @@ class ActionDefaultFallback(Action):
     ) -> list[EventType]:
         """Apologise and hand the conversation over; the dialogue state stays as it was."""
         dispatcher.utter_message(response="utter_default")
-        handoff(dispatcher, "repeated_failure")
+        handoff(dispatcher, HandoffReason.REPEATED_FAILURE)
         return [UserUtteranceReverted()]
 
 
@@ -147,7 +151,7 @@ class ActionFallbackInForm(Action):
         ]
         if intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             dispatcher.utter_message(response="utter_default")
-            handoff(dispatcher, "repeated_failure")
+            handoff(dispatcher, HandoffReason.REPEATED_FAILURE)
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")
         return []

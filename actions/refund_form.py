@@ -1,21 +1,20 @@
-"""The refund form: order, method, amount, reason, read-back and confirmation, then submit."""
+"""The refund form: order, method, amount, reason and confirmation, checked as they come.
+
+The questions and the read-back are in :mod:`actions.refund_questions`; the submission in
+:mod:`actions.refund_submit`.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
-from decimal import Decimal
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import (
     EXITS,
-    METHOD_NAMES,
-    STATUS_WORDS,
     SUCCEEDED,
     DomainDict,
     IdentityFormValidator,
@@ -25,16 +24,18 @@ from actions.common import (
     latest_entity,
     latest_intent,
     latest_text,
-    money,
-    order_summary,
+    method_name,
     refuse,
     settings,
     unit_of_work,
     why_not_text,
 )
-from bot.refunds import policy, store
-from bot.refunds.errors import AmountError, OrderNotFound, ReasonError, RefundError
-from bot.refunds.models import Order, RefundMethod, Review
+from bot.clock import utcnow
+from bot.messages import money, text
+from bot.refunds import policy, reading, store
+from bot.refunds.enums import RefundMethod
+from bot.refunds.errors import AmountError, OrderNotFound, ReasonError
+from bot.refunds.models import Order
 
 #: Questions whose answer is a description: words in it are not other answers.
 DESCRIBING = ("refund_reason", "refund_reason_category")
@@ -52,38 +53,6 @@ DRAFT_SLOTS = (
     "failed_count",
 )
 
-# Keeping the item is the more specific statement: "refund without returning it" mentions a
-# return too, so the no-return words are read first.
-_NO_RETURN_WORDS = re.compile(
-    r"\b(no[ -]?return|without (a |any )?return|without (returning|sending|shipping|giving)|"
-    r"keep (it|them|the|my)\b|"
-    r"(don'?t|do not|won'?t|will not) (want to |need to |have to )?(return|send)|"
-    r"no need to (return|send))",
-    re.I,
-)
-_METHOD_WORDS: list[tuple[RefundMethod, re.Pattern[str]]] = [
-    (
-        RefundMethod.RETURN_AND_REFUND,
-        re.compile(
-            r"\b(return|retrun|retun|send (it |them )?back|ship (it |them )?back|exchange)", re.I
-        ),
-    ),
-    (
-        RefundMethod.IMMEDIATE,
-        re.compile(r"\b(im+[ei]di?a?te(ly)?|instant(ly)?|right away|cancel)", re.I),
-    ),
-]
-_AMOUNT_PHRASE = re.compile(
-    r"\b(full refund|full amount|all (of )?(my|the) money|everything back|whole amount|"
-    r"refund (it )?all|half)\b",
-    re.I,
-)
-_CHANGE_WORDS = {
-    "order_id": re.compile(r"\border\b", re.I),
-    "refund_method": re.compile(r"\bmethod|\btype\b", re.I),
-    "refund_amount": re.compile(r"\bamount|\bsum\b|how much|\bmoney\b", re.I),
-    "refund_reason": re.compile(r"\breason|\bdescription|\bproblem", re.I),
-}
 #: What must be asked again when a field changes at the read-back.
 _CHANGE_CLEARS = {
     "order_id": ("order_id", "refund_method", "refund_amount", "refund_amount_text"),
@@ -91,17 +60,6 @@ _CHANGE_CLEARS = {
     "refund_amount": ("refund_amount", "refund_amount_text"),
     "refund_reason": ("refund_reason_category", "refund_reason"),
 }
-
-
-def method_from_text(text: str) -> RefundMethod | None:
-    """Return the refund method a buyer's words name, if exactly one."""
-    for method in RefundMethod:
-        if text.strip() == method.value:
-            return method
-    if _NO_RETURN_WORDS.search(text):
-        return RefundMethod.NO_RETURN
-    found = [method for method, pattern in _METHOD_WORDS if pattern.search(text)]
-    return found[0] if len(found) == 1 else None
 
 
 def current_order(session: Session, tracker: Tracker) -> Order | None:
@@ -131,7 +89,7 @@ class ValidateRefundForm(IdentityFormValidator):
     ) -> list[str]:
         """Ask the reason category only for return and refund."""
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
-        method = method_from_text(str(tracker.get_slot("refund_method") or ""))
+        method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
         if method not in (None, RefundMethod.RETURN_AND_REFUND):
             slots.remove("refund_reason_category")
         return slots
@@ -150,19 +108,19 @@ class ValidateRefundForm(IdentityFormValidator):
         requested = tracker.get_slot("requested_slot")
         if requested in DESCRIBING or latest_intent(tracker) in EXITS:
             return {}
-        text = latest_text(tracker)
+        said = latest_text(tracker)
         answering = is_answering(tracker, "refund_method")
         method = None
         if answering or latest_intent(tracker) == "request_refund":
-            method = method_from_text(text)
+            method = reading.method_from_text(said)
         if method is None:
             tagged = [str(v) for v in tracker.get_latest_entity_values("refund_method")]
-            method = next(filter(None, map(method_from_text, tagged)), None)
+            method = next(filter(None, map(reading.method_from_text, tagged)), None)
         if method is not None:
             return {"refund_method": method.value}
         if answering and not latest_entity(tracker, "amount"):
             # Not a method: validation says so and asks again. (An amount is kept for later.)
-            return {"refund_method": text}
+            return {"refund_method": said}
         return {}
 
     def extract_refund_amount(
@@ -178,7 +136,7 @@ class ValidateRefundForm(IdentityFormValidator):
             return {"refund_amount": entity}
         if is_answering(tracker, "refund_amount"):
             return {"refund_amount": latest_text(tracker)}
-        phrase = _AMOUNT_PHRASE.search(latest_text(tracker))
+        phrase = reading.AMOUNT_PHRASE.search(latest_text(tracker))
         if phrase and latest_intent(tracker) == "request_refund":
             return {"refund_amount": phrase.group(0)}
         return {}
@@ -195,7 +153,7 @@ class ValidateRefundForm(IdentityFormValidator):
         if latest_intent(tracker) == "request_refund" and not tracker.get_slot(
             "refund_reason_category"
         ):
-            category = policy.classify_reason(latest_text(tracker))
+            category = reading.classify_reason(latest_text(tracker))
             if category is not None:
                 return {"refund_reason_category": category.value}
         return {}
@@ -224,9 +182,9 @@ class ValidateRefundForm(IdentityFormValidator):
         if intent in EXITS:
             return {}
         field = latest_entity(tracker, "change_field")
-        text = latest_text(tracker)
+        said = latest_text(tracker)
         if field is None and intent in ("deny", "inform", "request_refund"):
-            field = next((f for f, p in _CHANGE_WORDS.items() if p.search(text)), None)
+            field = reading.field_named(said)
         if field in _CHANGE_CLEARS:
             return {slot: None for slot in (*_CHANGE_CLEARS[field], "refund_confirmed")}
         if intent == "affirm":
@@ -248,9 +206,9 @@ class ValidateRefundForm(IdentityFormValidator):
         """Refuse an order nothing can be refunded on; re-check the method and amount."""
         config = settings().policy
         facts = store.order_facts(session, order=order)
-        options = policy.method_options(facts, store.utcnow(), config)
+        options = policy.method_options(facts, utcnow(), config)
         if not any(o.offered for o in options):
-            why = why_not_text(options[0].why_not, facts, config.protection_window_days)
+            why = why_not_text(options[0].why_not, config.protection_window_days)
             return refuse(
                 dispatcher,
                 tracker,
@@ -259,13 +217,13 @@ class ValidateRefundForm(IdentityFormValidator):
                 policy=True,
                 order_id=order.id,
                 why=why,
-                field="order number",
-                hint="Is there another order you'd like a refund for?",
+                field=text("field.order_id"),
+                hint=text("hint.other_order"),
             )
         slots: SlotDict = dict(SUCCEEDED)
         if not tracker.get_slot("refund_draft_id"):
             slots["refund_draft_id"] = uuid.uuid4().hex
-        method = method_from_text(str(tracker.get_slot("refund_method") or ""))
+        method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
         if method:
             slots.update(self._check_method(dispatcher, tracker, facts, order, method))
         return slots
@@ -276,7 +234,7 @@ class ValidateRefundForm(IdentityFormValidator):
         """Accept a method the order allows now; say why another is not offered."""
         if value is None:
             return {"refund_method": None}
-        method = method_from_text(str(value))
+        method = reading.method_from_text(str(value))
         if method is None and tracker.get_slot("requested_slot") != "refund_method":
             # A word NLU took for a method while the buyer was saying something else.
             return {"refund_method": None}
@@ -285,9 +243,9 @@ class ValidateRefundForm(IdentityFormValidator):
                 dispatcher,
                 tracker,
                 "refund_method",
-                text="Please choose one of the refund methods offered (the buttons above).",
-                field="refund method",
-                hint="Pick immediate refund, no-return refund or return and refund.",
+                message=text("form.choose_method"),
+                field=text("field.refund_method"),
+                hint=text("hint.method"),
             )
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
@@ -306,13 +264,13 @@ class ValidateRefundForm(IdentityFormValidator):
     ) -> SlotDict:
         config = settings().policy
         option = next(
-            o for o in policy.method_options(facts, store.utcnow(), config) if o.method is method
+            o for o in policy.method_options(facts, utcnow(), config) if o.method is method
         )
         if not option.offered:
-            why = why_not_text(option.why_not, facts, config.protection_window_days)
+            why = why_not_text(option.why_not, config.protection_window_days)
             dispatcher.utter_message(
                 response="utter_method_not_offered",
-                method=METHOD_NAMES[method.value],
+                method=method_name(method.value),
                 order_id=order.id,
                 why=why,
             )
@@ -333,7 +291,7 @@ class ValidateRefundForm(IdentityFormValidator):
         """Resolve the amount against the order's balance once the order and method are known."""
         if value is None:
             return {"refund_amount": None, "refund_amount_text": None}
-        method = method_from_text(str(tracker.get_slot("refund_method") or ""))
+        method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None or method is None:
@@ -348,15 +306,15 @@ class ValidateRefundForm(IdentityFormValidator):
         tracker: Tracker,
         facts: policy.OrderFacts,
         method: RefundMethod,
-        text: str,
+        said: str,
     ) -> SlotDict:
         config = settings().policy
         try:
-            request = policy.parse_amount(text)
+            request = reading.parse_amount(said)
             amount = request.resolve(facts.balance, facts.currency)
-            amount = policy.check_amount(facts, method, amount, store.utcnow(), config)
+            amount = policy.check_amount(facts, method, amount, utcnow(), config)
         except AmountError as e:
-            params = {"method": METHOD_NAMES[method.value], "currency": facts.currency, **e.params}
+            params = {"method": method_name(method.value), "currency": facts.currency, **e.params}
             return refuse(
                 dispatcher,
                 tracker,
@@ -364,8 +322,8 @@ class ValidateRefundForm(IdentityFormValidator):
                 clear=("refund_amount_text",),
                 response=f"utter_amount_{e.code}",
                 policy=e.code in ("exceeds_balance", "exceeds_method_limit"),
-                field="amount",
-                hint=f"Up to {money(facts.balance, facts.currency)} can be refunded on this order.",
+                field=text("field.refund_amount"),
+                hint=text("hint.amount", balance=money(facts.balance, facts.currency)),
                 **params,
             )
         return {"refund_amount": str(amount), "refund_amount_text": None, **SUCCEEDED}
@@ -376,15 +334,15 @@ class ValidateRefundForm(IdentityFormValidator):
         """Accept one of the five reason categories."""
         if value is None:
             return {"refund_reason_category": None}
-        category = policy.classify_reason(str(value))
+        category = reading.classify_reason(str(value))
         if category is None:
             return refuse(
                 dispatcher,
                 tracker,
                 "refund_reason_category",
                 response="utter_reason_category_unknown",
-                field="reason",
-                hint="Pick one: quality problem, not as described, wrong item, damaged, other.",
+                field=text("field.refund_reason"),
+                hint=text("hint.category"),
             )
         return {"refund_reason_category": category.value, **SUCCEEDED}
 
@@ -403,8 +361,8 @@ class ValidateRefundForm(IdentityFormValidator):
                 tracker,
                 "refund_reason",
                 response=f"utter_reason_{e.code}",
-                field="reason",
-                hint="One sentence about what is wrong is enough.",
+                field=text("field.refund_reason"),
+                hint=text("hint.reason"),
             )
         return {"refund_reason": reason, **SUCCEEDED}
 
@@ -413,248 +371,3 @@ class ValidateRefundForm(IdentityFormValidator):
     ) -> SlotDict:
         """Keep only a clear yes; anything else asks again."""
         return {"refund_confirmed": True if value is True else None}
-
-
-def fault_notice(order: Order, facts: policy.OrderFacts, fault: policy.Fault | None) -> str:
-    """Return what a merchant-caused problem entitles the buyer to, or "" without one."""
-    rate = f"{settings().policy.compensation_rate * 100:.0f}%"
-    full = money(facts.balance, facts.currency)
-    if fault is policy.Fault.NOT_SHIPPED_IN_TIME:
-        return (
-            f"Order {order.id} wasn't shipped by the promised date, so you can get the full "
-            f"{full} back at once, plus {rate} compensation."
-        )
-    if fault is policy.Fault.LATE_DELIVERY:
-        return (
-            f"Order {order.id} is late past its promised delivery date, so you can get the full "
-            f"{full} back without returning anything, plus {rate} compensation."
-        )
-    return ""
-
-
-class ActionAskRefundMethod(Action):
-    """Offers the methods this order allows, and says why the others are not offered."""
-
-    def name(self) -> str:
-        """Return the action's name."""
-        return "action_ask_refund_method"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Ask for the method with a button per offered one."""
-        config = settings().policy
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None:
-                dispatcher.utter_message(text="How would you like to be refunded?")
-                return []
-            facts = store.order_facts(session, order=order)
-            now = store.utcnow()
-            options = policy.method_options(facts, now, config)
-            fault = policy.merchant_fault(facts, now)
-            lines = []
-            notice = fault_notice(order, facts, fault)
-            if notice:
-                lines.append(notice)
-            for option in options:
-                if not option.offered:
-                    why = why_not_text(option.why_not, facts, config.protection_window_days)
-                    lines.append(f"{METHOD_NAMES[option.method.value]} isn't available: {why}.")
-            offered = [o for o in options if o.offered]
-            lines.append("How would you like to be refunded?")
-            buttons = [
-                {
-                    "title": _method_title(o, facts),
-                    "payload": f'/inform{{"refund_method":"{o.method.value}"}}',
-                }
-                for o in offered
-            ]
-        dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
-        return []
-
-
-def _method_title(option: policy.MethodOption, facts: policy.OrderFacts) -> str:
-    name = METHOD_NAMES[option.method.value]
-    if option.max_amount is not None and option.max_amount < facts.balance:
-        return f"{name} (up to {money(option.max_amount, facts.currency)})"
-    return name
-
-
-class ActionAskRefundAmount(Action):
-    """Asks how much, with the refundable balance and quick answers."""
-
-    def name(self) -> str:
-        """Return the action's name."""
-        return "action_ask_refund_amount"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Ask for the amount, showing what can be refunded."""
-        method = method_from_text(str(tracker.get_slot("refund_method") or ""))
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None or method is None:
-                dispatcher.utter_message(text="How much would you like refunded?")
-                return []
-            facts = store.order_facts(session, order=order)
-            option = policy.option_for(
-                facts, RefundMethod(method), store.utcnow(), settings().policy
-            )
-            notice = fault_notice(order, facts, policy.merchant_fault(facts, store.utcnow()))
-        limit = option.max_amount if option.max_amount is not None else facts.balance
-        text = f"How much would you like back? Up to {money(limit, facts.currency)} can be refunded"
-        if limit < facts.balance:
-            text += f" with a {METHOD_NAMES[method].lower()}"
-        if notice:
-            text = f"{notice}\n{text}"
-        buttons = [
-            {
-                "title": f"All of it ({money(limit, facts.currency)})",
-                "payload": f'/inform{{"amount":"{limit} {facts.currency}"}}',
-            }
-        ]
-        half = (limit / 2).quantize(policy.CENT)
-        if half > 0:
-            buttons.append(
-                {
-                    "title": f"Half ({money(half, facts.currency)})",
-                    "payload": f'/inform{{"amount":"{half} {facts.currency}"}}',
-                }
-            )
-        dispatcher.utter_message(text=text + ".", buttons=buttons)
-        return []
-
-
-class ActionAskRefundConfirmed(Action):
-    """Reads the application back and asks to submit it."""
-
-    def name(self) -> str:
-        """Return the action's name."""
-        return "action_ask_refund_confirmed"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Show order, method, amount and reason, with buttons to submit or change."""
-        config = settings().policy
-        method = RefundMethod(tracker.get_slot("refund_method"))
-        amount = Decimal(tracker.get_slot("refund_amount"))
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None:
-                return [SlotSet("order_id", None)]
-            facts = store.order_facts(session, order=order)
-            decision = policy.decide(facts, method, amount, store.utcnow(), config)
-            summary = order_summary(order)
-        lines = [
-            "Please check your refund application:",
-            f"• Order: {summary}",
-            f"• Method: {METHOD_NAMES[method.value]}",
-            f"• Amount: {money(amount, facts.currency)}",
-        ]
-        if decision.compensation > 0:
-            lines.append(
-                f"• Compensation: {money(decision.compensation, facts.currency)} "
-                "(the merchant missed a deadline)"
-            )
-        category = tracker.get_slot("refund_reason_category")
-        reason = tracker.get_slot("refund_reason")
-        if category:
-            lines.append(f"• Reason: {category.replace('_', ' ')}: {reason}")
-        else:
-            lines.append(f"• Reason: {reason}")
-        review = (
-            "It will be approved automatically."
-            if decision.review is Review.AUTOMATIC
-            else f"The merchant reviews it within {config.review_deadline_days} days."
-        )
-        lines += [review, "Shall I submit it?"]
-        dispatcher.utter_message(
-            text="\n".join(lines),
-            buttons=[
-                {"title": "Yes, submit", "payload": "/affirm"},
-                {"title": "Change something", "payload": "/deny"},
-            ],
-        )
-        return []
-
-
-class ActionSubmitRefund(Action):
-    """Submits the confirmed application to the refund store, once per draft."""
-
-    def name(self) -> str:
-        """Return the action's name."""
-        return "action_submit_refund"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Store the application and tell the buyer its number and what happens next."""
-        reset = [SlotSet(slot, None) for slot in DRAFT_SLOTS]
-        customer = customer_of(tracker)
-        if tracker.get_slot("refund_confirmed") is not True or customer is None:
-            return reset
-        draft = tracker.get_slot("refund_draft_id") or uuid.uuid4().hex
-        category = tracker.get_slot("refund_reason_category")
-        try:
-            with unit_of_work() as session:
-                submission = store.submit_application(
-                    session,
-                    customer_id=customer,
-                    order_id=tracker.get_slot("order_id"),
-                    method=RefundMethod(tracker.get_slot("refund_method")),
-                    amount=Decimal(tracker.get_slot("refund_amount")),
-                    reason=tracker.get_slot("refund_reason") or "",
-                    reason_category=policy.ReasonCategory(category) if category else None,
-                    idempotency_key=f"{tracker.sender_id}:{draft}",
-                    conversation_id=tracker.sender_id,
-                    now=store.utcnow(),
-                    settings=settings().policy,
-                )
-                application = submission.application
-                reply = _submitted_reply(application, created=submission.created)
-        except RefundError as e:
-            dispatcher.utter_message(response="utter_refund_failed", why=_refusal_text(e))
-            return reset
-        dispatcher.utter_message(**reply)
-        return reset
-
-
-def _submitted_reply(application: Any, *, created: bool) -> dict[str, Any]:
-    if not created:
-        return {
-            "response": "utter_refund_already_submitted",
-            "reference": application.reference,
-            "status": STATUS_WORDS.get(application.status, application.status),
-        }
-    due = application.review_due_at
-    params = {
-        "reference": application.reference,
-        "amount": str(application.amount),
-        "currency": application.currency,
-        "review_due": due.strftime("%d %B %Y") if due else "",
-    }
-    if application.review == Review.AUTOMATIC.value:
-        compensation = application.compensation
-        params["compensation_note"] = (
-            f", plus {money(compensation, application.currency)} compensation"
-            if compensation > 0
-            else ""
-        )
-        return {"response": "utter_refund_submitted_automatic", **params}
-    if application.method == RefundMethod.RETURN_AND_REFUND.value:
-        return {"response": "utter_refund_submitted_return", **params}
-    return {"response": "utter_refund_submitted_review", **params}
-
-
-def _refusal_text(error: RefundError) -> str:
-    if isinstance(error, AmountError) and error.code == "exceeds_balance":
-        return (
-            f"the order's refundable balance is now {error.params.get('balance')} "
-            f"{error.params.get('currency')}"
-        )
-    if isinstance(error, OrderNotFound):
-        return "the order was not found"
-    return "the order no longer allows this refund"

@@ -7,15 +7,16 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    METHOD_NAMES,
-    STATUS_WORDS,
     DomainDict,
     IdentityFormValidator,
     customer_of,
-    money,
+    method_name,
     order_summary,
+    state_words,
     unit_of_work,
 )
+from bot.clock import utcnow
+from bot.messages import date, money, text
 from bot.refunds import store
 from bot.refunds.errors import OrderNotFound
 from bot.refunds.models import Order, RefundApplication
@@ -63,31 +64,42 @@ class ValidateRefundStatusForm(StatusFormValidator):
 
 def describe_order(order: Order) -> str:
     """Return one line about an order's state and its next deadline."""
-    status = STATUS_WORDS.get(order.status, order.status)
-    line = f"Order {order_summary(order)}: {status}"
+    facts = {
+        "name": order_summary(order),
+        "state": state_words(order.status),
+        "total": money(order.total, order.currency),
+    }
     if order.status == "awaiting_shipment":
-        line += f", to be shipped by {order.ship_by:%d %B %Y}"
-    elif order.status == "shipped":
-        line += (
-            f" on {order.shipped_at:%d %B %Y}, delivery promised by "
-            f"{order.promised_delivery_by:%d %B %Y}"
+        return text("order.line_ship_by", ship_by=date(order.ship_by), **facts)
+    if order.status == "shipped" and order.shipped_at:
+        return text(
+            "order.line_shipped",
+            shipped=date(order.shipped_at),
+            promised=date(order.promised_delivery_by),
+            **facts,
         )
-    elif order.status == "delivered" and order.delivered_at:
-        line += f" on {order.delivered_at:%d %B %Y}"
-    return line + f" ({money(order.total, order.currency)})."
+    if order.status == "delivered" and order.delivered_at:
+        return text("order.line_delivered", delivered=date(order.delivered_at), **facts)
+    return text("order.line", **facts)
 
 
 def describe_application(application: RefundApplication) -> str:
     """Return one line about a refund application."""
-    status = STATUS_WORDS.get(application.status, application.status)
-    line = (
-        f"{application.reference} for order {application.order_id}: "
-        f"{METHOD_NAMES.get(application.method, application.method).lower()} of "
-        f"{money(application.amount, application.currency)}, {status}"
-    )
+    facts = {
+        "reference": application.reference,
+        "order_id": application.order_id,
+        "method": method_name(application.method).lower(),
+        "amount": money(application.amount, application.currency),
+        "state": state_words(application.status),
+    }
     if application.status == "pending_review" and application.review_due_at:
-        line += f" (decision due by {application.review_due_at:%d %B %Y})"
-    return line + "."
+        return text("application.line_due", due=date(application.review_due_at), **facts)
+    return text("application.line", **facts)
+
+
+def bullet_list(lines: list[str]) -> str:
+    """Return lines as a bulleted list, one per line."""
+    return "\n".join(text("list.item", line=line) for line in lines)
 
 
 class ActionOrderStatus(Action):
@@ -119,8 +131,8 @@ class ActionOrderStatus(Action):
             if not orders:
                 dispatcher.utter_message(response="utter_no_orders")
                 return []
-            lines = ["Your recent orders:"] + [f"• {describe_order(o)}" for o in orders]
-        dispatcher.utter_message(text="\n".join(lines))
+            lines = [describe_order(o) for o in orders]
+        dispatcher.utter_message(text=text("order.list", lines=bullet_list(lines)))
         return []
 
 
@@ -142,7 +154,7 @@ class ActionRefundStatus(Action):
         order_id = tracker.get_slot("order_id")
         with unit_of_work() as session:
             # A merchant who let the review deadline pass has approved by silence.
-            store.approve_overdue(session, now=store.utcnow(), customer_id=customer)
+            store.approve_overdue(session, now=utcnow(), customer_id=customer)
             applications = store.list_applications(session, customer_id=customer, order_id=order_id)
             if not applications:
                 if order_id:
@@ -154,9 +166,7 @@ class ActionRefundStatus(Action):
                 return []
             lines = [describe_application(a) for a in applications[:5]]
         if len(lines) == 1:
-            dispatcher.utter_message(text=f"Your refund application {lines[0]}")
+            dispatcher.utter_message(text=text("application.one", line=lines[0]))
         else:
-            dispatcher.utter_message(
-                text="Your refund applications:\n" + "\n".join(f"• {line}" for line in lines)
-            )
+            dispatcher.utter_message(text=text("application.list", lines=bullet_list(lines)))
         return []

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
 from actions.status import describe_application
-from bot.refunds import policy, store
+from bot.clock import utcnow
+from bot.refunds import policy, reading, store
 from bot.refunds.errors import ApplicationNotFound, TransitionNotAllowed
-
-REFERENCE = re.compile(r"\bRF-?[2-9A-HJ-NP-Z]{8}\b", re.I)
 
 
 class ActionWithdrawRefund(Action):
@@ -31,10 +28,9 @@ class ActionWithdrawRefund(Action):
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
             return []
-        reference = latest_entity(tracker, "application_reference")
-        match = REFERENCE.search(latest_text(tracker))
-        if reference is None and match:
-            reference = match.group(0).upper().replace("RF", "RF-", 1).replace("--", "-")
+        reference = latest_entity(tracker, "application_reference") or reading.find_reference(
+            latest_text(tracker)
+        )
         order_id = tracker.get_slot("order_id")
         with unit_of_work() as session:
             if reference:
@@ -107,9 +103,7 @@ class ActionWithdrawConfirm(Action):
                 application = store.find_application(
                     session, reference=reference, customer_id=customer
                 )
-                store.withdraw(
-                    session, application=application, customer_id=customer, now=store.utcnow()
-                )
+                store.withdraw(session, application=application, customer_id=customer, now=utcnow())
             except ApplicationNotFound:
                 dispatcher.utter_message(
                     response="utter_application_not_found", reference=reference

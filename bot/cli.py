@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.clock import utcnow
 from bot.settings import ConfigError, Settings
 
 
@@ -108,9 +109,9 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import utcnow
     from bot.refunds.db import get_sessionmaker
     from bot.refunds.demo import seed_demo
-    from bot.refunds.store import utcnow
 
     with get_sessionmaker(settings.database_url).begin() as session:
         seed_demo(session, now=utcnow(), settings=settings.policy)
@@ -119,10 +120,10 @@ def _demo_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _orders_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import utcnow
     from bot.refunds.db import get_sessionmaker
     from bot.refunds.errors import ImportRowError
     from bot.refunds.imports import import_orders, load_rows
-    from bot.refunds.store import utcnow
 
     try:
         raw = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
@@ -186,7 +187,7 @@ def _refunds_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from bot.refunds.db import get_sessionmaker
 
     with get_sessionmaker(settings.database_url).begin() as session:
-        approved = store.approve_overdue(session, now=store.utcnow())
+        approved = store.approve_overdue(session, now=utcnow())
         references = [a.reference for a in approved]
     print(f"approved {len(references)} overdue applications" + (": " if references else ""))
     for reference in references:

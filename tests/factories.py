@@ -10,16 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.refunds import store
-from bot.refunds.models import (
-    Customer,
-    Order,
-    OrderItem,
-    OrderStatus,
-    RefundApplication,
-    RefundMethod,
-    RefundStatus,
-)
-from bot.refunds.policy import ReasonCategory
+from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus
+from bot.refunds.models import Customer, Order, OrderItem, RefundApplication
 from bot.settings import PolicySettings
 
 #: A fixed clock for tests that do not care about the date.

@@ -16,9 +16,9 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from bot.refunds import demo, store
+from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import ImportRowError
 from bot.refunds.imports import import_orders
-from bot.refunds.models import RefundMethod
 from bot.settings import PolicySettings
 
 #: Demo order numbers by the nickname scripts use (see :mod:`bot.refunds.demo`).

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.gateway.router import ONE_MOMENT, UNAVAILABLE
+from bot.messages import text as message_text
 
 TURN_TIMEOUT_SECONDS = 60.0
 NO_ANSWER = "no answer"
@@ -293,9 +293,9 @@ class WidgetBuyer:
                     if message.get("client_id") == client_id and "echo" not in turn.marks:
                         turn.marks["echo"] = received - start
                     text = message.get("text") or ""
-                    if sender == "system" and text == ONE_MOMENT:
+                    if sender == "system" and text == message_text("one_moment"):
                         turn.slow_notice = True
-                    elif sender == "system" and text == UNAVAILABLE:
+                    elif sender == "system" and text == message_text("unavailable"):
                         turn.error = "gateway said Rasa is unavailable"
                     elif sender in ("bot", "system", "agent"):
                         # Notices (a handoff's "a person will answer") are part of the answer.

@@ -41,9 +41,9 @@ from bot.bench.report import machine, machine_load, markdown_table, text_table
 from bot.bench.sampling import Sampler
 from bot.bench.scripted import Script, check_turn, fill, load_scripts
 from bot.bench.stack import Stack, group_rss_bytes, running_stack
+from bot.clock import utcnow
 from bot.gateway.identity import make_token
 from bot.refunds.db import get_sessionmaker
-from bot.refunds.store import utcnow
 from bot.settings import PROJECT_ROOT
 
 PATHS = ("gateway", "rasa")

@@ -42,8 +42,8 @@ from bot.bench.client import (
     Turn,
     WidgetBuyer,
 )
+from bot.clock import utcnow
 from bot.gateway.identity import make_token
-from bot.refunds.store import utcnow
 
 _VARIABLE = re.compile(r"\{([A-Z_]+)\}")
 SILENCE_SECONDS = 3.0

@@ -21,10 +21,10 @@ import urllib.request
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
+from bot.clock import utcnow
 from bot.refunds.db import dispose, get_sessionmaker
 from bot.refunds.demo import seed_demo
 from bot.refunds.migrate import upgrade
-from bot.refunds.store import utcnow
 from bot.run import services
 from bot.settings import PROJECT_ROOT, GatewaySettings, PolicySettings, Settings
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction, MessageLimit, ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -34,10 +34,14 @@ from telegram.ext import (
 )
 from telegram.helpers import escape_markdown
 
+from bot.channels.splitting import split_text
+from bot.clock import utcnow
 from bot.gateway import evidence, identity, transcript
 from bot.gateway.models import Channel, TelegramUpdate
+from bot.gateway.outbound import Outbound
 from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.messages import text
 from bot.refunds.models import Customer
 from bot.settings import Settings
 
@@ -48,6 +52,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CONVERSATION_PREFIX = "tg-"
 # The payload Rasa gets when a chat starts (the contract's greeting intent).
 START_PAYLOAD = "/greet"
+#: Callback data of an inline button: ``b:<transcript message id>:<button index>``.
+BUTTON_DATA = r"^b:(\d{1,18}):(\d{1,3})$"
 TYPING_REFRESH_SECONDS = 4.5
 #: Telegram keeps an update it could not deliver for 24 hours: an update id older than this
 #: cannot come again, so the record that it was taken in is forgotten.
@@ -67,24 +73,6 @@ def webhook_secret(settings: Settings, shop_secret: str) -> str:
         settings.gateway.telegram_webhook_secret
         or identity.derived_secret(shop_secret, "telegram-webhook")[:64]
     )
-
-
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` UTF-16 units, at line or word breaks."""
-    pieces: list[str] = []
-    rest = text
-    while _utf16_len(rest) > limit:
-        cut = _longest_prefix(rest, limit)
-        for separator in ("\n\n", "\n", " "):
-            at = rest.rfind(separator, 0, cut)
-            if at > cut // 2:
-                cut = at
-                break
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
 
 
 def forget_update_ids(session: Session, *, before: dt.datetime) -> int:
@@ -108,6 +96,7 @@ class TelegramChannel:
         settings: Settings,
         shop_secret: str,
         router: Router,
+        outbound: Outbound,
         sessions: sessionmaker,
     ) -> None:
         gateway = settings.gateway
@@ -124,6 +113,7 @@ class TelegramChannel:
         self._settings = settings
         self._shop_secret = shop_secret
         self._router = router
+        self._outbound = outbound
         self._sessions = sessions
         self.secret = webhook_secret(settings, shop_secret)
         self.failed = False
@@ -138,48 +128,57 @@ class TelegramChannel:
         app.add_handler(
             MessageHandler(private & new & (filters.PHOTO | filters.Document.ALL), self._file)
         )
-        app.add_handler(CallbackQueryHandler(self._button))
+        app.add_handler(CallbackQueryHandler(self._button, pattern=BUTTON_DATA))
+        app.add_handler(CallbackQueryHandler(self._not_a_button))
         app.add_handler(MessageHandler(filters.UpdateType.EDITED, self._edited))
         app.add_error_handler(self._error)
 
     async def run(self) -> AsyncIterator[None]:
-        """Start the bot (webhook registration or polling) for the app's lifetime.
+        """Run the bot (webhook registration or polling) for the app's lifetime.
 
         When the Bot API cannot be reached or refuses the token, the error is logged and the
         gateway runs on without Telegram (``/health`` reports it) rather than not at all.
         """
         gateway = self._settings.gateway
         app = self.application
+        started = False
         try:
-            await app.initialize()
-            if gateway.telegram_mode == "webhook" and gateway.telegram_webhook_url:
-                await app.bot.set_webhook(
-                    url=gateway.telegram_webhook_url.rstrip("/") + WEBHOOK_PATH,
-                    secret_token=self.secret,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            elif gateway.telegram_mode == "webhook":
-                log.info(
-                    "Telegram webhook mode without REFUNDBOT_TELEGRAM_WEBHOOK_URL: register %s "
-                    "yourself, or set REFUNDBOT_TELEGRAM_MODE=polling",
-                    WEBHOOK_PATH,
-                )
-            await app.start()
-            if app.updater is not None:
-                await app.updater.start_polling(
-                    timeout=gateway.telegram_poll_timeout_seconds,
-                    allowed_updates=Update.ALL_TYPES,
-                )
+            async with app:
+                try:
+                    await self._register_webhook()
+                    await app.start()
+                    if app.updater is not None:
+                        await app.updater.start_polling(
+                            timeout=gateway.telegram_poll_timeout_seconds,
+                            allowed_updates=Update.ALL_TYPES,
+                        )
+                    started = True
+                    yield
+                finally:
+                    await self._stop()
         except TelegramError:
+            if started:
+                raise
             log.exception("Telegram could not be started; running without it")
-            await self._stop()
             self.failed = True
             yield
+
+    async def _register_webhook(self) -> None:
+        gateway = self._settings.gateway
+        if gateway.telegram_mode != "webhook":
             return
-        try:
-            yield
-        finally:
-            await self._stop()
+        if not gateway.telegram_webhook_url:
+            log.info(
+                "Telegram webhook mode without REFUNDBOT_TELEGRAM_WEBHOOK_URL: register %s "
+                "yourself, or set REFUNDBOT_TELEGRAM_MODE=polling",
+                WEBHOOK_PATH,
+            )
+            return
+        await self.application.bot.set_webhook(
+            url=gateway.telegram_webhook_url.rstrip("/") + WEBHOOK_PATH,
+            secret_token=self.secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
 
     async def _stop(self) -> None:
         for task in self._typing.values():
@@ -190,7 +189,6 @@ class TelegramChannel:
             await app.updater.stop()
         if app.running:
             await app.stop()
-        await app.shutdown()
 
     @property
     def username(self) -> str | None:
@@ -221,11 +219,11 @@ class TelegramChannel:
         chat_id = self._chat_id(conversation)
         if message.image:
             await bot.send_photo(chat_id=chat_id, photo=message.image)
-        text = message.text
-        if not text and not message.buttons:
+        said = message.text
+        if not said and not message.buttons:
             return
-        if text and message.author:
-            text = f"{message.author} (support): {text}"
+        if said and message.author:
+            said = text("telegram.agent_prefix", agent=message.author, text=said)
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(
@@ -234,7 +232,7 @@ class TelegramChannel:
                     for i, b in enumerate(message.buttons)
                 ]
             )
-        pieces = split_text(text or "…")
+        pieces = split_text(said or "…")
         for i, piece in enumerate(pieces):
             await bot.send_message(
                 chat_id=chat_id,
@@ -242,6 +240,9 @@ class TelegramChannel:
                 parse_mode=ParseMode.MARKDOWN_V2,
                 reply_markup=markup if i == len(pieces) - 1 else None,
             )
+
+    async def echo(self, conversation: ConversationInfo, message: Message) -> None:
+        """Do nothing: the chat already shows what the buyer sent."""
 
     async def typing(self, conversation: ConversationInfo, on: bool) -> None:
         """Show "typing…" in the chat until ``on`` is false (Telegram drops it after 5 s)."""
@@ -265,7 +266,7 @@ class TelegramChannel:
 
     async def _once(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update whose ``update_id`` was taken in before."""
-        now = transcript.utcnow()
+        now = utcnow()
         forget = time.monotonic() >= self._forget_due
         if forget:
             self._forget_due = time.monotonic() + FORGET_EVERY_SECONDS
@@ -295,10 +296,7 @@ class TelegramChannel:
                 customer_id = identity.verify_start_parameter(self._shop_secret, context.args[0])
             except identity.InvalidToken as e:
                 log.info("Telegram start parameter rejected: %s", e)
-                notice = (
-                    "That sign-in link is invalid or has expired, so you're chatting as a guest. "
-                    "Open the link in the shop again to sign in."
-                )
+                notice = text("telegram.bad_link")
 
         def bind(session: Session) -> str | None:
             transcript.ensure_conversation(
@@ -316,55 +314,42 @@ class TelegramChannel:
 
         name = await transcript.run_in_session(self._sessions, bind)
         if name is not None:
-            notice = f"You're signed in as {name}."
+            notice = text("telegram.signed_in", name=name)
         if notice:
-            await self._router.say(conversation_id, notice)
-        await self._router.receive(
-            Inbound(
-                conversation_id=conversation_id,
-                channel=Channel.TELEGRAM,
-                text="/start",
-                payload=START_PAYLOAD,
-                client_id=f"u{update.update_id}",
-            )
-        )
+            await self._outbound.say(conversation_id, notice)
+        await self._router.receive(_inbound(update, chat.id, text="/start", payload=START_PAYLOAD))
 
     async def _text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand a typed message to the router."""
         message = update.message
         if message is None or message.text is None:
             return
-        text = message.text.strip()
         await self._router.receive(
-            Inbound(
+            Inbound.typed(
                 conversation_id=conversation_id_of(message.chat_id),
                 channel=Channel.TELEGRAM,
-                text=text,
-                # Typed text never reaches Rasa as "/intent{...}"; only our buttons carry payloads.
-                payload=text.lstrip("/") if text.startswith("/") else None,
-                client_id=f"u{update.update_id}",
+                text=message.text,
+                client_id=_client_id(update),
             )
         )
 
-    async def _button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a button press and send the button's payload on."""
         query = update.callback_query
+        chat = update.effective_chat
         if query is None:
             return
-        chat = update.effective_chat
         button = None
-        parts = (query.data or "").split(":")
-        if chat is not None and len(parts) == 3 and parts[0] == "b" and "" not in parts[1:]:
-            if parts[1].isdigit() and parts[2].isdigit():
-                message_id, index = int(parts[1]), int(parts[2])
-                found = await transcript.run_in_session(
-                    self._sessions,
-                    lambda s: transcript.get_message(s, message_id=message_id),
-                )
-                if found is not None and found.conversation_id == conversation_id_of(chat.id):
-                    button = transcript.button_of(found, index)
+        match = context.match
+        if chat is not None and match is not None:
+            message_id, index = int(match.group(1)), int(match.group(2))
+            found = await transcript.run_in_session(
+                self._sessions, lambda s: transcript.get_message(s, message_id=message_id)
+            )
+            if found is not None and found.conversation_id == conversation_id_of(chat.id):
+                button = transcript.button_of(found, index)
         if button is None or chat is None:
-            await query.answer(text="That button is no longer available.")
+            await query.answer(text=text("telegram.button_gone"))
             return
         await query.answer()
         try:
@@ -373,14 +358,13 @@ class TelegramChannel:
         except TelegramError:
             log.info("could not remove the keyboard of an answered question", exc_info=True)
         await self._router.receive(
-            Inbound(
-                conversation_id=conversation_id_of(chat.id),
-                channel=Channel.TELEGRAM,
-                text=button.title,
-                payload=button.payload,
-                client_id=f"u{update.update_id}",
-            )
+            _inbound(update, chat.id, text=button.title, payload=button.payload)
         )
+
+    async def _not_a_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a press whose data no button of ours carries (an old or forged keyboard)."""
+        if update.callback_query is not None:
+            await update.callback_query.answer(text=text("telegram.button_gone"))
 
     async def _file(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Keep a photo or document as evidence and tell the buyer where it went."""
@@ -424,34 +408,27 @@ class TelegramChannel:
             stored = await transcript.run_in_session(self._sessions, store)
         except evidence.EvidenceRejected as e:
             await self._router.receive(
-                Inbound(
-                    conversation_id=conversation_id,
-                    channel=Channel.TELEGRAM,
-                    text=f"📎 {filename}",
-                    client_id=f"u{update.update_id}",
-                ),
-                route=False,
+                _inbound(update, message.chat_id, text=f"📎 {filename}"), route=False
             )
-            await self._router.say(conversation_id, str(e))
+            await self._outbound.say(conversation_id, str(e))
             return
         await self._router.receive(
-            Inbound(
-                conversation_id=conversation_id,
-                channel=Channel.TELEGRAM,
+            _inbound(
+                update,
+                message.chat_id,
                 text=f"📎 {stored.filename}",
-                client_id=f"u{update.update_id}",
                 attachments=(stored.to_json(),),
             ),
             route=False,
         )
-        await self._router.say(conversation_id, evidence.acknowledgement(stored))
+        await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
         if message.caption:
             await self._router.receive(
-                Inbound(
+                Inbound.typed(
                     conversation_id=conversation_id,
                     channel=Channel.TELEGRAM,
                     text=message.caption,
-                    client_id=f"u{update.update_id}c",
+                    client_id=f"{_client_id(update)}c",
                 )
             )
 
@@ -470,10 +447,7 @@ class TelegramChannel:
                 telegram_chat_id=message.chat_id,
             ),
         )
-        await self._router.say(
-            conversation_id,
-            "I can't see edits to earlier messages; please send the correction as a new message.",
-        )
+        await self._outbound.say(conversation_id, text("telegram.edits_not_read"))
 
     async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error of a handler."""
@@ -486,16 +460,25 @@ class TelegramChannel:
         return int(conversation.id.removeprefix(CONVERSATION_PREFIX))
 
 
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+def _client_id(update: Update) -> str:
+    """Return the transcript's client id of an update: a redelivered update is taken once."""
+    return f"u{update.update_id}"
 
 
-def _longest_prefix(text: str, limit: int) -> int:
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _utf16_len(text[:mid]) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return max(lo, 1)
+def _inbound(
+    update: Update,
+    chat_id: int,
+    *,
+    text: str,
+    payload: str | None = None,
+    attachments: tuple[dict[str, object], ...] = (),
+) -> Inbound:
+    """Return the channel-neutral form of an update of chat ``chat_id``."""
+    return Inbound(
+        conversation_id=conversation_id_of(chat_id),
+        channel=Channel.TELEGRAM,
+        text=text,
+        payload=payload,
+        client_id=_client_id(update),
+        attachments=attachments,
+    )

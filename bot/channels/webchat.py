@@ -17,12 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway import evidence, identity, keys, transcript
+from bot import messages
+from bot.gateway import evidence, identity, transcript
 from bot.gateway.models import Channel
+from bot.gateway.outbound import Outbound
+from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.messages import text
 from bot.refunds.models import Customer
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +45,22 @@ class WebChat:
 
     channel = Channel.WEBCHAT
 
-    def __init__(self, app: web.Application) -> None:
-        self._app = app
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        shop_secret: str,
+        sessions: sessionmaker,
+        read_sessions: sessionmaker,
+        router: Router,
+        outbound: Outbound,
+    ) -> None:
+        self._settings = settings
+        self._secret = shop_secret
+        self._sessions = sessions
+        self._read_sessions = read_sessions
+        self._router = router
+        self._outbound = outbound
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         # The latest message with buttons sent to each open conversation: a press of one of
         # its buttons (most presses) needs no trip to the database.
@@ -51,6 +70,10 @@ class WebChat:
         """Send ``message`` to every open tab of the conversation."""
         if message.buttons and conversation.id in self._sockets:
             self._buttons[conversation.id] = message
+        await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
+
+    async def echo(self, conversation: ConversationInfo, message: Message) -> None:
+        """Show the buyer's own message in every open tab (the one that sent it included)."""
         await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
 
     async def typing(self, conversation: ConversationInfo, on: bool) -> None:
@@ -73,7 +96,7 @@ class WebChat:
                 if frame.type is WSMsgType.TEXT:
                     conversation = await self._on_text(ws, conversation, frame.data)
                 elif frame.type is WSMsgType.BINARY:
-                    await _error(ws, "bad_frame", "Frames must be JSON text.")
+                    await _error(ws, "bad_frame", text("webchat.not_text"))
                 elif frame.type is WSMsgType.ERROR:
                     log.info("widget socket error: %s", ws.exception())
         finally:
@@ -92,12 +115,12 @@ class WebChat:
 
     async def upload(self, request: web.Request) -> web.Response:
         """Take an evidence file (multipart ``session`` + ``file``) for a widget conversation."""
-        settings = request.app[keys.SETTINGS]
+        settings = self._settings
         limit = settings.gateway.upload_max_bytes
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             return _upload_error(413, _too_big(limit))
         if not request.content_type.startswith("multipart/"):
-            return _upload_error(400, "Send the file as multipart/form-data.")
+            return _upload_error(400, text("upload.not_multipart"))
         reader = await request.multipart()
         session_token: str | None = None
         client_id: str | None = None
@@ -121,13 +144,11 @@ class WebChat:
                     chunks.append(chunk)
                 data = b"".join(chunks)
         if session_token is None or data is None:
-            return _upload_error(400, "Send a session and a file.")
-        secret = request.app[keys.SHOP_SECRET]
+            return _upload_error(400, text("upload.incomplete"))
         try:
-            conversation_id = identity.unsign_value(secret, SESSION_PURPOSE, session_token)
+            conversation_id = identity.unsign_value(self._secret, SESSION_PURPOSE, session_token)
         except identity.InvalidToken:
-            return _upload_error(403, "This chat session is not valid; reload the page.")
-        sessions = request.app[keys.SESSIONS]
+            return _upload_error(403, text("upload.bad_session"))
         evidence_dir = settings.var_dir / "evidence"
 
         def store(session: Session) -> tuple[ConversationInfo, evidence.StoredEvidence] | None:
@@ -145,14 +166,13 @@ class WebChat:
             return conversation, stored
 
         try:
-            kept = await transcript.run_in_session(sessions, store)
+            kept = await transcript.run_in_session(self._sessions, store)
         except evidence.EvidenceRejected as e:
             return _upload_error(413 if e.too_big else 415, str(e))
         if kept is None:
-            return _upload_error(403, "This chat session is not valid; reload the page.")
-        conversation, stored = kept
-        router = request.app[keys.ROUTER]
-        message = await router.receive(
+            return _upload_error(403, text("upload.bad_session"))
+        _, stored = kept
+        message = await self._router.receive(
             Inbound(
                 conversation_id=conversation_id,
                 channel=Channel.WEBCHAT,
@@ -163,8 +183,7 @@ class WebChat:
             route=False,
         )
         if message is not None:
-            await self.deliver(conversation, message)
-            await router.say(conversation_id, evidence.acknowledgement(stored))
+            await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
         return web.json_response({"ok": True, "evidence": stored.to_json()}, headers=CORS)
 
     async def upload_preflight(self, _: web.Request) -> web.Response:
@@ -184,10 +203,10 @@ class WebChat:
         try:
             frame = json.loads(data)
         except ValueError:
-            await _error(ws, "bad_frame", "Frames must be JSON objects.")
+            await _error(ws, "bad_frame", text("webchat.not_json"))
             return conversation
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await _error(ws, "bad_frame", "Frames must be JSON objects with a type.")
+            await _error(ws, "bad_frame", text("webchat.no_type"))
             return conversation
         kind = frame["type"]
         if kind == "ping":
@@ -197,17 +216,17 @@ class WebChat:
                 self._forget(conversation.id, ws)
             return await self._hello(ws, frame)
         elif conversation is None:
-            await _error(ws, "no_hello", "Say hello first.")
+            await _error(ws, "no_hello", text("webchat.hello_first"))
         elif kind == "message":
             await self._message(ws, conversation, frame)
         elif kind == "button":
             await self._button(ws, conversation, frame)
         else:
-            await _error(ws, "bad_frame", f"Unknown frame type {kind[:40]!r}.")
+            await _error(ws, "bad_frame", text("webchat.unknown_type", kind=repr(kind[:40])))
         return conversation
 
     async def _hello(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> ConversationInfo:
-        secret = self._app[keys.SHOP_SECRET]
+        secret = self._secret
         customer_id: str | None = None
         token = frame.get("token")
         if isinstance(token, str) and token:
@@ -215,9 +234,7 @@ class WebChat:
                 customer_id = identity.verify_token(secret, token)
             except identity.InvalidToken as e:
                 log.info("widget token rejected: %s", e)
-                await _error(
-                    ws, "invalid_token", "Your sign-in has expired; you are chatting as a guest."
-                )
+                await _error(ws, "invalid_token", text("webchat.token_expired"))
         previous: str | None = None
         session_token = frame.get("session")
         if isinstance(session_token, str) and session_token:
@@ -256,11 +273,9 @@ class WebChat:
                 name,
             )
 
-        conversation, messages, name = await transcript.run_in_session(
-            self._app[keys.SESSIONS], resolve
-        )
+        conversation, messages, name = await transcript.run_in_session(self._sessions, resolve)
         self._sockets.setdefault(conversation.id, set()).add(ws)
-        settings = self._app[keys.SETTINGS]
+        settings = self._settings
         await _send(
             ws,
             {
@@ -281,26 +296,21 @@ class WebChat:
         self, ws: web.WebSocketResponse, conversation: ConversationInfo, frame: dict[str, Any]
     ) -> None:
         client_id = _client_id(frame)
-        text = frame.get("text")
-        if not isinstance(text, str) or not text.strip():
-            await _error(ws, "bad_frame", "A message needs some text.", client_id)
+        said = frame.get("text")
+        if not isinstance(said, str) or not said.strip():
+            await _error(ws, "bad_frame", text("webchat.empty"), client_id)
             return
-        limit = self._app[keys.SETTINGS].gateway.message_max_chars
-        if len(text) > limit:
-            await _error(
-                ws, "too_long", f"Messages can be at most {limit} characters long.", client_id
-            )
+        limit = self._settings.gateway.message_max_chars
+        if len(said) > limit:
+            await _error(ws, "too_long", text("webchat.too_long", limit=limit), client_id)
             return
-        # Typed text never reaches Rasa as "/intent{...}": only buttons the bot sent carry payloads.
-        typed = text.strip()
-        inbound = Inbound(
+        inbound = Inbound.typed(
             conversation_id=conversation.id,
             channel=Channel.WEBCHAT,
-            text=typed,
-            payload=typed.lstrip("/") if typed.startswith("/") else None,
+            text=said,
             client_id=client_id,
         )
-        await self._take(ws, conversation, inbound)
+        await self._take(ws, inbound)
 
     async def _button(
         self, ws: web.WebSocketResponse, conversation: ConversationInfo, frame: dict[str, Any]
@@ -308,19 +318,19 @@ class WebChat:
         client_id = _client_id(frame)
         message_id, index = frame.get("message_id"), frame.get("index")
         if not isinstance(message_id, int) or not isinstance(index, int):
-            await _error(ws, "bad_frame", "A button needs message_id and index.", client_id)
+            await _error(ws, "bad_frame", text("webchat.bad_button_frame"), client_id)
             return
         found = self._buttons.get(conversation.id)
         if found is None or found.id != message_id:
             found = await transcript.run_in_session(
-                self._app[keys.READ_SESSIONS],
+                self._read_sessions,
                 lambda s: transcript.get_message(s, message_id=message_id),
             )
         button = None
         if found is not None and found.conversation_id == conversation.id:
             button = transcript.button_of(found, index)
         if button is None:
-            await _error(ws, "bad_button", "That button is not available.", client_id)
+            await _error(ws, "bad_button", text("webchat.no_such_button"), client_id)
             return
         inbound = Inbound(
             conversation_id=conversation.id,
@@ -329,17 +339,13 @@ class WebChat:
             payload=button.payload,
             client_id=client_id,
         )
-        await self._take(ws, conversation, inbound)
+        await self._take(ws, inbound)
 
-    async def _take(
-        self, ws: web.WebSocketResponse, conversation: ConversationInfo, inbound: Inbound
-    ) -> None:
-        message = await self._app[keys.ROUTER].receive(inbound)
+    async def _take(self, ws: web.WebSocketResponse, inbound: Inbound) -> None:
+        message = await self._router.receive(inbound)
         if message is None:
             # Already taken (a resend after a reconnect): confirm it again, do not double it.
             await _send(ws, {"type": "ack", "client_id": inbound.client_id, "duplicate": True})
-            return
-        await self.deliver(conversation, message)
 
     async def _broadcast(self, conversation_id: str, frame: dict[str, Any]) -> None:
         for ws in list(self._sockets.get(conversation_id, ())):
@@ -367,7 +373,7 @@ async def _error(
 
 
 def _too_big(limit: int) -> str:
-    return f"Files can be at most {limit // (1024 * 1024)} MB."
+    return text("upload.too_big", limit=messages.size(limit))
 
 
 def _upload_error(status: int, message: str) -> web.Response:

@@ -45,10 +45,10 @@ def _read_password() -> str | None:
 
 
 def _agent_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import utcnow
     from bot.console.auth import AgentExists, create_agent
     from bot.console.models import Role
     from bot.refunds.db import get_sessionmaker
-    from bot.refunds.store import utcnow
 
     password = _read_password()
     if password is None:

@@ -1,4 +1,4 @@
-"""Tables of the agent console: agents, their sessions, handoffs, private notes, canned replies.
+"""Tables of the agent console: agents, their sessions, private notes, canned replies.
 
 They share :data:`bot.refunds.models.Base`; the schema itself is owned by migration ``0003``.
 """
@@ -19,16 +19,6 @@ class Role(str, Enum):
 
     AGENT = "agent"
     ADMIN = "admin"
-
-
-class HandoffReason(str, Enum):
-    """Why a conversation went to the people."""
-
-    BUYER_ASKED = "buyer_asked"
-    REPEATED_FAILURE = "repeated_failure"
-    POLICY = "policy"
-    AGENT_TOOK_OVER = "agent_took_over"
-    MERCHANT_QUESTION = "merchant_question"
 
 
 class Agent(Base):
@@ -57,25 +47,6 @@ class AgentSession(Base):
     created_at = Column(UTCDateTime, nullable=False)
     expires_at = Column(UTCDateTime, nullable=False)
     last_seen_at = Column(UTCDateTime, nullable=False, index=True)
-
-
-class Handoff(Base):
-    """One stretch of a conversation owned by people: waiting, then claimed, then ended."""
-
-    __tablename__ = "handoffs"
-
-    id = Column(ID, primary_key=True)
-    conversation_id = Column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    reason = Column(String(32), nullable=False)
-    detail = Column(Text, nullable=True)
-    requested_at = Column(UTCDateTime, nullable=False)
-    agent_id = Column(ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True)
-    claimed_at = Column(UTCDateTime, nullable=True)
-    ended_at = Column(UTCDateTime, nullable=True, index=True)
-    # "handed_back" (the bot continues) or "closed".
-    outcome = Column(String(16), nullable=True)
 
 
 class ConversationNote(Base):

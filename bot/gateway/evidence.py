@@ -14,8 +14,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.gateway.transcript import utcnow
-from bot.refunds.models import Evidence, RefundApplication, RefundStatus
+from bot import messages
+from bot.clock import utcnow
+from bot.messages import text
+from bot.refunds.enums import RefundStatus
+from bot.refunds.models import Evidence, RefundApplication
 
 ALLOWED_TYPES = {
     "image/jpeg": ".jpg",
@@ -74,7 +77,7 @@ def check_size(size: int | None, max_bytes: int) -> None:
     """Raise :class:`EvidenceRejected` when ``size`` is over the limit."""
     if size is not None and size > max_bytes:
         raise EvidenceRejected(
-            f"That file is {_human(size)}; I can take files up to {_human(max_bytes)}.",
+            text("evidence.too_big", size=messages.size(size), limit=messages.size(max_bytes)),
             too_big=True,
         )
 
@@ -98,10 +101,10 @@ def store_evidence(
     """
     check_size(len(data), max_bytes)
     if not data:
-        raise EvidenceRejected("That file is empty.")
+        raise EvidenceRejected(text("evidence.empty"))
     content_type = sniff_type(data)
     if content_type is None:
-        raise EvidenceRejected("I can only take photos (JPEG, PNG, GIF, WebP) and PDF files.")
+        raise EvidenceRejected(text("evidence.wrong_type"))
     digest = hashlib.sha256(data).hexdigest()
     evidence_dir.mkdir(parents=True, exist_ok=True)
     path = evidence_dir / f"{digest}{ALLOWED_TYPES[content_type]}"
@@ -142,14 +145,10 @@ def store_evidence(
 def acknowledgement(stored: StoredEvidence) -> str:
     """Return what the buyer is told once a file is kept."""
     if stored.application_reference:
-        return (
-            f"Thanks, I've added {stored.filename} to your refund application "
-            f"{stored.application_reference}."
+        return text(
+            "evidence.attached", filename=stored.filename, reference=stored.application_reference
         )
-    return (
-        f"Thanks, I've kept {stored.filename}. It will be attached to your refund application "
-        "when you submit it."
-    )
+    return text("evidence.kept", filename=stored.filename)
 
 
 def safe_filename(name: str, default_suffix: str) -> str:
@@ -158,11 +157,3 @@ def safe_filename(name: str, default_suffix: str) -> str:
     name = urllib.parse.unquote(name or "").replace("\\", "/")
     base = re.sub(r"[^\w.\- ()]+", "_", Path(name).name).strip(" ._")[:120]
     return base or f"file{default_suffix}"
-
-
-def _human(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"

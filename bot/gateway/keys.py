@@ -1,4 +1,4 @@
-"""Typed keys of everything the gateway app holds."""
+"""Typed keys of what the gateway app holds (the console and the handoff have their own)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
     from bot.channels.webchat import WebChat
-    from bot.console.hub import ConsoleHub
-    from bot.gateway.handoff import Handoffs
+    from bot.gateway.outbound import Outbound
     from bot.gateway.rasa import RasaClient
     from bot.gateway.router import Router
 
@@ -25,10 +24,7 @@ SESSIONS = web.AppKey("sessions", sessionmaker)
 READ_SESSIONS = web.AppKey("read_sessions", sessionmaker)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 RASA: web.AppKey[RasaClient] = web.AppKey("rasa")
+OUTBOUND: web.AppKey[Outbound] = web.AppKey("outbound")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 WEBCHAT: web.AppKey[WebChat] = web.AppKey("webchat")
 TELEGRAM: web.AppKey[TelegramChannel | None] = web.AppKey("telegram")
-HANDOFFS: web.AppKey[Handoffs] = web.AppKey("handoffs")
-#: Failed console sign-ins by (address, name): their times, for throttling.
-LOGIN_FAILURES: web.AppKey[dict[tuple[str, str], list[float]]] = web.AppKey("login_failures")
-CONSOLE_HUB: web.AppKey[ConsoleHub] = web.AppKey("console_hub")

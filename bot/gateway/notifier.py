@@ -1,11 +1,11 @@
 """Proactive updates: an outbox reader over ``refund_events``.
 
 Every state change of an application is an append-only ``refund_events`` row, whichever process
-made it. The notifier reads the rows past a persisted cursor, writes the buyer's message to the
-transcript and moves the cursor in the same transaction, then delivers the message on the channel
-the buyer last used (of the application's conversation and the customer's others). So each change
-is told at most once, even across restarts; a web buyer who is offline sees it in the history on
-return.
+made it. The notifier reads the rows past a persisted cursor and, through the outbound path,
+writes the buyer's message to the transcript and moves the cursor in the same transaction, then
+delivers the message on the channel the buyer last used (of the application's conversation and
+the customer's others). So each change is told at most once, even across restarts; a web buyer
+who is offline sees it in the history on return.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utcnow
 from bot.gateway import transcript
-from bot.gateway.models import GatewayCursor, SenderKind
-from bot.gateway.router import Router
-from bot.gateway.transcript import ConversationInfo, Message
+from bot.gateway.models import GatewayCursor
+from bot.gateway.outbound import Outbound, Outgoing
+from bot.messages import money, text
 from bot.refunds import store
-from bot.refunds.models import RefundApplication, RefundEvent, RefundStatus
+from bot.refunds.enums import RefundStatus
+from bot.refunds.models import RefundApplication, RefundEvent
 
 log = logging.getLogger(__name__)
 
@@ -33,35 +35,33 @@ BATCH = 100
 
 def status_message(application: RefundApplication, event: RefundEvent) -> str | None:
     """Return what the buyer is told about ``event``, or ``None`` when it is not news to them."""
-    reference = application.reference
-    amount = f"{application.amount} {application.currency}"
-    note = f" Note from the merchant: {event.note}" if event.note else ""
+    facts = {
+        "reference": application.reference,
+        "amount": money(application.amount, application.currency),
+    }
     status = event.to_status
     if event.from_status == status:
         # Not a change: the merchant asks the buyer something (bot.refunds.review).
         if not event.note:
             return None
-        return (
-            f"About your refund application {reference}, the merchant asks: {event.note} "
-            "Please answer here."
-        )
-    if status == RefundStatus.APPROVED.value:
-        return f"Good news: your refund application {reference} for {amount} has been approved."
-    if status == RefundStatus.REJECTED.value:
-        return f"Your refund application {reference} was not approved.{note}"
-    if status == RefundStatus.AWAITING_RETURN.value:
-        return (
-            f"Your refund application {reference} was approved for return. Please send the item "
-            "back and tell me the return tracking number here."
-        )
-    if status == RefundStatus.RETURN_RECEIVED.value:
-        return (
-            f"We've received the item you returned for application {reference}; your refund "
-            f"of {amount} is on its way."
-        )
-    if status == RefundStatus.REFUNDED.value:
-        return f"Your refund of {amount} for application {reference} has been paid."
+        return text("status.merchant_asks", question=event.note, **facts)
+    if status == RefundStatus.REJECTED.value and event.note:
+        return text("status.rejected_with_note", note=event.note, **facts)
+    if status in _NEWS:
+        return text(f"status.{status}", **facts)
     return None
+
+
+#: Statuses the buyer is told about.
+_NEWS = frozenset(
+    {
+        RefundStatus.APPROVED.value,
+        RefundStatus.REJECTED.value,
+        RefundStatus.AWAITING_RETURN.value,
+        RefundStatus.RETURN_RECEIVED.value,
+        RefundStatus.REFUNDED.value,
+    }
+)
 
 
 #: News that a later change in the same pass already tells ("approved" by "paid", ...).
@@ -84,8 +84,8 @@ def start_cursor(session: Session) -> int:
     return int(row.position)
 
 
-def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
-    """Turn the events past the cursor into transcript messages and move the cursor past them."""
+def take_batch(session: Session) -> list[Outgoing]:
+    """Return the news in the events past the cursor, and move the cursor past them."""
     cursor = session.execute(
         select(GatewayCursor).where(GatewayCursor.name == CURSOR).with_for_update()
     ).scalar_one_or_none()
@@ -99,7 +99,7 @@ def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
         .order_by(RefundEvent.id)
         .limit(BATCH)
     ).all()
-    out: list[tuple[ConversationInfo, Message]] = []
+    out: list[Outgoing] = []
     for i, (event, application) in enumerate(rows):
         cursor.position = event.id
         if event.at == application.created_at:
@@ -110,8 +110,8 @@ def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
         if event.from_status != event.to_status and any(e.to_status in superseded for e in later):
             # "Approved for return" says both; one message rather than two in a row.
             continue
-        text = status_message(application, event)
-        if text is None:
+        news = status_message(application, event)
+        if news is None:
             continue
         conversation = transcript.last_used_conversation(
             session,
@@ -120,14 +120,7 @@ def take_batch(session: Session) -> list[tuple[ConversationInfo, Message]]:
         )
         if conversation is None:
             continue
-        message = transcript.record_outbound(
-            session,
-            conversation_id=conversation.id,
-            channel=conversation.last_channel,
-            sender=SenderKind.SYSTEM,
-            text=text,
-        )
-        out.append((conversation, message))
+        out.append(Outgoing(conversation.id, news))
     return out
 
 
@@ -141,7 +134,7 @@ def has_news(session: Session) -> bool:
 
 
 async def notify_once(
-    router: Router, sessions: sessionmaker, *, read_sessions: sessionmaker | None = None
+    outbound: Outbound, sessions: sessionmaker, *, read_sessions: sessionmaker | None = None
 ) -> int:
     """Deliver every pending status change; return how many messages were sent.
 
@@ -152,9 +145,7 @@ async def notify_once(
         return 0
     sent = 0
     while True:
-        batch = await transcript.run_in_session(sessions, take_batch)
-        for conversation, message in batch:
-            await router.deliver(conversation, message)
+        batch = await outbound.send(take_batch)
         sent += len(batch)
         if not batch:
             return sent
@@ -162,11 +153,11 @@ async def notify_once(
 
 def approve_overdue(session: Session) -> int:
     """Approve applications the merchant left unanswered past the review deadline."""
-    return len(store.approve_overdue(session, now=store.utcnow()))
+    return len(store.approve_overdue(session, now=utcnow()))
 
 
 async def notifier(
-    router: Router,
+    outbound: Outbound,
     sessions: sessionmaker,
     *,
     interval_seconds: float,
@@ -187,7 +178,7 @@ async def notifier(
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + sweep_seconds
                     await transcript.run_in_session(sessions, approve_overdue)
-                await notify_once(router, sessions, read_sessions=read_sessions)
+                await notify_once(outbound, sessions, read_sessions=read_sessions)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from bot.contract import HandoffReason, handoff_reason
 from bot.gateway.transcript import Button
 
 log = logging.getLogger(__name__)
@@ -18,25 +20,16 @@ class RasaUnavailable(Exception):
     """Rasa did not answer, or answered with an error; the message should be retried."""
 
 
+@dataclass(frozen=True)
 class BotReply:
-    """One message Rasa wants the buyer to get."""
+    """One message Rasa wants the buyer to get, or its request to bring in a person."""
 
-    __slots__ = ("buttons", "custom", "image", "text")
-
-    def __init__(
-        self,
-        text: str | None,
-        buttons: tuple[Button, ...] = (),
-        image: str | None = None,
-        custom: Any = None,
-    ) -> None:
-        self.text = text
-        self.buttons = buttons
-        self.image = image
-        self.custom = custom
-
-    def __repr__(self) -> str:
-        return f"BotReply(text={self.text!r}, buttons={self.buttons!r}, image={self.image!r})"
+    text: str | None
+    buttons: tuple[Button, ...] = ()
+    image: str | None = None
+    custom: Any = None
+    handoff: HandoffReason | None = None
+    """Set when the message is the actions' request to hand the conversation to people."""
 
 
 class RasaClient:
@@ -149,7 +142,9 @@ def parse_reply(item: Any) -> BotReply | None:
     custom = item.get("custom")
     if text is None and not buttons and image is None and custom is None:
         return None
-    return BotReply(text=text, buttons=buttons, image=image, custom=custom)
+    return BotReply(
+        text=text, buttons=buttons, image=image, custom=custom, handoff=handoff_reason(custom)
+    )
 
 
 async def probe(

@@ -11,83 +11,53 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import contract, messages
+from bot.contract import HandoffReason
 from bot.gateway import transcript
-from bot.gateway.models import Channel, MessageStatus, SenderKind
+from bot.gateway.models import MessageStatus, SenderKind
+from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaUnavailable
-from bot.gateway.transcript import Button, ConversationInfo, Inbound, Message
+from bot.gateway.transcript import ConversationInfo, Inbound, Message
 
 log = logging.getLogger(__name__)
 
-ONE_MOMENT = "One moment, please…"
-UNAVAILABLE = (
-    "Sorry, I'm temporarily unavailable. I've kept your message and will answer it as soon as "
-    "I'm back."
-)
+#: Called with the conversation id and the reason when Rasa asks to bring in a person.
+HandoffHook = Callable[[str, HandoffReason], Awaitable[object]]
 
 
-class ChannelAdapter(Protocol):
-    """What the router needs from a channel."""
-
-    channel: Channel
-
-    async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
-        """Show ``message`` to the buyer of ``conversation``."""
-
-    async def typing(self, conversation: ConversationInfo, on: bool) -> None:
-        """Show or hide that the bot is typing."""
-
-
-Observer = Callable[[Message], Awaitable[None]]
-#: Called with the conversation id and Rasa's custom ``{"handoff": ...}`` message.
-HandoffHook = Callable[[str, Any], Awaitable[None]]
-
-
-def asks_handoff(reply: BotReply) -> bool:
-    """Return whether a reply of Rasa asks to hand the conversation to people."""
-    return isinstance(reply.custom, dict) and "handoff" in reply.custom
+async def _no_handoff(_conversation_id: str, _reason: HandoffReason) -> None:
+    log.warning("a handoff was asked for, but nobody takes handoffs in this gateway")
 
 
 class Router:
-    """Routes buyers' messages to Rasa in order and replies through their channel."""
+    """Routes buyers' messages to Rasa in order; replies go out through the outbound path."""
 
     def __init__(
         self,
         *,
         sessions: sessionmaker,
         rasa: RasaClient,
+        outbound: Outbound,
+        on_handoff: HandoffHook = _no_handoff,
         slow_notice_seconds: float = 5.0,
         retry_max_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
+        self._outbound = outbound
+        self._on_handoff = on_handoff
         self._slow_notice = slow_notice_seconds
         self._retry_max = retry_max_seconds
-        self._channels: dict[Channel, ChannelAdapter] = {}
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._fresh: dict[int, tuple[Message, ConversationInfo]] = {}
         self._closed = False
-        self._observers: list[Observer] = []
-        self.on_handoff: HandoffHook | None = None
-
-    def observe(self, observer: Observer) -> None:
-        """Call ``observer`` with every message taken in or delivered (the agent console)."""
-        self._observers.append(observer)
-
-    def register(self, adapter: ChannelAdapter) -> None:
-        """Let the router reply through ``adapter``'s channel."""
-        self._channels[adapter.channel] = adapter
-
-    def unregister(self, adapter: ChannelAdapter) -> None:
-        """Stop replying through ``adapter`` (its channel could not start)."""
-        if self._channels.get(adapter.channel) is adapter:
-            del self._channels[adapter.channel]
 
     async def start(self) -> None:
         """Queue the messages a previous run left unanswered."""
@@ -135,59 +105,10 @@ class Router:
             # Its client id was taken in already: a resend after a reconnect, another tab.
             return None
         message, conversation = recorded
-        await self._observed(message)
+        await self._outbound.taken_in(conversation, message)
         if route:
             self._enqueue(message.conversation_id, message.id, fresh=recorded)
         return message
-
-    async def say(
-        self,
-        conversation_id: str,
-        text: str,
-        *,
-        sender: SenderKind = SenderKind.SYSTEM,
-        buttons: Sequence[Button] = (),
-    ) -> Message | None:
-        """Record a message to the buyer and deliver it on the channel they last used."""
-
-        def record(session: Session) -> tuple[ConversationInfo, Message] | None:
-            conversation = transcript.get_conversation(session, conversation_id)
-            if conversation is None:
-                return None
-            message = transcript.record_outbound(
-                session,
-                conversation_id=conversation_id,
-                channel=conversation.last_channel,
-                sender=sender,
-                text=text,
-                buttons=buttons,
-            )
-            return conversation, message
-
-        recorded = await transcript.run_in_session(self._sessions, record)
-        if recorded is None:
-            return None
-        await self.deliver(*recorded)
-        return recorded[1]
-
-    async def deliver(self, conversation: ConversationInfo, message: Message) -> None:
-        """Hand ``message`` to its channel; a failing channel is logged, not raised."""
-        await self._observed(message)
-        adapter = self._channels.get(message.channel)
-        if adapter is None:
-            log.warning("no %s channel to deliver message %d", message.channel.value, message.id)
-            return
-        try:
-            await adapter.deliver(conversation, message)
-        except Exception:
-            log.exception("delivering message %d to %s failed", message.id, conversation.id)
-
-    async def _observed(self, message: Message) -> None:
-        for observer in self._observers:
-            try:
-                await observer(message)
-            except Exception:
-                log.exception("observer of message %d failed", message.id)
 
     def _enqueue(
         self,
@@ -254,46 +175,41 @@ class Router:
                 self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
             )
             return
-        metadata: dict[str, Any] = {"channel": message.channel.value}
+        metadata: dict[str, Any] = {contract.CHANNEL: message.channel.value}
         if conversation.customer_id:
-            metadata["customer_id"] = conversation.customer_id
+            metadata[contract.CUSTOMER_ID] = conversation.customer_id
         text = message.payload if message.payload is not None else (message.text or "")
-        adapter = self._channels.get(message.channel)
-        await self._typing(adapter, conversation, True)
-        handoff: Any = None
+        await self._outbound.typing(conversation, message.channel, True)
+        handoff: HandoffReason | None = None
         try:
             replies = await self._ask_rasa(conversation, text, metadata)
-            asked = next((i for i, reply in enumerate(replies) if asks_handoff(reply)), None)
+            asked = next((i for i, reply in enumerate(replies) if reply.handoff), None)
             if asked is not None:
                 # What the bot would say after handing off (the form asking again) is not said:
                 # a person answers next.
-                handoff = replies[asked].custom
+                handoff = replies[asked].handoff
                 replies = replies[:asked]
 
-            def save(session: Session) -> list[Message]:
-                saved = [
-                    transcript.record_outbound(
-                        session,
-                        conversation_id=conversation.id,
-                        channel=message.channel,
+            def answered(session: Session) -> list[Outgoing]:
+                transcript.mark_done(session, message_id=message_id)
+                return [
+                    Outgoing(
+                        conversation.id,
+                        reply.text,
                         sender=SenderKind.BOT,
-                        text=reply.text,
                         buttons=reply.buttons,
                         image=reply.image,
                         custom=reply.custom,
+                        channel=message.channel,
                     )
                     for reply in replies
                 ]
-                transcript.mark_done(session, message_id=message_id)
-                return saved
 
-            saved = await transcript.run_in_session(self._sessions, save)
+            await self._outbound.send(answered, conversation=conversation)
         finally:
-            await self._typing(adapter, conversation, False)
-        for reply_message in saved:
-            await self.deliver(conversation, reply_message)
-        if handoff is not None and self.on_handoff is not None:
-            await self.on_handoff(conversation.id, handoff)
+            await self._outbound.typing(conversation, message.channel, False)
+        if handoff is not None:
+            await self._on_handoff(conversation.id, handoff)
 
     async def _ask_rasa(
         self, conversation: ConversationInfo, text: str, metadata: dict[str, Any]
@@ -305,24 +221,14 @@ class Router:
             try:
                 done, _ = await asyncio.wait({request}, timeout=self._slow_notice)
                 if not done:
-                    await self.say(conversation.id, ONE_MOMENT)
+                    await self._outbound.say(conversation.id, messages.text("one_moment"))
                 return await request
             except RasaUnavailable as e:
                 log.warning("Rasa unavailable for %s: %s", conversation.id, e)
                 if not told_unavailable:
                     told_unavailable = True
-                    await self.say(conversation.id, UNAVAILABLE)
+                    await self._outbound.say(conversation.id, messages.text("unavailable"))
             finally:
                 request.cancel()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max)
-
-    async def _typing(
-        self, adapter: ChannelAdapter | None, conversation: ConversationInfo, on: bool
-    ) -> None:
-        if adapter is None:
-            return
-        try:
-            await adapter.typing(conversation, on)
-        except Exception:
-            log.warning("typing indicator failed for %s", conversation.id, exc_info=True)

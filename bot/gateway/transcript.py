@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utcnow
 from bot.gateway.models import (
     Channel,
     Conversation,
@@ -46,6 +47,24 @@ class Inbound:
     payload: str | None = None
     client_id: str | None = None
     attachments: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def typed(
+        cls, *, conversation_id: str, channel: Channel, text: str, client_id: str | None
+    ) -> Inbound:
+        """Return what the buyer typed, as Rasa must read it.
+
+        Typed text never reaches Rasa as ``/intent{...}``: only the buttons the bot sent carry
+        payloads, so a leading ``/`` is dropped from what Rasa reads (the transcript keeps it).
+        """
+        said = text.strip()
+        return cls(
+            conversation_id=conversation_id,
+            channel=channel,
+            text=said,
+            payload=said.lstrip("/") if said.startswith("/") else None,
+            client_id=client_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,11 +120,6 @@ class ConversationInfo:
     telegram_chat_id: int | None
     handler: str = "bot"
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def utcnow() -> dt.datetime:
-    """Return the current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.timezone.utc)
 
 
 async def run_in_session(factory: sessionmaker, work: Callable[[Session], T]) -> T:

@@ -9,6 +9,10 @@ Two kinds of unit of work:
   poll). On SQLite it begins deferred, so it never waits for a writer or holds one up (WAL gives
   it a snapshot), and its connection refuses writes (``PRAGMA query_only``). On PostgreSQL both
   kinds are the same.
+
+A long-running process that owns its resources (the gateway) opens a :class:`Database` and
+disposes of it when it stops. Short-lived callers (a command, the action server, whose actions
+rasa-sdk builds without arguments) use the process-wide :func:`get_sessionmaker`.
 """
 
 from __future__ import annotations
@@ -23,14 +27,45 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 
+class Database:
+    """The engines of one database and their session factories, disposed of together."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+        self._read_engine = (
+            self._engine if _shares_engine(url) else make_engine(url, read_only=True)
+        )
+        self.sessions = sessionmaker(bind=self._engine, future=True, expire_on_commit=False)
+        #: Units of work that only read (see the module's text).
+        self.read_sessions = sessionmaker(
+            bind=self._read_engine, future=True, expire_on_commit=False
+        )
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._read_engine.dispose()
+        self._engine.dispose()
+
+
+def _shares_engine(url: str) -> bool:
+    # On PostgreSQL reads need nothing special; an in-memory SQLite database is private to its
+    # connection, so no second engine could see it.
+    return not url.startswith("sqlite") or _sqlite_path(url) is None
+
+
 @functools.lru_cache(maxsize=16)
 def get_engine(url: str, *, read_only: bool = False) -> Engine:
     """Return the process-wide engine for ``url`` (``read_only``: see the module's text)."""
+    if read_only and _shares_engine(url):
+        return get_engine(url)
+    return make_engine(url, read_only=read_only)
+
+
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """Return a new engine for ``url``, set up for the product's units of work."""
     kwargs: dict[str, Any] = {"future": True}
     sqlite = url.startswith("sqlite")
     if not sqlite:
-        if read_only:
-            return get_engine(url)
         kwargs["pool_pre_ping"] = True
     else:
         path = _sqlite_path(url)
@@ -40,9 +75,6 @@ def get_engine(url: str, *, read_only: bool = False) -> Engine:
             # below, for every transaction on a file (a millisecond each time). A file cannot
             # drop a connection the way a server does, so there is nothing to ping.
             kwargs["poolclass"] = QueuePool
-        elif read_only:
-            # An in-memory database is private to its connection: no second engine can see it.
-            return get_engine(url)
         # The action server and the CLI may use the file at once; wait for locks, do not fail.
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **kwargs)

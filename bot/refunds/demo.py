@@ -28,9 +28,9 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from bot.refunds import store
+from bot.refunds.enums import RefundMethod, RefundStatus
 from bot.refunds.errors import ImportRowError
 from bot.refunds.imports import import_orders
-from bot.refunds.models import RefundMethod, RefundStatus
 from bot.settings import PolicySettings
 
 CUSTOMERS: dict[str, tuple[str, str]] = {

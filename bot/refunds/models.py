@@ -1,10 +1,12 @@
-"""Tables of the refund store; the schema itself is owned by the Alembic migrations."""
+"""Tables of the refund store; the schema itself is owned by the Alembic migrations.
+
+Status, method and review columns hold the values of :mod:`bot.refunds.enums`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import (
@@ -32,42 +34,6 @@ NAMING_CONVENTION = {
 }
 
 Base: Any = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
-
-
-class OrderStatus(str, Enum):
-    """Where an order is in its life."""
-
-    AWAITING_SHIPMENT = "awaiting_shipment"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-
-
-class RefundMethod(str, Enum):
-    """The three refund methods of the policy."""
-
-    IMMEDIATE = "immediate_refund"
-    NO_RETURN = "no_return_refund"
-    RETURN_AND_REFUND = "return_and_refund"
-
-
-class RefundStatus(str, Enum):
-    """States of a refund application; transitions live in :mod:`bot.refunds.policy`."""
-
-    PENDING_REVIEW = "pending_review"
-    APPROVED = "approved"
-    AWAITING_RETURN = "awaiting_return"
-    RETURN_RECEIVED = "return_received"
-    REFUNDED = "refunded"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-
-
-class Review(str, Enum):
-    """Who decides on an application."""
-
-    AUTOMATIC = "automatic"
-    MERCHANT = "merchant"
 
 
 class UTCDateTime(TypeDecorator):

@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
+from bot.refunds.enums import OrderStatus, RefundMethod, RefundStatus, Review
 from bot.refunds.errors import AmountError, MethodNotOffered, ReasonError, TransitionNotAllowed
-from bot.refunds.models import OrderStatus, RefundMethod, RefundStatus, Review
+from bot.refunds.reading import CENT
 from bot.settings import PolicySettings
-
-CENT = Decimal("0.01")
 
 #: Statuses whose amount no longer counts against the order's refundable balance.
 RELEASED_STATUSES = frozenset({RefundStatus.REJECTED, RefundStatus.WITHDRAWN})
@@ -48,16 +47,6 @@ class Fault(str, Enum):
     LATE_DELIVERY = "late_delivery"
 
 
-class ReasonCategory(str, Enum):
-    """Why a buyer returns an item (required for return and refund)."""
-
-    QUALITY_PROBLEM = "quality_problem"
-    NOT_AS_DESCRIBED = "not_as_described"
-    WRONG_ITEM = "wrong_item"
-    DAMAGED = "damaged"
-    OTHER = "other"
-
-
 @dataclass(frozen=True)
 class OrderFacts:
     """What the policy needs to know about an order."""
@@ -85,7 +74,7 @@ class MethodOption:
     method: RefundMethod
     offered: bool
     why_not: str | None = None
-    """Stable code of the reason it is not offered (see ``WHY_NOT_TEXT``)."""
+    """Stable code of the reason it is not offered (one of ``WHY_NOT_CODES``)."""
     max_amount: Decimal | None = None
 
 
@@ -99,15 +88,18 @@ class Decision:
     review_due_at: dt.datetime | None
 
 
-WHY_NOT_TEXT = {
-    "not_shipped": "this order has not shipped yet",
-    "already_shipped": "this order has already shipped",
-    "not_delivered": "this order has not been delivered yet",
-    "window_closed": "the {days}-day protection window after delivery has closed",
-    "cancelled": "this order was cancelled",
-    "nothing_left": "everything paid on this order is already refunded or requested",
-    "amount_too_large": "it is limited to {limit} {currency} unless the parcel is late",
-}
+#: Why a method is not offered: the stable codes of ``MethodOption.why_not`` (the buyer's words
+#: for each are in :mod:`bot.messages`, ``why_not.<code>``).
+WHY_NOT_CODES = frozenset(
+    {
+        "not_shipped",
+        "already_shipped",
+        "not_delivered",
+        "window_closed",
+        "cancelled",
+        "nothing_left",
+    }
+)
 
 
 def merchant_fault(order: OrderFacts, now: dt.datetime) -> Fault | None:
@@ -262,197 +254,6 @@ def check_transition(current: RefundStatus, target: RefundStatus) -> None:
             current=current.value,
             target=target.value,
         )
-
-
-# --- reading what buyers type -------------------------------------------------------------
-
-_WHOLE = re.compile(
-    r"\b(all|everything|full|entire|whole|total|complete|max(imum)?|all of it|100 ?%)\b", re.I
-)
-_HALF = re.compile(r"\b(half|50 ?%)\b", re.I)
-_PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s?%")
-_CURRENCY_WORDS: dict[str, str] = {
-    "usd": "USD",
-    "us$": "USD",
-    "dollar": "$",
-    "dollars": "$",
-    "bucks": "$",
-    "buck": "$",
-    "$": "$",
-    "eur": "EUR",
-    "euro": "EUR",
-    "euros": "EUR",
-    "€": "EUR",
-    "gbp": "GBP",
-    "pound": "GBP",
-    "pounds": "GBP",
-    "£": "GBP",
-    "cad": "CAD",
-    "aud": "AUD",
-    "rub": "RUB",
-    "rubles": "RUB",
-    "₽": "RUB",
-    "brl": "BRL",
-    "r$": "BRL",
-    "jpy": "JPY",
-    "yen": "JPY",
-    "cny": "CNY",
-    "rmb": "CNY",
-    "yuan": "CNY",
-}
-_DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
-_NUMBER = re.compile(
-    r"(?<![\w.,])(-|−|minus\s+)?(\d{1,3}(?:[ '](?=\d{3}(?!\d))\d{3})+(?:[.,]\d+)?|\d[\d.,]*\d|"
-    r"\d|[.,]\d{1,2})(?![\w])",
-    re.I,
-)
-_CURRENCY = re.compile(
-    r"(us\$|r\$|\$|€|£|₽|\b(?:usd|eur|euros?|gbp|pounds?|dollars?|bucks?|cad|aud|rub|rubles|brl|"
-    r"jpy|yen|cny|rmb|yuan)\b)",
-    re.I,
-)
-
-
-@dataclass(frozen=True)
-class AmountRequest:
-    """An amount as a buyer gave it: a number, a fraction of the balance, or everything."""
-
-    value: Decimal | None = None
-    fraction: Decimal | None = None
-    currency: str | None = None
-    """ISO code, ``"$"`` for any dollar, or None when not said."""
-
-    def resolve(self, balance: Decimal, order_currency: str) -> Decimal:
-        """Return the amount in the order's currency; raise AmountError when it cannot be."""
-        if self.currency and not _currency_matches(self.currency, order_currency):
-            raise AmountError(
-                "currency_mismatch",
-                f"amount in {self.currency}, order paid in {order_currency}",
-                given=self.currency,
-                currency=order_currency,
-            )
-        if self.fraction is not None:
-            return (balance * self.fraction).quantize(CENT, rounding=ROUND_HALF_UP)
-        assert self.value is not None
-        return self.value
-
-
-def parse_amount(text: str) -> AmountRequest:
-    """Read an amount from buyer text ("$12.50", "12,50 usd", "half", "all of it", "30%").
-
-    Raises:
-        AmountError: ``not_a_number`` when no amount can be read, ``negative`` for a negative one.
-    """
-    cleaned = text.strip()
-    currency_match = _CURRENCY.search(cleaned)
-    currency = _CURRENCY_WORDS[currency_match.group(0).lower()] if currency_match else None
-    number_match = next(
-        (m for m in _NUMBER.finditer(cleaned.replace("−", "-")) if not _is_order_number(m)), None
-    )
-    percent = _PERCENT.search(cleaned)
-    if percent:
-        share = _to_decimal(percent.group(1))
-        if share is not None and share > 100:
-            raise AmountError("percent_over_100", f"{share}% is more than everything", given=text)
-        if share is not None and share > 0:
-            return AmountRequest(fraction=share / 100, currency=currency)
-    if number_match is None:
-        if _HALF.search(cleaned):
-            return AmountRequest(fraction=Decimal("0.5"), currency=currency)
-        if _WHOLE.search(cleaned):
-            return AmountRequest(fraction=Decimal("1"), currency=currency)
-        raise AmountError("not_a_number", f"no amount in {text!r}", given=text)
-    sign, digits = number_match.group(1), number_match.group(2)
-    value = _to_decimal(digits)
-    if value is None:
-        raise AmountError("not_a_number", f"cannot read {digits!r} as money", given=text)
-    if sign or re.search(r"-\s*(us\$|\$|€|£)\s*\d", cleaned):
-        raise AmountError("negative", "amount is negative", amount=f"-{value}")
-    return AmountRequest(value=value, currency=currency)
-
-
-def _is_order_number(match: re.Match[str]) -> bool:
-    """Order numbers (12+ digits) sit beside amounts in buyers' messages; they are not money."""
-    return len(re.sub(r"\D", "", match.group(2))) >= 12 and not re.search(
-        r"[.,]\d{1,2}$", match.group(2)
-    )
-
-
-def _to_decimal(digits: str) -> Decimal | None:
-    """Read ``12.50``, ``12,50``, ``1,234.50``, ``1.234,50``, ``1 234`` as a Decimal."""
-    s = re.sub(r"[\s']", "", digits)
-    if "," in s and "." in s:
-        decimal_sep = "," if s.rfind(",") > s.rfind(".") else "."
-        thousands = "." if decimal_sep == "," else ","
-        s = s.replace(thousands, "").replace(decimal_sep, ".")
-    elif "," in s:
-        head, _, tail = s.rpartition(",")
-        s = s.replace(",", "") if len(tail) == 3 and head else head.replace(",", "") + "." + tail
-    elif s.count(".") > 1:
-        head, _, tail = s.rpartition(".")
-        s = s.replace(".", "") if len(tail) == 3 else head.replace(".", "") + "." + tail
-    try:
-        value = Decimal(s)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _currency_matches(given: str, order_currency: str) -> bool:
-    if given == "$":
-        return order_currency in _DOLLAR_CURRENCIES
-    return given == order_currency
-
-
-_REASON_KEYWORDS: list[tuple[ReasonCategory, re.Pattern[str]]] = [
-    (
-        ReasonCategory.WRONG_ITEM,
-        re.compile(
-            r"wrong (item|product|thing|one|model|colou?r|size)|not what i (ordered|bought)|"
-            r"(sent|got|received) (me )?(a |the )?(different|another)|instead of",
-            re.I,
-        ),
-    ),
-    (
-        ReasonCategory.DAMAGED,
-        re.compile(
-            r"\b(damaged?|broken|broke|cracked|crushed|smashed|shattered|dent(ed)?|torn|ripped|"
-            r"leak(ed|ing)?|scratch(ed|es)?)\b",
-            re.I,
-        ),
-    ),
-    (
-        ReasonCategory.NOT_AS_DESCRIBED,
-        re.compile(
-            r"not as described|doesn'?t match|does not match|different (from|than)|"
-            r"not like (the )?(picture|photo|description)|fake|counterfeit|smaller than|"
-            r"bigger than|misleading|description",
-            re.I,
-        ),
-    ),
-    (
-        ReasonCategory.QUALITY_PROBLEM,
-        re.compile(
-            r"quality|defect(ive)?|faulty|(doesn'?t|does not|stopped|won'?t|not) work(ing|s)?|"
-            r"malfunction|cheap|poorly made|falls? apart|fell apart|dead on arrival|won'?t turn on",
-            re.I,
-        ),
-    ),
-]
-
-
-def classify_reason(text: str) -> ReasonCategory | None:
-    """Return the reason category a description points at, or None when it names none."""
-    lowered = text.strip().lower().replace("_", " ")
-    for category in ReasonCategory:
-        if lowered in (category.value.replace("_", " "), category.value):
-            return category
-    for category, pattern in _REASON_KEYWORDS:
-        if pattern.search(text):
-            return category
-    if re.fullmatch(r"\s*other( reason)?\s*", lowered):
-        return ReasonCategory.OTHER
-    return None
 
 
 MIN_RETURN_DESCRIPTION_WORDS = 4

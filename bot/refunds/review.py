@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.refunds import store
+from bot.refunds.enums import RefundMethod, RefundStatus
 from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
-from bot.refunds.models import RefundApplication, RefundEvent, RefundMethod, RefundStatus
+from bot.refunds.models import RefundApplication, RefundEvent
 
 MAX_NOTE_CHARS = 1000
 

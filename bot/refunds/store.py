@@ -17,26 +17,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.refunds import policy
+from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
 from bot.refunds.errors import ApplicationNotFound, OrderNotFound, ReasonError, RefundError
-from bot.refunds.models import (
-    Customer,
-    Evidence,
-    Order,
-    OrderStatus,
-    RefundApplication,
-    RefundEvent,
-    RefundMethod,
-    RefundStatus,
-    Review,
-)
+from bot.refunds.models import Customer, Evidence, Order, RefundApplication, RefundEvent
+from bot.refunds.reading import CENT, REFERENCE_ALPHABET
 from bot.settings import PolicySettings
 
 SYSTEM = "system"
-
-
-def utcnow() -> dt.datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def customer_actor(customer_id: str) -> str:
@@ -126,7 +113,7 @@ def submit_application(
     method: RefundMethod,
     amount: Decimal,
     reason: str,
-    reason_category: policy.ReasonCategory | None,
+    reason_category: ReasonCategory | None,
     idempotency_key: str,
     conversation_id: str | None,
     now: dt.datetime,
@@ -160,7 +147,7 @@ def submit_application(
         order_id=order.id,
         customer_id=customer_id,
         method=method.value,
-        amount=amount.quantize(policy.CENT),
+        amount=amount.quantize(CENT),
         compensation=decision.compensation,
         currency=order.currency,
         reason_category=reason_category.value if reason_category else None,
@@ -358,8 +345,5 @@ def _record(
     )
 
 
-_REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
 def _new_reference() -> str:
-    return "RF-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return "RF-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))

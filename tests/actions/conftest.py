@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 
+from actions.common import settings
 from bot.settings import PROJECT_ROOT
 
 SENDER = "conv-test"
@@ -22,10 +24,13 @@ def domain() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def action_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def action_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point the action server's settings at the test database."""
     monkeypatch.setenv("REFUNDBOT_DATABASE_URL", db_url)
-    return db_url
+    # The action server reads its settings once per process; each test has its own database.
+    settings.cache_clear()
+    yield db_url
+    settings.cache_clear()
 
 
 def make_tracker(

@@ -10,15 +10,16 @@ from sqlalchemy.orm import sessionmaker
 from actions.conversation import ActionPolicyAnswer
 from actions.status import ActionOrderStatus, ActionRefundStatus
 from actions.withdraw import ActionWithdrawConfirm, ActionWithdrawRefund
-from bot.refunds import policy, store
-from bot.refunds.models import OrderStatus, RefundMethod
+from bot.clock import utcnow
+from bot.refunds import store
+from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod
 from bot.settings import PolicySettings
 from tests.actions.conftest import make_tracker, responses, slot_values
 from tests.factories import make_order
 
 
 def submitted(session_factory: sessionmaker, customer_id: str, key: str) -> tuple[str, str]:
-    now = store.utcnow()
+    now = utcnow()
     with session_factory.begin() as session:
         order = make_order(session, customer_id=customer_id, total=Decimal("40.00"), now=now)
         application = store.submit_application(
@@ -28,7 +29,7 @@ def submitted(session_factory: sessionmaker, customer_id: str, key: str) -> tupl
             method=RefundMethod.RETURN_AND_REFUND,
             amount=Decimal("40.00"),
             reason="the zip broke on the first day",
-            reason_category=policy.ReasonCategory.QUALITY_PROBLEM,
+            reason_category=ReasonCategory.QUALITY_PROBLEM,
             idempotency_key=key,
             conversation_id=None,
             now=now,
@@ -68,7 +69,7 @@ def responses_of(messages: list[dict[str, Any]]) -> list[Any]:
 async def test_order_status_of_a_named_order_and_of_all(
     domain: dict[str, Any], session_factory: sessionmaker
 ) -> None:
-    now = store.utcnow()
+    now = utcnow()
     with session_factory.begin() as session:
         shipped = make_order(session, customer_id="c-1", status=OrderStatus.SHIPPED, now=now)
         waiting = make_order(
@@ -189,9 +190,7 @@ async def test_a_person_asked_for_after_a_policy_limit_is_needed_for_the_policy(
     from actions.refund_form import ValidateRefundForm
 
     with session_factory.begin() as session:
-        order = make_order(
-            session, customer_id="c-1", status=OrderStatus.SHIPPED, now=store.utcnow()
-        )
+        order = make_order(session, customer_id="c-1", status=OrderStatus.SHIPPED, now=utcnow())
         order_id = order.id
     dispatcher = CollectingDispatcher()
     events = await ValidateRefundForm().run(

@@ -7,14 +7,12 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
-from actions.refund_form import (
-    ActionAskRefundConfirmed,
-    ActionAskRefundMethod,
-    ActionSubmitRefund,
-    ValidateRefundForm,
-)
+from actions.refund_form import ValidateRefundForm
+from actions.refund_questions import ActionAskRefundConfirmed, ActionAskRefundMethod
+from actions.refund_submit import ActionSubmitRefund
+from bot.clock import utcnow
 from bot.refunds import store
-from bot.refunds.models import OrderStatus
+from bot.refunds.enums import OrderStatus
 from tests.actions.conftest import SENDER, make_tracker, responses, slot_values
 from tests.factories import make_order
 
@@ -24,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("action_database")
 def new_order(session_factory: sessionmaker, **overrides: Any) -> str:
     with session_factory.begin() as session:
         overrides.setdefault("customer_id", "c-1")
-        order = make_order(session, now=store.utcnow(), **overrides)
+        order = make_order(session, now=utcnow(), **overrides)
         return str(order.id)
 
 
@@ -317,7 +315,7 @@ async def test_submit_stores_one_application_however_often_it_runs(
 async def test_merchant_fault_is_refunded_at_once_with_compensation(
     domain: dict[str, Any], session_factory: sessionmaker
 ) -> None:
-    now = store.utcnow()
+    now = utcnow()
     with session_factory.begin() as session:
         order = make_order(
             session,

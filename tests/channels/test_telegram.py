@@ -17,7 +17,8 @@ from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter, make_token, verify_start_parameter
 from bot.gateway.models import Conversation, TelegramUpdate, TranscriptMessage
 from bot.refunds.db import get_sessionmaker
-from bot.refunds.models import Evidence, RefundStatus
+from bot.refunds.enums import RefundStatus
+from bot.refunds.models import Evidence
 from bot.settings import Settings
 from tests.factories import make_customer
 from tests.gateway.doubles import (

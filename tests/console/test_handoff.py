@@ -11,7 +11,8 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.console.models import ConversationNote, Handoff
+from bot.console.models import ConversationNote
+from bot.handoff.models import Handoff
 from bot.gateway import keys
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter, make_token

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from actions.common import refuse
 from actions.conversation import ActionRequestHuman
-from bot.console.models import Handoff
-from bot.gateway.handoff import reason_of
+from bot.contract import handoff_reason
+from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
 from tests.console.conftest import client_of
@@ -37,7 +37,7 @@ async def test_asking_for_a_person_signals_the_gateway() -> None:
     dispatcher = CollectingDispatcher()
     assert await ActionRequestHuman().run(dispatcher, tracker({}), {}) == []
     assert [m.get("response") for m in dispatcher.messages] == ["utter_human_requested", None]
-    assert reason_of(dispatcher.messages[1]["custom"]).value == "buyer_asked"  # type: ignore[union-attr]
+    assert handoff_reason(dispatcher.messages[1]["custom"]).value == "buyer_asked"  # type: ignore[union-attr]
 
 
 def test_the_second_failure_signals_the_gateway() -> None:

@@ -10,13 +10,14 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.console.models import Handoff
+from bot.handoff.models import Handoff
 from bot.gateway import keys
 from bot.gateway.identity import make_token
 from bot.gateway.notifier import notify_once
 from bot.refunds import review, store
+from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import ReasonError, TransitionNotAllowed
-from bot.refunds.models import RefundApplication, RefundMethod
+from bot.refunds.models import RefundApplication
 from bot.settings import Settings
 from tests.console.conftest import Console, client_of
 from tests.factories import NOW, submit_for_review
@@ -164,7 +165,7 @@ async def test_console_review_tells_the_buyer_once(
     assert {e["actor"] for e in detail["events"][1:]} == {"agent:ana", "system"}
 
     # Nothing is told twice.
-    assert await notify_once(server.app[keys.ROUTER], server.app[keys.SESSIONS]) == 0
+    assert await notify_once(server.app[keys.OUTBOUND], server.app[keys.SESSIONS]) == 0
     with pytest.raises(asyncio.TimeoutError):
         await frame(ws, "message", timeout=0.3)
     with session_factory.begin() as session:

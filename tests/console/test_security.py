@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from bot.console import auth
-from bot.console.models import AgentSession, CannedReply, ConversationNote, Handoff
+from bot.console.models import AgentSession, CannedReply, ConversationNote
+from bot.handoff.models import Handoff
 from bot.gateway.models import Conversation, TranscriptMessage
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import RefundApplication, RefundEvent

@@ -9,7 +9,7 @@ import pytest
 
 from bot.console import cli
 from bot.console.auth import BadCredentials, authenticate
-from bot.gateway.handoff import describe_hours, in_support_hours
+from bot.handoff.hours import describe_hours, in_support_hours
 from bot.refunds.db import get_sessionmaker
 from bot.settings import ConfigError, ConsoleSettings, Settings
 

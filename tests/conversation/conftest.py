@@ -19,10 +19,10 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.orm import sessionmaker
 
 from bot import rasa_server
+from bot.clock import utcnow
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.demo import seed_demo
 from bot.refunds.migrate import upgrade
-from bot.refunds.store import utcnow
 from bot.settings import PROJECT_ROOT, PolicySettings
 from tests.conftest import require
 

@@ -10,7 +10,7 @@ from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 from sklearn.metrics import f1_score
 
-from actions.refund_form import method_from_text
+from bot.refunds.reading import method_from_text
 from bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.rasa

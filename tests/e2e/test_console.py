@@ -17,14 +17,14 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
+from bot.clock import utcnow
 from bot.console.auth import AgentExists, create_agent
 from bot.console.models import Role
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
-from bot.refunds.models import RefundMethod
-from bot.refunds.policy import ReasonCategory
+from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.settings import GatewaySettings, PolicySettings, Settings
 from tests.channels.test_telegram import CHAT, HOOK_SECRET, Buyer
 from tests.console.conftest import PASSWORD, client_of
@@ -182,7 +182,7 @@ def submit_return(stack: Stack) -> str:
             reason_category=ReasonCategory.DAMAGED,
             idempotency_key=f"e2e-{uuid.uuid4().hex}",
             conversation_id=None,
-            now=store.utcnow(),
+            now=utcnow(),
             settings=PolicySettings(),
         )
         return str(submission.application.reference)

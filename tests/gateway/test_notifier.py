@@ -7,13 +7,15 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from bot.clock import utcnow
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_token
 from bot.gateway.models import GatewayCursor, TranscriptMessage
 from bot.gateway.notifier import has_news, start_cursor, take_batch
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
-from bot.refunds.models import Evidence, RefundApplication, RefundStatus
+from bot.refunds.enums import RefundStatus
+from bot.refunds.models import Evidence, RefundApplication
 from bot.settings import Settings
 from tests.factories import NOW, submit_for_review
 from tests.gateway.doubles import PNG, SHOP_SECRET, wait_until, with_gateway
@@ -137,7 +139,7 @@ async def test_an_unanswered_application_is_approved_and_the_buyer_told(
     with get_sessionmaker(settings.database_url).begin() as session:
         application = session.get(RefundApplication, application_id)
         # The merchant's review deadline passed a minute ago without an answer.
-        application.review_due_at = store.utcnow() - dt.timedelta(minutes=1)
+        application.review_due_at = utcnow() - dt.timedelta(minutes=1)
 
     approved = await bot_text(ws)
     assert approved["sender"] == "system"

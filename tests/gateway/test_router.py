@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.gateway import keys
 from bot.gateway.app import create_app
 from bot.gateway.models import Conversation, TranscriptMessage
-from bot.gateway.router import ONE_MOMENT, UNAVAILABLE
+from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
 from tests.gateway.doubles import RasaDouble, wait_until, with_gateway
@@ -24,7 +24,7 @@ async def test_rasa_down_gives_the_unavailable_answer_and_the_message_is_answere
     ws, _ = await hello(gateway)
     await ws.send_json({"type": "message", "text": "anyone there?", "client_id": "m1"})
     notice = await bot_text(ws)
-    assert notice["text"] == UNAVAILABLE
+    assert notice["text"] == text("unavailable")
     assert notice["sender"] == "system"
     await wait_until(lambda: rasa.refused >= 2, what="a retry")
     rasa.down = False
@@ -50,7 +50,7 @@ async def test_slow_rasa_gives_one_moment(gateway: TestClient, rasa: RasaDouble)
     ws, _ = await hello(gateway)
     await ws.send_json({"type": "message", "text": "slow", "client_id": "m1"})
     assert (await frame(ws, "typing"))["on"] is True
-    assert (await bot_text(ws))["text"] == ONE_MOMENT
+    assert (await bot_text(ws))["text"] == text("one_moment")
     assert (await bot_text(ws))["text"] == "You said: slow"
     assert rasa.messages == ["slow"]
     await ws.close()
@@ -75,7 +75,7 @@ async def test_messages_left_pending_by_a_stop_are_answered_on_the_next_start(
     await second.app[keys.ROUTER].idle()
     ws, again = await hello(second, session=welcome["session"])
     texts = [m["text"] for m in again["history"]]
-    assert texts == ["keep me", UNAVAILABLE, "You said: keep me"]
+    assert texts == ["keep me", text("unavailable"), "You said: keep me"]
     with get_sessionmaker(settings.database_url).begin() as session:
         statuses = session.execute(select(TranscriptMessage.status)).scalars().all()
         assert set(statuses) == {"done"}

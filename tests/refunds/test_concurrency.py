@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from bot.refunds import store
+from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.refunds.errors import AmountError
-from bot.refunds.models import RefundApplication, RefundMethod
-from bot.refunds.policy import ReasonCategory
+from bot.refunds.models import RefundApplication
 from bot.settings import PolicySettings
 from tests.factories import NOW, make_order
 

@@ -13,17 +13,12 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.refunds import policy, store
 from bot.refunds.demo import PARTLY_REFUNDED_ORDER, demo_orders, seed_demo
+from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.refunds.errors import ImportRowError
-from bot.refunds.imports import (
-    ImportReport,
-    RowProblem,
-    import_orders,
-    load_rows,
-    parse_timestamp,
-    validate_rows,
-)
-from bot.refunds.models import Customer, Order, OrderItem, RefundApplication, RefundMethod
-from bot.refunds.policy import Fault, ReasonCategory, merchant_fault
+from bot.refunds.imports import ImportReport, import_orders, load_rows
+from bot.refunds.models import Customer, Order, OrderItem, RefundApplication
+from bot.refunds.order_rows import RowProblem, parse_timestamp, validate_rows
+from bot.refunds.policy import Fault, merchant_fault
 from bot.settings import PolicySettings
 from tests.factories import NOW
 

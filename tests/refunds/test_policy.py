@@ -7,13 +7,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from bot.messages import MESSAGES
 from bot.refunds import policy
+from bot.refunds.enums import OrderStatus, RefundMethod, RefundStatus, Review
 from bot.refunds.errors import AmountError, MethodNotOffered, ReasonError, TransitionNotAllowed
-from bot.refunds.models import OrderStatus, RefundMethod, RefundStatus, Review
-from bot.refunds.policy import Fault, OrderFacts, ReasonCategory
+from bot.refunds.policy import Fault, OrderFacts
 from bot.settings import PolicySettings
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -158,7 +157,8 @@ def test_every_why_not_code_has_words() -> None:
         for o in policy.method_options(order, NOW, SETTINGS)
         if not o.offered
     }
-    assert codes <= set(policy.WHY_NOT_TEXT)
+    assert codes <= policy.WHY_NOT_CODES
+    assert all(f"why_not.{code}" in MESSAGES for code in codes)
 
 
 # --- balance ----------------------------------------------------------------------------------
@@ -335,129 +335,7 @@ def test_automatic_paths() -> None:
     assert policy.automatic_path(RETURN) == [S.APPROVED, S.AWAITING_RETURN]
 
 
-# --- reading amounts --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "value", "currency"),
-    [
-        ("$12.50", "12.50", "$"),
-        ("12,50 usd", "12.50", "USD"),
-        ("12.5", "12.5", None),
-        ("12", "12", None),
-        ("12.50$", "12.50", "$"),
-        ("US$25", "25", "USD"),
-        ("USD 7.99", "7.99", "USD"),
-        ("1.234,50", "1234.50", None),
-        ("1,234.50", "1234.50", None),
-        ("1 234,50 €", "1234.50", "EUR"),
-        ("€20", "20", "EUR"),
-        ("20 euros", "20", "EUR"),
-        ("15 bucks", "15", "$"),
-        ("0", "0", None),
-        ("0.00", "0.00", None),
-        ("I want 10 dollars back", "10", "$"),
-        ("refund 12.50 on order 8041235566701234", "12.50", None),
-        ("8041235566701234 $12.50", "12.50", "$"),
-    ],
-)
-def test_parse_amount_values(text: str, value: str, currency: str | None) -> None:
-    assert policy.parse_amount(text) == policy.AmountRequest(
-        value=Decimal(value), currency=currency
-    )
-
-
-@pytest.mark.parametrize(
-    ("text", "fraction"),
-    [
-        ("half", "0.5"),
-        ("half of it", "0.5"),
-        ("50%", "0.5"),
-        ("all of it", "1"),
-        ("full refund", "1"),
-        ("everything", "1"),
-        ("the whole amount", "1"),
-        ("30%", "0.3"),
-        ("30 %", "0.3"),
-        ("12,5%", "0.125"),
-        ("100%", "1"),
-    ],
-)
-def test_parse_amount_fractions(text: str, fraction: str) -> None:
-    request = policy.parse_amount(text)
-    assert request.value is None
-    assert request.fraction == Decimal(fraction)
-
-
-@pytest.mark.parametrize(
-    ("text", "code"),
-    [
-        ("-5", "negative"),
-        ("-$5", "negative"),
-        ("minus 3 dollars", "negative"),
-        ("abc", "not_a_number"),
-        ("", "not_a_number"),
-        ("some money please", "not_a_number"),
-        ("8041235566701234", "not_a_number"),
-    ],
-)
-def test_parse_amount_errors(text: str, code: str) -> None:
-    with pytest.raises(AmountError) as e:
-        policy.parse_amount(text)
-    assert e.value.code == code
-
-
-def test_fractions_resolve_against_the_balance_in_cents() -> None:
-    assert policy.parse_amount("half").resolve(Decimal("30.00"), "USD") == Decimal("15.00")
-    assert policy.parse_amount("30%").resolve(Decimal("42.50"), "USD") == Decimal("12.75")
-    assert policy.parse_amount("half").resolve(Decimal("0.05"), "USD") == Decimal("0.03")
-    assert policy.parse_amount("all of it").resolve(Decimal("27.80"), "USD") == Decimal("27.80")
-
-
-def test_currency_must_match_the_order() -> None:
-    assert policy.parse_amount("$5").resolve(Decimal("9.00"), "CAD") == Decimal("5")
-    assert policy.parse_amount("5 eur").resolve(Decimal("9.00"), "EUR") == Decimal("5")
-    for text, currency in (("5 eur", "USD"), ("$5", "EUR"), ("5 usd", "CAD")):
-        with pytest.raises(AmountError) as e:
-            policy.parse_amount(text).resolve(Decimal("9.00"), currency)
-        assert e.value.code == "currency_mismatch"
-
-
-MONEY = st.decimals(
-    min_value=Decimal("0.00"),
-    max_value=Decimal("9999999999.99"),
-    places=2,
-    allow_nan=False,
-    allow_infinity=False,
-)
-
-
-# No example database: nothing written into the working tree.
-@settings(database=None, max_examples=300)
-@given(amount=MONEY, template=st.sampled_from(["${}", "{} usd", "{} USD", "$ {}", "{}$"]))
-def test_money_parses_back_exactly(amount: Decimal, template: str) -> None:
-    request = policy.parse_amount(template.format(format(amount, "f")))
-    assert request.value == amount
-    assert request.fraction is None
-
-
 # --- reasons ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        ("they sent me the wrong colour", ReasonCategory.WRONG_ITEM),
-        ("the screen arrived cracked", ReasonCategory.DAMAGED),
-        ("it looks nothing like the picture, not as described", ReasonCategory.NOT_AS_DESCRIBED),
-        ("it stopped working after a day", ReasonCategory.QUALITY_PROBLEM),
-        ("quality_problem", ReasonCategory.QUALITY_PROBLEM),
-        ("other", ReasonCategory.OTHER),
-        ("I changed my mind", None),
-    ],
-)
-def test_classify_reason(text: str, category: ReasonCategory | None) -> None:
-    assert policy.classify_reason(text) is category
 
 
 def test_return_and_refund_needs_a_real_description() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.refunds import store
+from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus
 from bot.refunds.errors import (
     AmountError,
     ApplicationNotFound,
@@ -21,15 +22,7 @@ from bot.refunds.errors import (
     RefundError,
     TransitionNotAllowed,
 )
-from bot.refunds.models import (
-    Evidence,
-    Order,
-    OrderStatus,
-    RefundApplication,
-    RefundMethod,
-    RefundStatus,
-)
-from bot.refunds.policy import ReasonCategory
+from bot.refunds.models import Evidence, Order, RefundApplication
 from bot.settings import PolicySettings
 from tests.factories import NOW, make_customer, make_order
 

@@ -1,0 +1,202 @@
+"""The refund form's questions that depend on the order: the method, the amount, the read-back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    DomainDict,
+    method_name,
+    order_summary,
+    settings,
+    unit_of_work,
+    why_not_text,
+)
+from actions.refund_form import current_order
+from actions.status import bullet_list
+from bot.clock import utcnow
+from bot.messages import money, text
+from bot.refunds import policy, reading, store
+from bot.refunds.enums import RefundMethod, Review
+from bot.refunds.models import Order
+
+
+def fault_notice(order: Order, facts: policy.OrderFacts, fault: policy.Fault | None) -> str:
+    """Return what a merchant-caused problem entitles the buyer to, or "" without one."""
+    rate = f"{settings().policy.compensation_rate * 100:.0f}%"
+    full = money(facts.balance, facts.currency)
+    if fault is policy.Fault.NOT_SHIPPED_IN_TIME:
+        return text("form.fault_not_shipped", order_id=order.id, full=full, rate=rate)
+    if fault is policy.Fault.LATE_DELIVERY:
+        return text("form.fault_late", order_id=order.id, full=full, rate=rate)
+    return ""
+
+
+class ActionAskRefundMethod(Action):
+    """Offers the methods this order allows, and says why the others are not offered."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_ask_refund_method"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask for the method with a button per offered one."""
+        config = settings().policy
+        with unit_of_work(read_only=True) as session:
+            order = current_order(session, tracker)
+            if order is None:
+                dispatcher.utter_message(text=text("form.ask_method"))
+                return []
+            facts = store.order_facts(session, order=order)
+            now = utcnow()
+            options = policy.method_options(facts, now, config)
+            lines = []
+            notice = fault_notice(order, facts, policy.merchant_fault(facts, now))
+            if notice:
+                lines.append(notice)
+            for option in options:
+                if not option.offered:
+                    why = why_not_text(option.why_not, config.protection_window_days)
+                    lines.append(
+                        text(
+                            "form.method_unavailable",
+                            method=method_name(option.method.value),
+                            why=why,
+                        )
+                    )
+            lines.append(text("form.ask_method"))
+            buttons = [
+                {
+                    "title": _method_title(o, facts),
+                    "payload": f'/inform{{"refund_method":"{o.method.value}"}}',
+                }
+                for o in options
+                if o.offered
+            ]
+        dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
+        return []
+
+
+def _method_title(option: policy.MethodOption, facts: policy.OrderFacts) -> str:
+    name = method_name(option.method.value)
+    if option.max_amount is not None and option.max_amount < facts.balance:
+        return text(
+            "form.method_button_limited",
+            method=name,
+            limit=money(option.max_amount, facts.currency),
+        )
+    return text("form.method_button", method=name)
+
+
+class ActionAskRefundAmount(Action):
+    """Asks how much, with the refundable balance and quick answers."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_ask_refund_amount"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask for the amount, showing what can be refunded."""
+        method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
+        with unit_of_work(read_only=True) as session:
+            order = current_order(session, tracker)
+            if order is None or method is None:
+                dispatcher.utter_message(text=text("form.ask_amount_plain"))
+                return []
+            facts = store.order_facts(session, order=order)
+            option = policy.option_for(facts, method, utcnow(), settings().policy)
+            notice = fault_notice(order, facts, policy.merchant_fault(facts, utcnow()))
+        limit = option.max_amount if option.max_amount is not None else facts.balance
+        shown = money(limit, facts.currency)
+        if limit < facts.balance:
+            question = text(
+                "form.ask_amount_method", limit=shown, method=method_name(method.value).lower()
+            )
+        else:
+            question = text("form.ask_amount", limit=shown)
+        if notice:
+            question = f"{notice}\n{question}"
+        buttons = [
+            {
+                "title": text("form.amount_all", amount=shown),
+                "payload": f'/inform{{"amount":"{limit} {facts.currency}"}}',
+            }
+        ]
+        half = (limit / 2).quantize(reading.CENT)
+        if half > 0:
+            buttons.append(
+                {
+                    "title": text("form.amount_half", amount=money(half, facts.currency)),
+                    "payload": f'/inform{{"amount":"{half} {facts.currency}"}}',
+                }
+            )
+        dispatcher.utter_message(text=question, buttons=buttons)
+        return []
+
+
+class ActionAskRefundConfirmed(Action):
+    """Reads the application back and asks to submit it."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_ask_refund_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Show order, method, amount and reason, with buttons to submit or change."""
+        config = settings().policy
+        method = RefundMethod(tracker.get_slot("refund_method"))
+        amount = Decimal(tracker.get_slot("refund_amount"))
+        with unit_of_work(read_only=True) as session:
+            order = current_order(session, tracker)
+            if order is None:
+                return [SlotSet("order_id", None)]
+            facts = store.order_facts(session, order=order)
+            decision = policy.decide(facts, method, amount, utcnow(), config)
+            summary = order_summary(order)
+        lines = [
+            text("form.readback_order", order=summary),
+            text("form.readback_method", method=method_name(method.value)),
+            text("form.readback_amount", amount=money(amount, facts.currency)),
+        ]
+        if decision.compensation > 0:
+            lines.append(
+                text(
+                    "form.readback_compensation",
+                    amount=money(decision.compensation, facts.currency),
+                )
+            )
+        category = tracker.get_slot("refund_reason_category")
+        reason = tracker.get_slot("refund_reason")
+        if category:
+            lines.append(
+                text(
+                    "form.readback_reason_category",
+                    category=text(f"category.{category}"),
+                    reason=reason,
+                )
+            )
+        else:
+            lines.append(text("form.readback_reason", reason=reason))
+        review = (
+            text("form.review_automatic")
+            if decision.review is Review.AUTOMATIC
+            else text("form.review_merchant", days=config.review_deadline_days)
+        )
+        dispatcher.utter_message(
+            text=text("form.readback", lines=bullet_list(lines), review=review),
+            buttons=[
+                {"title": text("form.submit_yes"), "payload": "/affirm"},
+                {"title": text("form.submit_change"), "payload": "/deny"},
+            ],
+        )
+        return []

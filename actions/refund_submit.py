@@ -1,0 +1,97 @@
+"""Submitting the confirmed refund application to the store, once per draft."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import DomainDict, customer_of, settings, state_words, unit_of_work
+from actions.refund_form import DRAFT_SLOTS
+from bot.clock import utcnow
+from bot.messages import date, money, text
+from bot.refunds import store
+from bot.refunds.enums import ReasonCategory, RefundMethod, Review
+from bot.refunds.errors import AmountError, OrderNotFound, RefundError
+from bot.refunds.models import RefundApplication
+
+
+class ActionSubmitRefund(Action):
+    """Submits the confirmed application to the refund store, once per draft."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_submit_refund"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Store the application and tell the buyer its number and what happens next."""
+        reset = [SlotSet(slot, None) for slot in DRAFT_SLOTS]
+        customer = customer_of(tracker)
+        if tracker.get_slot("refund_confirmed") is not True or customer is None:
+            return reset
+        draft = tracker.get_slot("refund_draft_id") or uuid.uuid4().hex
+        category = tracker.get_slot("refund_reason_category")
+        try:
+            with unit_of_work() as session:
+                submission = store.submit_application(
+                    session,
+                    customer_id=customer,
+                    order_id=tracker.get_slot("order_id"),
+                    method=RefundMethod(tracker.get_slot("refund_method")),
+                    amount=Decimal(tracker.get_slot("refund_amount")),
+                    reason=tracker.get_slot("refund_reason") or "",
+                    reason_category=ReasonCategory(category) if category else None,
+                    idempotency_key=f"{tracker.sender_id}:{draft}",
+                    conversation_id=tracker.sender_id,
+                    now=utcnow(),
+                    settings=settings().policy,
+                )
+                application = submission.application
+                reply = _submitted_reply(application, created=submission.created)
+        except RefundError as e:
+            dispatcher.utter_message(response="utter_refund_failed", why=_refusal_text(e))
+            return reset
+        dispatcher.utter_message(**reply)
+        return reset
+
+
+def _submitted_reply(application: RefundApplication, *, created: bool) -> dict[str, Any]:
+    if not created:
+        return {
+            "response": "utter_refund_already_submitted",
+            "reference": application.reference,
+            "status": state_words(application.status),
+        }
+    due = application.review_due_at
+    params = {
+        "reference": application.reference,
+        "amount": str(application.amount),
+        "currency": application.currency,
+        "review_due": date(due) if due else "",
+    }
+    if application.review == Review.AUTOMATIC.value:
+        compensation = application.compensation
+        params["compensation_note"] = (
+            text("form.compensation_note", amount=money(compensation, application.currency))
+            if compensation > 0
+            else ""
+        )
+        return {"response": "utter_refund_submitted_automatic", **params}
+    if application.method == RefundMethod.RETURN_AND_REFUND.value:
+        return {"response": "utter_refund_submitted_return", **params}
+    return {"response": "utter_refund_submitted_review", **params}
+
+
+def _refusal_text(error: RefundError) -> str:
+    if isinstance(error, AmountError) and error.code == "exceeds_balance":
+        balance = money(error.params.get("balance", ""), error.params.get("currency", ""))
+        return text("form.refused_balance", balance=balance)
+    if isinstance(error, OrderNotFound):
+        return text("form.refused_order")
+    return text("form.refused_other")

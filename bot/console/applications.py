@@ -1,0 +1,88 @@
+"""The console's refund review: applications by status, one application, a reviewer's decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from bot.clock import utcnow
+from bot.console import keys, queries
+from bot.console.conversations import json_body
+from bot.console.session import current_agent
+from bot.contract import HandoffReason
+from bot.gateway import keys as gateway_keys
+from bot.gateway import transcript
+from bot.handoff.service import HANDOFFS
+from bot.refunds import review
+from bot.refunds.enums import RefundStatus
+from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
+
+
+async def applications(request: web.Request) -> web.Response:
+    """List applications, newest first, optionally of some statuses (``?status=a,b``)."""
+    raw = request.query.get("status", "")
+    try:
+        statuses = [RefundStatus(s) for s in raw.split(",") if s] or None
+    except ValueError as e:
+        raise web.HTTPBadRequest(text=f"unknown status in {raw!r}") from e
+    found = await transcript.run_in_session(
+        request.app[gateway_keys.SESSIONS],
+        lambda s: queries.applications(s, statuses=statuses),
+    )
+    return web.json_response(found)
+
+
+async def application(request: web.Request) -> web.Response:
+    """Return one application with its audit trail."""
+    reference = request.match_info["reference"]
+    try:
+        data = await transcript.run_in_session(
+            request.app[gateway_keys.SESSIONS],
+            lambda s: queries.application_detail(s, reference=reference),
+        )
+    except ApplicationNotFound as e:
+        raise web.HTTPNotFound(text="no such application") from e
+    return web.json_response(data)
+
+
+async def review_application(request: web.Request) -> web.Response:
+    """Approve, reject, ask the buyer, mark the return received, or mark refunded."""
+    try:
+        action = review.ReviewAction(request.match_info["action"])
+    except ValueError as e:
+        raise web.HTTPNotFound(text="no such review action") from e
+    body = await json_body(request) if request.can_read_body else {}
+    note = body.get("note") if isinstance(body.get("note"), str) else None
+    reference = request.match_info["reference"]
+    agent = current_agent(request)
+    now = utcnow()
+
+    def act(session: Session) -> tuple[dict[str, Any], str | None]:
+        found = review.get_application(session, reference=reference, for_update=True)
+        review.review(
+            session, application=found, action=action, actor=agent.actor, now=now, note=note
+        )
+        target = transcript.last_used_conversation(
+            session, conversation_id=found.conversation_id, customer_id=found.customer_id
+        )
+        return queries.application_json(found), None if target is None else target.id
+
+    try:
+        data, conversation_id = await transcript.run_in_session(
+            request.app[gateway_keys.SESSIONS], act
+        )
+    except ApplicationNotFound as e:
+        raise web.HTTPNotFound(text="no such application") from e
+    except TransitionNotAllowed as e:
+        raise web.HTTPConflict(text=str(e)) from e
+    except ReasonError as e:
+        raise web.HTTPBadRequest(text=str(e)) from e
+    if action is review.ReviewAction.REQUEST_INFO and conversation_id is not None:
+        # The buyer's answer should reach a person, not the bot.
+        await request.app[HANDOFFS].request(
+            conversation_id, HandoffReason.MERCHANT_QUESTION, detail=note, notify=False
+        )
+    await request.app[keys.HUB].publish({"type": "application", "reference": reference})
+    return web.json_response(data)

@@ -1,0 +1,223 @@
+"""What the console reads and writes, as table functions.
+
+Functions take a ``session`` (keyword-only) and never commit; the views own the units of work.
+They return the JSON forms the console's script reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.clock import utcnow
+from bot.console.hub import message_json
+from bot.console.models import Agent, CannedReply, ConversationNote
+from bot.gateway import transcript
+from bot.gateway.models import Conversation
+from bot.handoff import queue
+from bot.refunds import review, store
+from bot.refunds.enums import RefundStatus
+from bot.refunds.models import Customer, Evidence, RefundApplication
+
+
+def summary(session: Session, *, conversation_id: str) -> dict[str, Any]:
+    """Return one line of the conversation lists: channel, customer, last message."""
+    row = session.get(Conversation, conversation_id)
+    customer = None if row.customer_id is None else session.get(Customer, row.customer_id)
+    last = transcript.history(session, conversation_id=conversation_id, limit=1)
+    return {
+        "id": row.id,
+        "channel": row.last_channel,
+        "handler": row.handler,
+        "customer": None
+        if row.customer_id is None
+        else {
+            "id": row.customer_id,
+            "name": None if customer is None else customer.name,
+        },
+        "updated_at": row.updated_at.isoformat(),
+        "last_message": (last[0].text or "")[:140] if last else None,
+    }
+
+
+def inbox(session: Session, *, now: dt.datetime) -> dict[str, Any]:
+    """Return the queue (waiting and claimed conversations) and recent bot conversations."""
+    waiting = [
+        summary(session, conversation_id=h.conversation_id) | {"handoff": h.to_json(now)}
+        for h in queue.open_handoffs(session)
+    ]
+    queued = {item["id"] for item in waiting}
+    recent_rows = session.execute(
+        select(Conversation.id)
+        .where(Conversation.handler == queue.BOT)
+        .order_by(Conversation.updated_at.desc())
+        .limit(20)
+    ).scalars()
+    recent = [summary(session, conversation_id=cid) for cid in recent_rows if cid not in queued]
+    return {"queue": waiting, "recent": recent}
+
+
+def conversation_detail(
+    session: Session, *, conversation_id: str, now: dt.datetime
+) -> dict[str, Any] | None:
+    """Return one conversation: transcript, notes, handoff and the customer's context."""
+    row = session.get(Conversation, conversation_id)
+    if row is None:
+        return None
+    current = queue.open_handoff(session, conversation_id=conversation_id)
+    notes = session.execute(
+        select(ConversationNote)
+        .where(ConversationNote.conversation_id == conversation_id)
+        .order_by(ConversationNote.id)
+    ).scalars()
+    return {
+        **summary(session, conversation_id=conversation_id),
+        "handoff": None if current is None else current.to_json(now),
+        "messages": [
+            message_json(m) for m in transcript.history(session, conversation_id=conversation_id)
+        ],
+        "notes": [note_json(session, note=n) for n in notes],
+        "customer_context": customer_context(session, customer_id=row.customer_id),
+    }
+
+
+def customer_context(session: Session, *, customer_id: str | None) -> dict[str, Any] | None:
+    """Return the customer beside a conversation: their orders and applications."""
+    if customer_id is None:
+        return None
+    customer = session.get(Customer, customer_id)
+    orders = store.customer_orders(session, customer_id=customer_id)
+    applications = store.list_applications(session, customer_id=customer_id)
+    return {
+        "id": customer_id,
+        "name": None if customer is None else customer.name,
+        "email": None if customer is None else customer.email,
+        "orders": [
+            {
+                "id": o.id,
+                "status": o.status,
+                "total": str(o.total),
+                "currency": o.currency,
+                "items": [item.title for item in o.items],
+            }
+            for o in orders[:10]
+        ],
+        "applications": [application_json(a) for a in applications[:10]],
+    }
+
+
+def add_note(
+    session: Session, *, conversation_id: str, agent_id: int, text: str
+) -> dict[str, Any] | None:
+    """Keep an agent's private note; ``None`` when there is no such conversation."""
+    if session.get(Conversation, conversation_id) is None:
+        return None
+    note = ConversationNote(
+        conversation_id=conversation_id, agent_id=agent_id, text=text, created_at=utcnow()
+    )
+    session.add(note)
+    session.flush()
+    return note_json(session, note=note)
+
+
+def note_json(session: Session, *, note: ConversationNote) -> dict[str, Any]:
+    """Return a note as the console shows it."""
+    agent = None if note.agent_id is None else session.get(Agent, note.agent_id)
+    return {
+        "id": note.id,
+        "text": note.text,
+        "agent": None if agent is None else agent.display_name,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def canned_replies(session: Session) -> list[dict[str, Any]]:
+    """Return the canned replies, by title."""
+    rows = session.execute(select(CannedReply).order_by(CannedReply.title)).scalars()
+    return [{"id": c.id, "title": c.title, "text": c.text} for c in rows]
+
+
+def add_canned_reply(session: Session, *, title: str, text: str) -> dict[str, Any]:
+    """Add a canned reply.
+
+    Raises:
+        IntegrityError: a canned reply with that title exists (on flush).
+    """
+    row = CannedReply(title=title, text=text, created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return {"id": row.id, "title": row.title, "text": row.text}
+
+
+def evidence_file(
+    session: Session, *, evidence_id: int, evidence_dir: Path
+) -> tuple[Path, str, str] | None:
+    """Return the path, content type and name of an evidence file kept under ``evidence_dir``."""
+    row = session.get(Evidence, evidence_id)
+    if row is None:
+        return None
+    # Only files under var/evidence, whatever the row says.
+    path = Path(row.storage_path).resolve()
+    if not path.is_relative_to(evidence_dir.resolve()) or not path.is_file():
+        return None
+    return path, row.content_type, row.filename
+
+
+def application_json(a: RefundApplication) -> dict[str, Any]:
+    """Return an application as the console shows it, with what a reviewer can do now."""
+    return {
+        "reference": a.reference,
+        "order_id": a.order_id,
+        "customer_id": a.customer_id,
+        "method": a.method,
+        "amount": str(a.amount),
+        "compensation": str(a.compensation),
+        "currency": a.currency,
+        "reason_category": a.reason_category,
+        "reason": a.reason,
+        "status": a.status,
+        "review": a.review,
+        "review_due_at": None if a.review_due_at is None else a.review_due_at.isoformat(),
+        "return_tracking": a.return_tracking,
+        "conversation_id": a.conversation_id,
+        "created_at": a.created_at.isoformat(),
+        "actions": [action.value for action in review.available_actions(a)],
+    }
+
+
+def applications(session: Session, *, statuses: list[RefundStatus] | None) -> list[dict[str, Any]]:
+    """Return applications, newest first (at most 200), optionally of some statuses."""
+    found = store.list_applications(session, statuses=statuses)
+    return [application_json(a) for a in found[:200]]
+
+
+def application_detail(session: Session, *, reference: str) -> dict[str, Any]:
+    """Return one application with its evidence and audit trail.
+
+    Raises:
+        ApplicationNotFound: there is none.
+    """
+    found = review.get_application(session, reference=reference)
+    events = store.events_of(session, application_id=found.id)
+    files = session.execute(
+        select(Evidence).where(Evidence.application_id == found.id).order_by(Evidence.id)
+    ).scalars()
+    return application_json(found) | {
+        "evidence": [
+            {"id": f.id, "filename": f.filename, "content_type": f.content_type} for f in files
+        ],
+        "events": [
+            {
+                "from": e.from_status,
+                "to": e.to_status,
+                "actor": e.actor,
+                "note": e.note,
+                "at": e.at.isoformat(),
+            }
+            for e in events
+        ],
+    }

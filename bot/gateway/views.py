@@ -1,0 +1,93 @@
+"""The gateway's own routes: health, the widget's files and socket, uploads, Telegram's webhook.
+
+Handlers find the channel they serve in the app (it is built when the app starts); the agent
+console and the demo shop add their routes themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.channels.telegram import WEBHOOK_PATH
+from bot.channels.webchat import STATIC_DIR
+from bot.gateway import keys, transcript
+from bot.gateway.rasa import probe
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the gateway's routes to ``app``."""
+    r = app.router
+    r.add_get("/health", health)
+    r.add_get("/health/live", live)
+    r.add_get("/webchat/ws", webchat_socket)
+    r.add_post("/webchat/upload", webchat_upload)
+    r.add_route("OPTIONS", "/webchat/upload", webchat_upload_preflight)
+    r.add_post(WEBHOOK_PATH, telegram_webhook)
+    r.add_get("/widget.js", widget_file)
+    r.add_get("/widget.css", widget_file)
+
+
+async def webchat_socket(request: web.Request) -> web.StreamResponse:
+    """Serve one widget tab's WebSocket."""
+    return await request.app[keys.WEBCHAT].websocket(request)
+
+
+async def webchat_upload(request: web.Request) -> web.Response:
+    """Take an evidence file from the widget."""
+    return await request.app[keys.WEBCHAT].upload(request)
+
+
+async def webchat_upload_preflight(request: web.Request) -> web.Response:
+    """Answer a CORS preflight for uploads from the shop's pages."""
+    return await request.app[keys.WEBCHAT].upload_preflight(request)
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Pass a Telegram webhook call to the Telegram channel, when it runs."""
+    channel = request.app[keys.TELEGRAM]
+    if channel is None:
+        raise web.HTTPNotFound(text="Telegram is not configured")
+    return await channel.webhook(request)
+
+
+async def widget_file(request: web.Request) -> web.FileResponse:
+    """Serve the widget's script or style sheet (``/widget.js``, ``/widget.css``)."""
+    return web.FileResponse(
+        STATIC_DIR / request.path.removeprefix("/"), headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def live(_: web.Request) -> web.Response:
+    """Say the gateway process is up (for supervisors; ``/health`` checks dependencies)."""
+    return web.json_response({"status": "ok"})
+
+
+async def health(request: web.Request) -> web.Response:
+    """Report each dependency: ``200`` when all are up, ``503`` otherwise."""
+    app = request.app
+    settings = app[keys.SETTINGS]
+    http = app[keys.HTTP]
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        await transcript.run_in_session(
+            app[keys.SESSIONS], lambda s: s.execute(text("SELECT 1")).scalar_one()
+        )
+        checks["database"] = {"ok": True}
+    except Exception as e:
+        checks["database"] = {"ok": False, "error": type(e).__name__}
+    checks["rasa"] = await probe(http, f"{settings.rasa_url}/")
+    action_base = settings.action_server_url.rstrip("/").removesuffix("/webhook")
+    checks["action_server"] = await probe(http, f"{action_base}/health")
+    channel = app[keys.TELEGRAM]
+    if settings.gateway.telegram_token:
+        checks["telegram"] = {
+            "ok": channel is not None and bool(channel.application.running),
+            "mode": settings.gateway.telegram_mode,
+        }
+    ok = all(check["ok"] for check in checks.values())
+    return web.json_response(
+        {"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503
+    )
