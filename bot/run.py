@@ -94,7 +94,7 @@ def services(settings: Settings, model: Path) -> list[Service]:
             name="rasa",
             argv=[
                 str(bin_dir / "python"), "-m", "bot.rasa_server", "run",
-                "--enable-api", "--auth-token", token,
+                "--enable-api", f"--auth-token={token}",
                 "--interface", "127.0.0.1", "--port", rasa_port, "--model", str(model),
                 "--endpoints", str(endpoints_file),
                 "--credentials", str(PROJECT_ROOT / "credentials.yml"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rasa.__main__ import create_argument_parser
 from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
@@ -13,7 +14,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
-from bot.run import rasa_endpoints
+from bot.run import rasa_endpoints, services
 from bot.settings import PROJECT_ROOT, Settings
 from tests.conftest import PG_ENV, require
 
@@ -110,3 +111,17 @@ async def test_redis_lock_store_from_the_settings(tmp_path: Path) -> None:
     async with store.lock("lock-test", lock_lifetime=5):
         assert store.get_lock("lock-test") is not None
     assert store.get_lock("lock-test") is None
+
+
+def test_rasa_takes_a_token_that_begins_with_a_dash_as_its_value(tmp_path: Path) -> None:
+    model = tmp_path / "model.tar.gz"
+    model.touch()
+    token = "-looks-like-an-option"
+    rasa = next(
+        s
+        for s in services(settings(tmp_path, REFUNDBOT_RASA_TOKEN=token), model)
+        if s.name == "rasa"
+    )
+    python, dash_m, module, *arguments = rasa.argv
+    assert (dash_m, module) == ("-m", "bot.rasa_server")
+    assert create_argument_parser().parse_args(arguments).auth_token == token
