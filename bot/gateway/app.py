@@ -23,6 +23,7 @@ from bot.gateway.identity import make_start_parameter, make_token
 from bot.gateway.notifier import notifier
 from bot.gateway.rasa import RasaClient, probe
 from bot.gateway.router import Router
+from bot.processes import read_status
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import Customer, Order
 from bot.settings import Settings, ensure_rasa_token, ensure_shop_secret
@@ -153,7 +154,7 @@ async def live(_: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Report each dependency: ``200`` when all are up, ``503`` otherwise."""
+    """Report each dependency: ``200`` when all are up, ``503`` otherwise; and the supervisor's."""
     app = request.app
     settings = app[keys.SETTINGS]
     http = app[keys.HTTP]
@@ -175,9 +176,10 @@ async def health(request: web.Request) -> web.Response:
             "mode": settings.gateway.telegram_mode,
         }
     ok = all(check["ok"] for check in checks.values())
-    return web.json_response(
-        {"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503
-    )
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "checks": checks}
+    if (processes := read_status(settings.var_dir)) is not None:
+        body["processes"] = processes
+    return web.json_response(body, status=200 if ok else 503)
 
 
 async def demo_shop(request: web.Request) -> web.Response:
