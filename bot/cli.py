@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=_refunds_sweep)
 
     run = commands.add_parser(
-        "run", help="start the action server and the Rasa server; Ctrl-C stops them"
+        "run",
+        help="start the action server, Rasa and the gateway; keep them up until Ctrl-C",
     )
     run.add_argument("--model", type=Path, default=None, help="trained model (.tar.gz)")
     run.set_defaults(handler=_run)

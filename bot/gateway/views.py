@@ -15,6 +15,7 @@ from bot.channels.telegram import WEBHOOK_PATH
 from bot.channels.webchat import STATIC_DIR
 from bot.gateway import keys, transcript
 from bot.gateway.rasa import probe
+from bot.processes import read_status
 
 
 def setup_routes(app: web.Application) -> None:
@@ -66,7 +67,7 @@ async def live(_: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Report each dependency: ``200`` when all are up, ``503`` otherwise."""
+    """Report each dependency: ``200`` when all are up, ``503`` otherwise; and the supervisor's."""
     app = request.app
     settings = app[keys.SETTINGS]
     http = app[keys.HTTP]
@@ -88,6 +89,7 @@ async def health(request: web.Request) -> web.Response:
             "mode": settings.gateway.telegram_mode,
         }
     ok = all(check["ok"] for check in checks.values())
-    return web.json_response(
-        {"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503
-    )
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "checks": checks}
+    if (processes := read_status(settings.var_dir)) is not None:
+        body["processes"] = processes
+    return web.json_response(body, status=200 if ok else 503)

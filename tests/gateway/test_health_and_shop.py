@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
 from decimal import Decimal
 
 from aiohttp.test_utils import TestClient
 
 from bot.gateway.identity import verify_token
+from bot.processes import status_path, write_status
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
 from tests.factories import make_customer, make_order
@@ -56,3 +60,40 @@ async def test_widget_assets_are_served(gateway: TestClient) -> None:
     assert "RefundBot" in await js.text()
     css = await gateway.get("/widget.css")
     assert css.status == 200
+
+
+async def test_health_shows_the_processes_refundbot_run_keeps_up(
+    gateway: TestClient, settings: Settings
+) -> None:
+    body = await (await gateway.get("/health")).json()
+    assert "processes" not in body
+
+    rasa = {
+        "state": "restarting",
+        "since": "2026-11-12T15:30:00+00:00",
+        "pid": None,
+        "restarts": 2,
+        "last_exit": {
+            "returncode": -9,
+            "reason": "killed by SIGKILL",
+            "at": "2026-11-12T15:30:00+00:00",
+        },
+        "next_start_at": "2026-11-12T15:30:02+00:00",
+    }
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    write_status(
+        status_path(settings.var_dir),
+        {"supervisor": {"pid": os.getpid()}, "children": {"rasa": rasa}},
+    )
+    body = await (await gateway.get("/health")).json()
+    assert body["processes"]["children"] == {"rasa": rasa}
+    assert body["processes"]["supervisor"]["running"] is True
+
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await gone.wait()
+    write_status(
+        status_path(settings.var_dir),
+        {"supervisor": {"pid": gone.pid}, "children": {"rasa": rasa}},
+    )
+    body = await (await gateway.get("/health")).json()
+    assert body["processes"]["supervisor"]["running"] is False
