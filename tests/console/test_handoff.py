@@ -12,11 +12,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.console.models import ConversationNote
-from bot.handoff.models import Handoff
 from bot.gateway import keys
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter, make_token
 from bot.gateway.models import Conversation, TranscriptMessage
+from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
 from bot.settings import ConsoleSettings, Settings
 from tests.console.conftest import Console, add_agent, client_of

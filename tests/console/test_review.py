@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.handoff.models import Handoff
 from bot.gateway import keys
 from bot.gateway.identity import make_token
 from bot.gateway.notifier import notify_once
+from bot.handoff.models import Handoff
 from bot.refunds import review, store
 from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import ReasonError, TransitionNotAllowed

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from bot.console import auth
 from bot.console.models import AgentSession, CannedReply, ConversationNote
-from bot.handoff.models import Handoff
 from bot.gateway.models import Conversation, TranscriptMessage
+from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import RefundApplication, RefundEvent
 from bot.settings import Settings
