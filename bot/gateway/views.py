@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import text as sql
 
 from bot.channels.telegram import WEBHOOK_PATH
 from bot.channels.webchat import STATIC_DIR
@@ -74,7 +74,7 @@ async def health(request: web.Request) -> web.Response:
     checks: dict[str, dict[str, Any]] = {}
     try:
         await transcript.run_in_session(
-            app[keys.SESSIONS], lambda s: s.execute(text("SELECT 1")).scalar_one()
+            app[keys.SESSIONS], lambda s: s.execute(sql("SELECT 1")).scalar_one()
         )
         checks["database"] = {"ok": True}
     except Exception as e:

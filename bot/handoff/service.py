@@ -184,8 +184,13 @@ class Handoffs:
                 now=now,
             ),
         )
-        notice = "handoff.agent_closed" if close else "handoff.agent_left"
-        await self._outbound.say(conversation_id, messages.text(notice, agent=agent.display_name))
+        name = agent.display_name
+        notice = (
+            messages.text("handoff.agent_closed", agent=name)
+            if close
+            else messages.text("handoff.agent_left", agent=name)
+        )
+        await self._outbound.say(conversation_id, notice)
         await self._publish({"type": "queue"})
         events: list[dict[str, Any]] = [{"event": "resume"}]
         events += [
