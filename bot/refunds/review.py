@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.refunds import store
 from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
-from bot.refunds.models import RefundApplication, RefundEvent, RefundMethod, RefundStatus
+from bot.refunds.models import RefundApplication, RefundEvent, RefundStatus
 
 MAX_NOTE_CHARS = 1000
 
@@ -103,23 +103,7 @@ def review(
 def _approve(
     session: Session, application: RefundApplication, actor: str, now: dt.datetime, note: str | None
 ) -> RefundApplication:
-    store.transition(
-        session,
-        application=application,
-        to=RefundStatus.APPROVED,
-        actor=actor,
-        now=now,
-        note=note,
-    )
-    # As the policy table says: a return comes next, or the money goes out at once.
-    follow = (
-        RefundStatus.AWAITING_RETURN
-        if application.method == RefundMethod.RETURN_AND_REFUND.value
-        else RefundStatus.REFUNDED
-    )
-    return store.transition(
-        session, application=application, to=follow, actor=store.SYSTEM, now=now
-    )
+    return store.approve(session, application=application, actor=actor, now=now, note=note)
 
 
 def _reject(

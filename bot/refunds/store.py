@@ -223,17 +223,19 @@ def transition(
 
 
 def approve(
-    session: Session, *, application: RefundApplication, actor: str, now: dt.datetime
+    session: Session,
+    *,
+    application: RefundApplication,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
 ) -> RefundApplication:
     """Approve a pending application and move it on as its method requires."""
-    transition(session, application=application, to=RefundStatus.APPROVED, actor=actor, now=now)
-    if application.method == RefundMethod.RETURN_AND_REFUND.value:
-        return transition(
-            session, application=application, to=RefundStatus.AWAITING_RETURN, actor=SYSTEM, now=now
-        )
-    return transition(
-        session, application=application, to=RefundStatus.REFUNDED, actor=SYSTEM, now=now
+    transition(
+        session, application=application, to=RefundStatus.APPROVED, actor=actor, now=now, note=note
     )
+    follow = policy.after_approval(RefundMethod(application.method))
+    return transition(session, application=application, to=follow, actor=SYSTEM, now=now)
 
 
 def approve_overdue(
@@ -249,20 +251,13 @@ def approve_overdue(
         query = query.where(RefundApplication.customer_id == customer_id)
     overdue = list(session.execute(query.with_for_update()).scalars())
     for application in overdue:
-        transition(
+        approve(
             session,
             application=application,
-            to=RefundStatus.APPROVED,
             actor=SYSTEM,
             now=now,
             note="review deadline passed: approved automatically",
         )
-        follow = (
-            RefundStatus.AWAITING_RETURN
-            if application.method == RefundMethod.RETURN_AND_REFUND.value
-            else RefundStatus.REFUNDED
-        )
-        transition(session, application=application, to=follow, actor=SYSTEM, now=now)
     return overdue
 
 
