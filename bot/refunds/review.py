@@ -2,8 +2,9 @@
 
 Each decision is a :func:`bot.refunds.store.transition` (so an audited ``refund_events`` row, which
 the gateway's notifier tells the buyer once) or, for a question to the buyer, an event that keeps
-the status and carries the question as its note. Functions take a ``session`` (keyword-only
-arguments) and never commit.
+the status and carries the question as its note (:func:`bot.refunds.store.annotate`). Both write
+only if the status is still the one the decision was taken on. Functions take a ``session``
+(keyword-only arguments) and never commit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.refunds import store
 from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
-from bot.refunds.models import RefundApplication, RefundEvent, RefundStatus
+from bot.refunds.models import RefundApplication, RefundStatus
 
 MAX_NOTE_CHARS = 1000
 
@@ -122,18 +123,7 @@ def _request_info(
     if note is None:
         raise ReasonError("question_missing", "say what the buyer should tell you")
     # Not a status change: an event from a status to itself carries the question.
-    session.add(
-        RefundEvent(
-            application_id=application.id,
-            from_status=application.status,
-            to_status=application.status,
-            actor=actor,
-            note=note,
-            at=now,
-        )
-    )
-    application.updated_at = now
-    return application
+    return store.annotate(session, application=application, actor=actor, now=now, note=note)
 
 
 def _to(
