@@ -109,11 +109,12 @@ class ActionWithdrawConfirm(Action):
                     response="utter_application_not_found", reference=reference
                 )
                 return [SlotSet("application_reference", None)]
-            except TransitionNotAllowed:
+            except TransitionNotAllowed as e:
+                # The status as it is now: a merchant may have moved it on since the buyer asked.
                 dispatcher.utter_message(
                     response="utter_withdraw_not_allowed",
                     reference=reference,
-                    status=application.status.replace("_", " "),
+                    status=e.params["current"].replace("_", " "),
                 )
                 return [SlotSet("application_reference", None)]
         dispatcher.utter_message(response="utter_withdrawn", reference=reference)

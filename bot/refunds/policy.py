@@ -239,11 +239,16 @@ def decide(
     return Decision(review=review, fault=fault, compensation=compensation, review_due_at=due)
 
 
+def after_approval(method: RefundMethod) -> RefundStatus:
+    """Return where an approved application goes next: the buyer sends the item back, or not."""
+    if method is RefundMethod.RETURN_AND_REFUND:
+        return RefundStatus.AWAITING_RETURN
+    return RefundStatus.REFUNDED
+
+
 def automatic_path(method: RefundMethod) -> list[RefundStatus]:
     """Return the statuses an automatically approved application passes through after review."""
-    if method is RefundMethod.RETURN_AND_REFUND:
-        return [RefundStatus.APPROVED, RefundStatus.AWAITING_RETURN]
-    return [RefundStatus.APPROVED, RefundStatus.REFUNDED]
+    return [RefundStatus.APPROVED, after_approval(method)]
 
 
 def check_transition(current: RefundStatus, target: RefundStatus) -> None:

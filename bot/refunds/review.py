@@ -2,8 +2,9 @@
 
 Each decision is a :func:`bot.refunds.store.transition` (so an audited ``refund_events`` row, which
 the gateway's notifier tells the buyer once) or, for a question to the buyer, an event that keeps
-the status and carries the question as its note. Functions take a ``session`` (keyword-only
-arguments) and never commit.
+the status and carries the question as its note (:func:`bot.refunds.store.annotate`). Both write
+only if the status is still the one the decision was taken on. Functions take a ``session``
+(keyword-only arguments) and never commit.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.refunds import store
-from bot.refunds.enums import RefundMethod, RefundStatus
+from bot.refunds.enums import RefundStatus
 from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
-from bot.refunds.models import RefundApplication, RefundEvent
+from bot.refunds.models import RefundApplication
 
 MAX_NOTE_CHARS = 1000
 
@@ -104,23 +105,7 @@ def review(
 def _approve(
     session: Session, application: RefundApplication, actor: str, now: dt.datetime, note: str | None
 ) -> RefundApplication:
-    store.transition(
-        session,
-        application=application,
-        to=RefundStatus.APPROVED,
-        actor=actor,
-        now=now,
-        note=note,
-    )
-    # As the policy table says: a return comes next, or the money goes out at once.
-    follow = (
-        RefundStatus.AWAITING_RETURN
-        if application.method == RefundMethod.RETURN_AND_REFUND.value
-        else RefundStatus.REFUNDED
-    )
-    return store.transition(
-        session, application=application, to=follow, actor=store.SYSTEM, now=now
-    )
+    return store.approve(session, application=application, actor=actor, now=now, note=note)
 
 
 def _reject(
@@ -139,18 +124,7 @@ def _request_info(
     if note is None:
         raise ReasonError("question_missing", "say what the buyer should tell you")
     # Not a status change: an event from a status to itself carries the question.
-    session.add(
-        RefundEvent(
-            application_id=application.id,
-            from_status=application.status,
-            to_status=application.status,
-            actor=actor,
-            note=note,
-            at=now,
-        )
-    )
-    application.updated_at = now
-    return application
+    return store.annotate(session, application=application, actor=actor, now=now, note=note)
 
 
 def _to(

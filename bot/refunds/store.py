@@ -2,6 +2,11 @@
 
 Functions take an open ``session`` (keyword-only) and never commit: the caller owns the unit of
 work (``with factory.begin() as session:``). Every status change writes a :class:`RefundEvent`.
+
+Buyers, agents and the review-deadline sweep change one application's status from separate units
+of work. Each change is therefore conditional on the status it was decided from (``UPDATE ...
+WHERE id = :id AND status = :read``): when someone else moved the application first, nothing is
+written and the loser gets :class:`TransitionNotAllowed` with the status as it is now.
 """
 
 from __future__ import annotations
@@ -15,10 +20,17 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.refunds import policy
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
-from bot.refunds.errors import ApplicationNotFound, OrderNotFound, ReasonError, RefundError
+from bot.refunds.errors import (
+    ApplicationNotFound,
+    OrderNotFound,
+    ReasonError,
+    RefundError,
+    TransitionNotAllowed,
+)
 from bot.refunds.models import Customer, Evidence, Order, RefundApplication, RefundEvent
 from bot.refunds.reading import CENT, REFERENCE_ALPHABET
 from bot.settings import PolicySettings
@@ -199,57 +211,83 @@ def transition(
     """Move ``application`` to ``to`` and record the event.
 
     Raises:
-        TransitionNotAllowed: the current status does not allow ``to``.
+        TransitionNotAllowed: the current status does not allow ``to``, or the application was
+            moved on since it was read (``current`` is then its status as it is now).
     """
     current = RefundStatus(application.status)
     policy.check_transition(current, to)
-    application.status = to.value
-    application.updated_at = now
+    _compare_and_set(session, application, current, to, now)
     _record(session, application, current, to, actor, now, note)
     return application
 
 
-def approve(
-    session: Session, *, application: RefundApplication, actor: str, now: dt.datetime
+def annotate(
+    session: Session, *, application: RefundApplication, actor: str, now: dt.datetime, note: str
 ) -> RefundApplication:
-    """Approve a pending application and move it on as its method requires."""
-    transition(session, application=application, to=RefundStatus.APPROVED, actor=actor, now=now)
-    if application.method == RefundMethod.RETURN_AND_REFUND.value:
-        return transition(
-            session, application=application, to=RefundStatus.AWAITING_RETURN, actor=SYSTEM, now=now
-        )
-    return transition(
-        session, application=application, to=RefundStatus.REFUNDED, actor=SYSTEM, now=now
+    """Record an event that keeps the status and carries ``note`` (a question to the buyer).
+
+    Raises:
+        TransitionNotAllowed: the application was moved on since it was read.
+    """
+    current = RefundStatus(application.status)
+    _compare_and_set(session, application, current, current, now)
+    _record(session, application, current, current, actor, now, note)
+    return application
+
+
+def approve(
+    session: Session,
+    *,
+    application: RefundApplication,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> RefundApplication:
+    """Approve a pending application and move it on as its method requires.
+
+    Raises:
+        TransitionNotAllowed: the application is not (or no longer) pending review.
+    """
+    transition(
+        session, application=application, to=RefundStatus.APPROVED, actor=actor, now=now, note=note
     )
+    follow = policy.after_approval(RefundMethod(application.method))
+    return transition(session, application=application, to=follow, actor=SYSTEM, now=now)
 
 
 def approve_overdue(
     session: Session, *, now: dt.datetime, customer_id: str | None = None
 ) -> list[RefundApplication]:
-    """Approve every application whose merchant review deadline has passed."""
-    query = select(RefundApplication).where(
-        RefundApplication.status == RefundStatus.PENDING_REVIEW.value,
-        RefundApplication.review_due_at.is_not(None),
-        RefundApplication.review_due_at < now,
+    """Approve every application whose merchant review deadline has passed.
+
+    The rows are locked in id order, so sweeps running at once (the gateway's, a buyer's status
+    question) wait for each other instead of deadlocking. On PostgreSQL an application a merchant
+    decides on meanwhile is re-checked once the merchant commits, and left out if no longer
+    pending; a merchant who comes second gets :class:`TransitionNotAllowed`.
+    """
+    query = (
+        select(RefundApplication)
+        .where(
+            RefundApplication.status == RefundStatus.PENDING_REVIEW.value,
+            RefundApplication.review_due_at.is_not(None),
+            RefundApplication.review_due_at < now,
+        )
+        .order_by(RefundApplication.id)
     )
     if customer_id is not None:
         query = query.where(RefundApplication.customer_id == customer_id)
-    overdue = list(session.execute(query.with_for_update()).scalars())
+    # populate_existing: an application this session loaded earlier gets the locked row's values.
+    overdue = list(
+        session.execute(query.with_for_update().execution_options(populate_existing=True)).scalars()
+    )
     for application in overdue:
-        transition(
+        approve(
             session,
             application=application,
-            to=RefundStatus.APPROVED,
             actor=SYSTEM,
             now=now,
             note="review deadline passed: approved automatically",
         )
-        follow = (
-            RefundStatus.AWAITING_RETURN
-            if application.method == RefundMethod.RETURN_AND_REFUND.value
-            else RefundStatus.REFUNDED
-        )
-        transition(session, application=application, to=follow, actor=SYSTEM, now=now)
     return overdue
 
 
@@ -322,6 +360,36 @@ def ensure_customer(
         customer = Customer(id=customer_id, email=email, created_at=now)
         session.add(customer)
     return customer
+
+
+def _compare_and_set(
+    session: Session,
+    application: RefundApplication,
+    read: RefundStatus,
+    to: RefundStatus,
+    now: dt.datetime,
+) -> None:
+    """Write ``to`` only if the row still has the status ``read``; else raise with the new one.
+
+    On PostgreSQL a concurrent writer's row lock makes this wait, then re-check the status it
+    committed. The object is updated as if loaded, so the flush writes no second UPDATE.
+    """
+    result = session.execute(
+        update(RefundApplication)
+        .where(RefundApplication.id == application.id, RefundApplication.status == read.value)
+        .values(status=to.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(application, attribute_names=["status", "updated_at"])
+        raise TransitionNotAllowed(
+            f"application {application.reference} is {application.status} now, "
+            f"not {read.value}: it cannot become {to.value}",
+            current=str(application.status),
+            target=to.value,
+        )
+    set_committed_value(application, "status", to.value)
+    set_committed_value(application, "updated_at", now)
 
 
 def _record(

@@ -329,6 +329,14 @@ def test_withdrawable_statuses_are_those_that_may_become_withdrawn() -> None:
     assert policy.WITHDRAWABLE_STATUSES == {c for c, t in ALLOWED if t is S.WITHDRAWN}
 
 
+def test_after_approval_a_return_comes_next_or_the_money_goes_out() -> None:
+    assert policy.after_approval(IMMEDIATE) is S.REFUNDED
+    assert policy.after_approval(NO_RETURN) is S.REFUNDED
+    assert policy.after_approval(RETURN) is S.AWAITING_RETURN
+    for method in RefundMethod:
+        assert policy.after_approval(method) in policy.TRANSITIONS[S.APPROVED]
+
+
 def test_automatic_paths() -> None:
     assert policy.automatic_path(IMMEDIATE) == [S.APPROVED, S.REFUNDED]
     assert policy.automatic_path(NO_RETURN) == [S.APPROVED, S.REFUNDED]

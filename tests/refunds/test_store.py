@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -351,6 +351,60 @@ def test_withdraw_by_status(
             with pytest.raises(TransitionNotAllowed):
                 store.withdraw(session, application=app, customer_id=order.customer_id, now=NOW)
             assert app.status == before
+
+
+def test_a_status_change_is_one_update_conditional_on_the_status_read(
+    session_factory: sessionmaker,
+) -> None:
+    with session_factory.begin() as session:
+        app = submit(session, make_order(session)).application
+        session.flush()
+        engine = session.get_bind()
+        statements: list[str] = []
+
+        def collect(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(" ".join(statement.split()))
+
+        event.listen(engine, "before_cursor_execute", collect)
+        try:
+            store.approve(session, application=app, actor="agent:mia", now=NOW + DAY)
+            session.flush()
+        finally:
+            event.remove(engine, "before_cursor_execute", collect)
+        updates = [s for s in statements if s.startswith("UPDATE refund_applications")]
+        assert len(updates) == 2, statements
+        assert all("refund_applications.status = " in s.split("WHERE", 1)[1] for s in updates)
+        assert (app.status, app.updated_at) == ("awaiting_return", NOW + DAY)
+        assert app not in session.dirty
+
+
+def test_a_stale_status_is_refused_with_the_status_now(session_factory: sessionmaker) -> None:
+    with session_factory.begin() as session:
+        order = make_order(session)
+        app = submit(session, order).application
+        reference, customer_id = app.reference, order.customer_id
+    with session_factory.begin() as session:
+        store.approve(
+            session,
+            application=store.find_application(
+                session, reference=reference, customer_id=customer_id
+            ),
+            actor="agent:mia",
+            now=NOW,
+        )
+    # ``app`` still says pending_review, as a unit of work that read it before the approval would.
+    with session_factory.begin() as session:
+        stale = session.merge(app, load=False)
+        assert stale.status == "pending_review"
+        with pytest.raises(TransitionNotAllowed) as refused:
+            store.withdraw(session, application=stale, customer_id=customer_id, now=NOW + DAY)
+        assert refused.value.params == {"current": "awaiting_return", "target": "withdrawn"}
+        assert stale.status == "awaiting_return"
+        assert [e.to_status for e in store.events_of(session, application_id=stale.id)] == [
+            "pending_review",
+            "approved",
+            "awaiting_return",
+        ]
 
 
 def test_withdrawing_another_customers_application_is_not_found(
