@@ -17,6 +17,8 @@ from typing import Any
 CUSTOMER_ID = "customer_id"
 #: ``metadata`` key: the channel the message came in on (``webchat``, ``telegram``).
 CHANNEL = "channel"
+#: ``metadata`` key: the address the message came from, when the channel knows it (limits).
+CLIENT_ADDRESS = "client_address"
 
 #: Key of the custom message an action sends to ask for a person.
 HANDOFF = "handoff"

@@ -449,11 +449,17 @@ def _report_failure(service: Service, reason: str) -> None:
 def _print_banner(settings: Settings, started: list[Service]) -> None:
     names = ", ".join(s.name for s in started)
     shop = f"http://{settings.gateway.host}:{settings.gateway.port}/"
+    demo = (
+        f"Demo shop with the chat widget:  {shop}\n"
+        "  (REFUNDBOT_DEMO_SHOP=true: signs anyone in as any demo customer; never on a real shop)"
+        if settings.gateway.demo_shop
+        else f'Chat widget for your shop\'s pages:  <script src="{shop}widget.js" async></script>'
+    )
     print(
         f"""
 The refund assistant is running ({names}).
 
-  Demo shop with the chat widget:  {shop}
+  {demo}
   Agent console:  {shop}console   (first: .venv/bin/refundbot agent add NAME --role admin)
   Chat in this terminal, as demo customer Ana (c-1001):   make shell
   As another customer, or anonymously:                    make shell CUSTOMER=c-1002

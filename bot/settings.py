@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 import secrets
@@ -57,7 +58,12 @@ class GatewaySettings:
     notify_interval_seconds: float = 2.0
     review_sweep_seconds: float = 60.0
     """How often applications past their merchant review deadline are approved."""
-    demo_shop: bool = True
+    demo_shop: bool = False
+    """The demo shop page, which signs anyone in as any customer: only ``make run`` turns it on."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed."""
+    health_token: str = ""
+    """Lets a caller from elsewhere see ``/health``'s details (``Authorization: Bearer …``)."""
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -151,7 +157,9 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         rasa_timeout_seconds=float(_int(env, "REFUNDBOT_RASA_TIMEOUT_SECONDS", 60)),
         notify_interval_seconds=float(_int(env, "REFUNDBOT_NOTIFY_INTERVAL_SECONDS", 2)),
         review_sweep_seconds=float(_int(env, "REFUNDBOT_REVIEW_SWEEP_SECONDS", 60)),
-        demo_shop=(env.get("REFUNDBOT_DEMO_SHOP") or "true").lower() not in ("0", "false", "no"),
+        demo_shop=_flag(env, "REFUNDBOT_DEMO_SHOP", False),
+        trusted_proxies=_networks(env, "REFUNDBOT_TRUSTED_PROXIES"),
+        health_token=env.get("REFUNDBOT_HEALTH_TOKEN") or "",
     )
 
 
@@ -282,6 +290,31 @@ def _wait_for_secret(path: Path, *, variable: str) -> str:
                 f"{path} is empty: delete it to have a new secret generated, or set {variable}"
             )
         time.sleep(0.05)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Read a comma-separated list of IP addresses or networks (``10.0.0.0/8``)."""
+    found = []
+    for item in (env.get(name) or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as e:
+            raise ConfigError(f"{name}: {item!r} is not an IP address or network") from e
+    return tuple(found)
 
 
 def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
-from bot.gateway import evidence, identity, transcript
+from bot.gateway import addresses, evidence, identity, transcript
 from bot.gateway.models import Channel
 from bot.gateway.outbound import Outbound
 from bot.gateway.router import Router
@@ -38,6 +39,8 @@ MAX_FRAME_BYTES = 256 * 1024
 # The widget runs on the shop's pages, another origin; uploads carry their own credential (the
 # signed session in the form), never cookies, so any origin may read the answer.
 CORS = {"Access-Control-Allow-Origin": "*"}
+#: Where a socket keeps its client's address.
+ADDRESS = "client_address"
 
 
 class WebChat:
@@ -61,6 +64,7 @@ class WebChat:
         self._read_sessions = read_sessions
         self._router = router
         self._outbound = outbound
+        self._trusted = addresses.networks(settings.gateway.trusted_proxies)
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         # The latest message with buttons sent to each open conversation: a press of one of
         # its buttons (most presses) needs no trip to the database.
@@ -90,6 +94,7 @@ class WebChat:
         """Serve one widget tab."""
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
+        ws[ADDRESS] = addresses.client_address(request, self._trusted)
         conversation: ConversationInfo | None = None
         try:
             async for frame in ws:
@@ -179,6 +184,7 @@ class WebChat:
                 text=f"📎 {stored.filename}",
                 client_id=client_id,
                 attachments=(stored.to_json(),),
+                client_address=addresses.client_address(request, self._trusted),
             ),
             route=False,
         )
@@ -342,7 +348,7 @@ class WebChat:
         await self._take(ws, inbound)
 
     async def _take(self, ws: web.WebSocketResponse, inbound: Inbound) -> None:
-        message = await self._router.receive(inbound)
+        message = await self._router.receive(replace(inbound, client_address=ws.get(ADDRESS)))
         if message is None:
             # Already taken (a resend after a reconnect): confirm it again, do not double it.
             await _send(ws, {"type": "ack", "client_id": inbound.client_id, "duplicate": True})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text
 
 from bot.refunds.models import Base, UTCDateTime
 
@@ -72,3 +72,19 @@ class CannedReply(Base):
     title = Column(String(100), nullable=False, unique=True)
     text = Column(Text, nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
+
+
+class LoginFailure(Base):
+    """A refused console sign-in: from which address, for which name (throttling)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_address_at", "address", "at"),
+        Index("ix_login_failures_account_at", "account", "at"),
+    )
+
+    id = Column(ID, primary_key=True)
+    address = Column(String(64), nullable=False)
+    # The name tried (lower-case), whether or not such an agent exists.
+    account = Column(String(64), nullable=False)
+    at = Column(UTCDateTime, nullable=False)

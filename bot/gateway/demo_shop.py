@@ -113,10 +113,14 @@ main {{ padding: 1rem 1.5rem; max-width: 60rem; }}
 table {{ border-collapse: collapse; width: 100%; background: #fff; }}
 th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #e3e5ec; }}
 a {{ color: #b42303; }}
+.demo {{ margin: 0; padding: .6rem 1.5rem; background: #fff4ce; border-bottom: 1px solid #e8c66a; }}
 </style>
 </head>
 <body>
 <header><h1>Demo shop</h1></header>
+<p class="demo" role="note">This is a demo page: it signs anyone in as any demo customer, so
+that you can try the assistant. It is switched on by <code>make run</code>
+(<code>REFUNDBOT_DEMO_SHOP=true</code>) and must never be on for a real shop.</p>
 <main>
 <p>{who}</p>
 <p>Shop as: {switch}</p>

@@ -178,6 +178,8 @@ class Router:
         metadata: dict[str, Any] = {contract.CHANNEL: message.channel.value}
         if conversation.customer_id:
             metadata[contract.CUSTOMER_ID] = conversation.customer_id
+        if message.client_address:
+            metadata[contract.CLIENT_ADDRESS] = message.client_address
         text = message.payload if message.payload is not None else (message.text or "")
         await self._outbound.typing(conversation, message.channel, True)
         handoff: HandoffReason | None = None

@@ -47,10 +47,18 @@ class Inbound:
     payload: str | None = None
     client_id: str | None = None
     attachments: tuple[dict[str, Any], ...] = ()
+    client_address: str | None = None
+    """Where the message came from (an IP address), when the channel knows."""
 
     @classmethod
     def typed(
-        cls, *, conversation_id: str, channel: Channel, text: str, client_id: str | None
+        cls,
+        *,
+        conversation_id: str,
+        channel: Channel,
+        text: str,
+        client_id: str | None,
+        client_address: str | None = None,
     ) -> Inbound:
         """Return what the buyer typed, as Rasa must read it.
 
@@ -64,6 +72,7 @@ class Inbound:
             text=said,
             payload=said.lstrip("/") if said.startswith("/") else None,
             client_id=client_id,
+            client_address=client_address,
         )
 
 
@@ -84,6 +93,7 @@ class Message:
     custom: Any = None
     client_id: str | None = None
     payload: str | None = None
+    client_address: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the form the web widget reads."""
@@ -244,7 +254,7 @@ def record_inbound(
         channel=inbound.channel.value,
         text=inbound.text,
         payload=inbound.payload,
-        data={"attachments": list(inbound.attachments)} if inbound.attachments else None,
+        data=_inbound_data(inbound),
         client_id=inbound.client_id,
         status=status.value,
         created_at=utcnow(),
@@ -253,6 +263,15 @@ def record_inbound(
     session.add(row)
     session.flush()
     return message_of(row)
+
+
+def _inbound_data(inbound: Inbound) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    if inbound.attachments:
+        data["attachments"] = list(inbound.attachments)
+    if inbound.client_address:
+        data["client_address"] = inbound.client_address
+    return data or None
 
 
 def record_outbound(
@@ -361,4 +380,5 @@ def message_of(row: TranscriptMessage) -> Message:
         custom=data.get("custom"),
         client_id=row.client_id,
         payload=row.payload,
+        client_address=data.get("client_address"),
     )

@@ -6,6 +6,8 @@ console and the demo shop add their routes themselves.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +15,7 @@ from sqlalchemy import text as sql
 
 from bot.channels.telegram import WEBHOOK_PATH
 from bot.channels.webchat import STATIC_DIR
-from bot.gateway import keys, transcript
+from bot.gateway import addresses, keys, transcript
 from bot.gateway.rasa import probe
 from bot.processes import read_status
 
@@ -67,7 +69,11 @@ async def live(_: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Report each dependency: ``200`` when all are up, ``503`` otherwise; and the supervisor's."""
+    """Report each dependency: ``200`` when all are up, ``503`` otherwise.
+
+    What is behind the status (addresses of the processes, the supervisor's restarts) is shown
+    only to a caller on this machine or one that sends the health token.
+    """
     app = request.app
     settings = app[keys.SETTINGS]
     http = app[keys.HTTP]
@@ -89,7 +95,24 @@ async def health(request: web.Request) -> web.Response:
             "mode": settings.gateway.telegram_mode,
         }
     ok = all(check["ok"] for check in checks.values())
-    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "checks": checks}
+    status = 200 if ok else 503
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+    if not _may_see_details(request):
+        return web.json_response(body, status=status)
+    body["checks"] = checks
     if (processes := read_status(settings.var_dir)) is not None:
         body["processes"] = processes
-    return web.json_response(body, status=200 if ok else 503)
+    return web.json_response(body, status=status)
+
+
+def _may_see_details(request: web.Request) -> bool:
+    gateway = request.app[keys.SETTINGS].gateway
+    token = gateway.health_token
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    address = addresses.client_address(request, addresses.networks(gateway.trusted_proxies))
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

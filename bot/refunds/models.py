@@ -11,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -214,3 +216,24 @@ class Evidence(Base):
     sha256 = Column(String(64), nullable=False)
     storage_path = Column(String(500), nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
+
+
+class VerificationAttempt(Base):
+    """An anonymous buyer's attempt to prove an order is theirs (order number and e-mail).
+
+    Counted per order, per conversation and per client address, so an e-mail cannot be guessed.
+    """
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_attempts_order_at", "order_id", "at"),
+        Index("ix_verification_attempts_conversation_at", "conversation_id", "at"),
+        Index("ix_verification_attempts_address_at", "client_address", "at"),
+    )
+
+    id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id = Column(String(19), nullable=False)
+    conversation_id = Column(String(128), nullable=False)
+    client_address = Column(String(64), nullable=True)
+    succeeded = Column(Boolean, nullable=False)
+    at = Column(UTCDateTime, nullable=False)

@@ -313,6 +313,7 @@ async def test_gateway_runs_on_when_telegram_cannot_start(
     await ws.close()
 
 
+@pytest.mark.demo_shop
 async def test_demo_shop_offers_a_signed_deep_link(
     webhook_gateway: TestClient, settings: Settings
 ) -> None:

@@ -41,7 +41,7 @@ from tests.gateway.doubles import (
 
 __all__ = ["real_stack"]
 
-pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+pytestmark = [pytest.mark.browser, pytest.mark.rasa, pytest.mark.demo_shop]
 
 ORDER = "8041235566701234"
 REASON = "The lamp flickers and the switch is loose"

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from tests.factories import make_customer, make_order
 from tests.gateway.doubles import PDF, PNG, SHOP_SECRET, RasaDouble
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.demo_shop]
 
 ORDER = "3000012345678901"
 

@@ -458,7 +458,10 @@ async def bot_api(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> BotAp
 
 
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str, rasa: RasaDouble) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, db_url: str, rasa: RasaDouble
+) -> Settings:
+    """Gateway settings for tests; ``@pytest.mark.demo_shop`` serves the demo shop page."""
     return Settings(
         var_dir=tmp_path / "var",
         database_url=db_url,
@@ -473,6 +476,7 @@ def settings(tmp_path: Path, db_url: str, rasa: RasaDouble) -> Settings:
             upload_max_bytes=64 * 1024,
             message_max_chars=500,
             telegram_poll_timeout_seconds=1,
+            demo_shop=request.node.get_closest_marker("demo_shop") is not None,
         ),
     )
 

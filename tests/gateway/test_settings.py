@@ -32,7 +32,8 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
             "REFUNDBOT_TELEGRAM_WEBHOOK_URL": "https://bot.example",
             "REFUNDBOT_TELEGRAM_WEBHOOK_SECRET": "a-B_9",
             "REFUNDBOT_UPLOAD_MAX_BYTES": "1000",
-            "REFUNDBOT_DEMO_SHOP": "false",
+            "REFUNDBOT_DEMO_SHOP": "true",
+            "REFUNDBOT_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
         }
     )
     gateway = settings.gateway
@@ -41,14 +42,17 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
     assert gateway.telegram_api_url == "http://127.0.0.1:8081"
     assert gateway.telegram_webhook_secret == "a-B_9"
     assert gateway.upload_max_bytes == 1000
-    assert gateway.demo_shop is False
+    assert gateway.demo_shop is True
+    assert gateway.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16")
 
 
 def test_defaults(tmp_path: Path) -> None:
     gateway = Settings.from_env({"REFUNDBOT_VAR_DIR": str(tmp_path)}).gateway
     assert (gateway.host, gateway.port, gateway.telegram_mode) == ("127.0.0.1", 8080, "webhook")
     assert gateway.telegram_api_url == "https://api.telegram.org"
-    assert gateway.demo_shop is True
+    # Safe by default: no page hands out identities, no forwarded address is believed.
+    assert gateway.demo_shop is False
+    assert gateway.trusted_proxies == ()
 
 
 @pytest.mark.parametrize(
@@ -57,6 +61,8 @@ def test_defaults(tmp_path: Path) -> None:
         ("REFUNDBOT_TELEGRAM_MODE", "carrier-pigeon"),
         ("REFUNDBOT_TELEGRAM_WEBHOOK_SECRET", "has spaces"),
         ("REFUNDBOT_PORT", "eighty"),
+        ("REFUNDBOT_DEMO_SHOP", "sure"),
+        ("REFUNDBOT_TRUSTED_PROXIES", "10.0.0.1, the-proxy"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:

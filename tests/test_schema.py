@@ -1,0 +1,33 @@
+"""The tables the code declares are exactly what the migrations build, on every database."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+import bot.console.models
+import bot.gateway.models
+import bot.handoff.models
+import bot.refunds.models
+from bot.refunds.db import get_engine
+from bot.refunds.migrate import alembic_config, upgrade
+
+MODEL_MODULES = (bot.console.models, bot.gateway.models, bot.handoff.models, bot.refunds.models)
+SECURITY_TABLES = {"login_failures", "verification_attempts"}
+
+
+def test_every_model_matches_the_migrated_schema(db_url: str) -> None:
+    metadata = bot.refunds.models.Base.metadata
+    assert all(module.Base.metadata is metadata for module in MODEL_MODULES)
+    with get_engine(db_url).connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert diffs == []
+
+
+def test_0004_downgrades_and_upgrades_again(db_url: str) -> None:
+    command.downgrade(alembic_config(db_url), "0003")
+    assert not SECURITY_TABLES & set(inspect(get_engine(db_url)).get_table_names())
+    upgrade(db_url)
+    assert SECURITY_TABLES <= set(inspect(get_engine(db_url)).get_table_names())
