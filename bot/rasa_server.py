@@ -1,15 +1,28 @@
 """Rasa's command line as the assistant runs it: ``python -m bot.rasa_server run ...``.
 
-It is ``rasa`` with one change. Rasa 3.6 checks every answer of the action server with
-``jsonschema.validate``, which first checks the *schema* against the JSON Schema meta-schema
-(draft 2020-12, which resolves ``$dynamicRef`` on every call): about 25 ms of CPU per custom
-action on the development machine, two or three times per buyer's turn, and more than half of
-Rasa's time per turn. :func:`install` checks the schema once and keeps the validator; answers
-are checked against the same schema and a bad one fails with the same error as before.
+It is ``rasa`` with two changes, both installed by :func:`install`.
+
+**A turn whose action failed is not done.** When the action server cannot be reached (or
+answers with a server error), Rasa 3.6 logs "Bot will continue, but the actions events are
+lost", carries on, saves the buyer's message in the tracker and answers ``200`` with what it
+had said so far (often nothing). The gateway would take that as the answer and the buyer's
+message would be lost. Here such a failure raises :class:`ActionServerUnavailable` out of the
+turn instead, before the tracker is saved (Rasa saves it last), and the REST channel the
+gateway uses (:mod:`bot.rasa_channel`) answers ``503``; the gateway keeps the message, tells
+the buyer it is temporarily unavailable and sends it again later, to a tracker that never saw
+the first try, so the form is not advanced twice.
+
+**Action answers are checked with a validator built once.** Rasa 3.6 checks every answer of
+the action server with ``jsonschema.validate``, which first checks the *schema* against the JSON
+Schema meta-schema (draft 2020-12, which resolves ``$dynamicRef`` on every call): about 25 ms
+of CPU per custom action on the development machine, two or three times per buyer's turn, and
+more than half of Rasa's time per turn. Here the schema is checked once and the validator kept;
+answers are checked against the same schema and a bad one fails with the same error as before.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import sys
@@ -18,13 +31,52 @@ from typing import Any
 import rasa
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.processor import MessageProcessor
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.exceptions import RasaException
 
 log = logging.getLogger(__name__)
 
-#: The Rasa versions whose ``RemoteAction._validate_action_result`` this module knows.
+#: The Rasa versions whose ``RemoteAction`` and ``MessageProcessor._run_action`` this module
+#: knows.
 SUPPORTED_RASA = "3.6."
+
+
+class ActionServerUnavailable(Exception):
+    """An action could not run: the action server was unreachable or failed. Try again later."""
+
+
+#: Failures of the action server seen while the current action ran (one list per action).
+_failures: contextvars.ContextVar[list[RasaException] | None] = contextvars.ContextVar(
+    "action_server_failures", default=None
+)
+_original_remote_run = RemoteAction.run
+_original_run_action = MessageProcessor._run_action
+
+
+async def _remote_run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await _original_remote_run(self, *args, **kwargs)
+    except ActionExecutionRejection:
+        raise
+    except RasaException as e:
+        failures = _failures.get()
+        if failures is not None:
+            failures.append(e)
+        raise
+
+
+async def _run_action(self: MessageProcessor, action: Any, *args: Any, **kwargs: Any) -> Any:
+    failures: list[RasaException] = []
+    token = _failures.set(failures)
+    try:
+        result = await _original_run_action(self, action, *args, **kwargs)
+    finally:
+        _failures.reset(token)
+    if failures:
+        raise ActionServerUnavailable(f"{action.name()}: {failures[0]}") from failures[0]
+    return result
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,16 +107,18 @@ def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
 
 
 def install() -> bool:
-    """Make Rasa check action answers with the cached validator; return whether it could."""
+    """Apply both changes to Rasa; return whether this Rasa version is one they fit."""
     if not rasa.__version__.startswith(SUPPORTED_RASA) or not hasattr(
         RemoteAction, "_validate_action_result"
     ):
         log.warning(
-            "Rasa %s is not %sx: action answers are checked the slow way", rasa.__version__,
-            SUPPORTED_RASA,
+            "Rasa %s is not %sx: action answers are checked the slow way, and a failed action "
+            "loses the buyer's message", rasa.__version__, SUPPORTED_RASA,
         )  # fmt: skip
         return False
     RemoteAction._validate_action_result = validate_action_result
+    RemoteAction.run = _remote_run
+    MessageProcessor._run_action = _run_action
     return True
 
 

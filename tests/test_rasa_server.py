@@ -6,9 +6,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot import rasa_server
+from bot.rasa_channel import RestChannel, answer
+from bot.settings import PROJECT_ROOT
 
 GOOD: dict[str, Any] = {
     "events": [{"event": "slot", "name": "order_id", "value": "804112345678", "timestamp": None}],
@@ -37,3 +41,27 @@ def test_install_puts_the_cached_check_in_rasa() -> None:
     assert action._validate_action_result(GOOD) is True
     with pytest.raises(jsonschema.ValidationError):
         action._validate_action_result(BAD)
+
+
+async def test_the_rest_channel_answers_503_for_a_turn_that_failed() -> None:
+    async def fails(_: UserMessage) -> None:
+        raise rasa_server.ActionServerUnavailable("action_order_status: connection refused")
+
+    message = UserMessage("where is my order", CollectingOutputChannel(), "web-1")
+    status, body = await answer(fails, message)
+    assert status == 503
+    assert "again later" in body["error"]
+
+
+async def test_the_rest_channel_answers_what_was_said() -> None:
+    async def says(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "Hello!")
+
+    message = UserMessage("hi", CollectingOutputChannel(), "web-1")
+    assert await answer(says, message) == (200, [{"recipient_id": "web-1", "text": "Hello!"}])
+
+
+def test_rasa_serves_this_channel_at_the_gateways_address() -> None:
+    credentials = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
+    assert list(credentials) == ["bot.rasa_channel.RestChannel"]
+    assert RestChannel.name() == "rest"

@@ -62,6 +62,7 @@ def stack_settings(stack: Stack, tmp_path: Path, **gateway: object) -> Settings:
         gateway=GatewaySettings(
             shop_secret=SHOP_SECRET,
             notify_interval_seconds=0.2,
+            demo_shop=True,  # the browser opens the demo shop page
             **gateway,  # type: ignore[arg-type]
         ),
     )
