@@ -24,7 +24,10 @@ def main() -> int:
         return 2
     upgrade(settings.database_url)
     host, port = settings.gateway.host, settings.gateway.port
-    print(f"Demo shop and web chat: http://{host}:{port}/", flush=True)
+    if settings.gateway.demo_shop:
+        print(f"Demo shop (REFUNDBOT_DEMO_SHOP) and web chat: http://{host}:{port}/", flush=True)
+    else:
+        print(f"Web chat: http://{host}:{port}/widget.js", flush=True)
     web.run_app(create_app(settings), host=host, port=port, print=None)
     return 0
 

@@ -29,6 +29,7 @@ async def test_python_m_bot_gateway_serves_the_shop_and_health(
         "REFUNDBOT_RASA_URL": rasa.url,
         "REFUNDBOT_ACTION_SERVER_URL": f"{rasa.url}/webhook",
         "REFUNDBOT_SHOP_SECRET": SHOP_SECRET,
+        "REFUNDBOT_DEMO_SHOP": "true",
     }
     env.pop("REFUNDBOT_DATABASE_URL", None)
     env.pop("REFUNDBOT_TELEGRAM_TOKEN", None)
