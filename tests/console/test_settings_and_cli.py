@@ -76,7 +76,7 @@ def test_agent_add_and_list(
     assert "at least 10 characters" in capsys.readouterr().err
     assert run(settings, ["agent", "add", "Bad Name!"], password + "\n", monkeypatch) == 2
     assert run(settings, ["agent", "list"], "", monkeypatch) == 0
-    assert capsys.readouterr().out == "ana\tadmin\tAna P.\n"
+    assert capsys.readouterr().out == "ana\tadmin\tAna P.\tactive\n"
     with get_sessionmaker(db_url).begin() as session:
         assert authenticate(session, name="ANA", password=password).display_name == "Ana P."
         with pytest.raises(BadCredentials):
