@@ -84,6 +84,15 @@ class ConsoleSettings:
     agent_online_seconds: int = 90
     # The expected wait told to buyers before any handoff has been answered.
     default_wait_minutes: int = 3
+    # Sign-in throttling (see :mod:`bot.console.throttle`): failures from one address, for any
+    # names, within a window; per account a back-off of 1 s, 2 s, 4 s ... after the free
+    # failures, up to a cap; how long a browser that signed in is known to its agent.
+    signin_address_failures: int = 20
+    signin_address_window_seconds: int = 900
+    signin_account_free_failures: int = 5
+    signin_account_max_delay_seconds: int = 300
+    signin_account_window_seconds: int = 86400
+    known_device_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -183,6 +192,18 @@ def _console(env: Mapping[str, str]) -> ConsoleSettings:
         support_timezone=timezone,
         agent_online_seconds=_int(env, "REFUNDBOT_AGENT_ONLINE_SECONDS", 90),
         default_wait_minutes=_int(env, "REFUNDBOT_DEFAULT_WAIT_MINUTES", 3),
+        signin_address_failures=_int(env, "REFUNDBOT_SIGNIN_ADDRESS_FAILURES", 20, least=1),
+        signin_address_window_seconds=_int(
+            env, "REFUNDBOT_SIGNIN_ADDRESS_WINDOW_SECONDS", 900, least=1
+        ),
+        signin_account_free_failures=_int(env, "REFUNDBOT_SIGNIN_ACCOUNT_FREE_FAILURES", 5),
+        signin_account_max_delay_seconds=_int(
+            env, "REFUNDBOT_SIGNIN_ACCOUNT_MAX_DELAY_SECONDS", 300, least=1
+        ),
+        signin_account_window_seconds=_int(
+            env, "REFUNDBOT_SIGNIN_ACCOUNT_WINDOW_SECONDS", 86400, least=1
+        ),
+        known_device_days=_int(env, "REFUNDBOT_CONSOLE_KNOWN_DEVICE_DAYS", 30),
     )
 
 
@@ -328,7 +349,7 @@ def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, least: int = 0) -> int:
     raw = env.get(name)
     if not raw:
         return default
@@ -336,6 +357,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as e:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    if value < least:
+        limit = "negative" if least == 0 else f"less than {least}"
+        raise ConfigError(f"{name} must not be {limit}, got {raw!r}")
     return value

@@ -29,6 +29,9 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 MIN_PASSWORD_CHARS = 10
+# Longer passwords are refused rather than hashed: the sign-in form accepts no more.
+MAX_PASSWORD_CHARS = 1024
+MAX_NAME_CHARS = 64
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -40,6 +43,10 @@ class BadCredentials(Exception):
     """Unknown agent, wrong password or a deactivated agent (never said which)."""
 
 
+class NoSuchAgent(Exception):
+    """No agent has that name."""
+
+
 @dataclass(frozen=True)
 class AgentInfo:
     """An agent as views use it."""
@@ -48,6 +55,7 @@ class AgentInfo:
     name: str
     display_name: str
     role: Role
+    active: bool = True
 
     @property
     def actor(self) -> str:
@@ -122,8 +130,7 @@ def create_agent(
     name = name.strip().lower()
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError("names are 1-64 of a-z, 0-9, '.', '_' and '-', starting with a letter")
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise ValueError(f"passwords need at least {MIN_PASSWORD_CHARS} characters")
+    check_new_password(password)
     if session.execute(select(Agent.id).where(Agent.name == name)).first() is not None:
         raise AgentExists(name)
     agent = Agent(
@@ -139,10 +146,83 @@ def create_agent(
     return agent_info(agent)
 
 
+def check_new_password(password: str) -> None:
+    """Refuse a password an agent could not type into the sign-in form.
+
+    Raises:
+        ValueError: too short, too long, or holding a NUL or a lone surrogate.
+    """
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"passwords need at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise ValueError(f"passwords have at most {MAX_PASSWORD_CHARS} characters")
+    if not typeable(password):
+        raise ValueError("passwords cannot hold NUL characters or lone surrogates")
+
+
+def typeable(value: str) -> bool:
+    """Return whether ``value`` has no NUL and no lone surrogate (PostgreSQL and UTF-8 refuse)."""
+    return "\x00" not in value and not any("\ud800" <= c <= "\udfff" for c in value)
+
+
 def list_agents(session: Session) -> list[AgentInfo]:
-    """Return every active agent, by name."""
-    rows = session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.name))
+    """Return every agent, active or not, by name."""
+    rows = session.execute(select(Agent).order_by(Agent.name))
     return [agent_info(a) for a in rows.scalars()]
+
+
+def set_active(session: Session, *, name: str, active: bool) -> tuple[AgentInfo, bool]:
+    """Activate or deactivate an agent; a deactivated agent's sessions end at once.
+
+    Returns the agent and whether anything changed.
+
+    Raises:
+        NoSuchAgent: nobody has that name.
+    """
+    agent = _agent_named(session, name)
+    changed = agent.active != active
+    agent.active = active
+    if not active:
+        end_agent_sessions(session, agent_id=agent.id)
+    return agent_info(agent), changed
+
+
+def set_password(session: Session, *, name: str, password: str) -> AgentInfo:
+    """Give an agent a new password and end every session they had.
+
+    Raises:
+        NoSuchAgent: nobody has that name.
+        ValueError: the password is not acceptable.
+    """
+    agent = _agent_named(session, name)
+    check_new_password(password)
+    agent.password_hash = hash_password(password)
+    end_agent_sessions(session, agent_id=agent.id)
+    return agent_info(agent)
+
+
+def end_agent_sessions(session: Session, *, agent_id: int) -> None:
+    """Sign an agent out everywhere."""
+    session.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
+
+
+def find_agent(session: Session, *, name: str) -> AgentInfo:
+    """Return the agent of that name, active or not.
+
+    Raises:
+        NoSuchAgent: nobody has that name.
+    """
+    return agent_info(_agent_named(session, name))
+
+
+def _agent_named(session: Session, name: str) -> Agent:
+    name = name.strip().lower()
+    agent: Agent | None = None
+    if NAME_PATTERN.fullmatch(name):
+        agent = session.execute(select(Agent).where(Agent.name == name)).scalar_one_or_none()
+    if agent is None:
+        raise NoSuchAgent(name)
+    return agent
 
 
 def authenticate(session: Session, *, name: str, password: str) -> AgentInfo:
@@ -230,7 +310,11 @@ def csrf_ok(expected: str, given: str | None) -> bool:
 def agent_info(agent: Agent) -> AgentInfo:
     """Return the plain form of an agent row."""
     return AgentInfo(
-        id=agent.id, name=agent.name, display_name=agent.display_name, role=Role(agent.role)
+        id=agent.id,
+        name=agent.name,
+        display_name=agent.display_name,
+        role=Role(agent.role),
+        active=bool(agent.active),
     )
 
 

@@ -7,5 +7,3 @@ from aiohttp import web
 from bot.console.hub import ConsoleHub
 
 HUB = web.AppKey("console_hub", ConsoleHub)
-#: Failed console sign-ins by (address, name): their times, for throttling.
-LOGIN_FAILURES: web.AppKey[dict[tuple[str, str], list[float]]] = web.AppKey("login_failures")

@@ -44,14 +44,20 @@ def login_response(request: web.Request, *, error: str | None, status: int = 200
 
 
 def set_cookie(
-    request: web.Request, response: web.StreamResponse, name: str, value: str, *, max_age: int
+    request: web.Request,
+    response: web.StreamResponse,
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str = "/console",
 ) -> None:
-    """Set a console cookie: HttpOnly, SameSite=Strict, only under ``/console``."""
+    """Set a console cookie: HttpOnly, SameSite=Strict, only under ``path``."""
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        path="/console",
+        path=path,
         httponly=True,
         samesite="Strict",
         secure=request.app[keys.SETTINGS].console.secure_cookies,

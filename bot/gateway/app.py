@@ -36,7 +36,6 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.TELEGRAM] = None
     app[console_keys.HUB] = ConsoleHub()
-    app[console_keys.LOGIN_FAILURES] = {}
     app.cleanup_ctx.extend([_database, _http, _routing, _telegram, _notifier])
     # Open sockets would hold a graceful stop for its whole timeout; widgets reconnect anyway.
     app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal/aiohttp stubs disagree

@@ -9,6 +9,7 @@ import pytest
 
 from bot.console import cli
 from bot.console.auth import BadCredentials, authenticate
+from bot.console.throttle import backoff_seconds
 from bot.handoff.hours import describe_hours, in_support_hours
 from bot.refunds.db import get_sessionmaker
 from bot.settings import ConfigError, ConsoleSettings, Settings
@@ -35,6 +36,56 @@ def test_support_hours_from_the_environment() -> None:
     assert describe_hours(console) == "Mon–Fri 09:00–17:30 (Europe/Lisbon)"
     assert in_support_hours(ConsoleSettings(), MONDAY_10 + dt.timedelta(days=6))
     assert Settings.from_env({"REFUNDBOT_SUPPORT_DAYS": "sat,sun"}).console.support_days == (5, 6)
+
+
+def test_sign_in_throttling_from_the_environment() -> None:
+    defaults = Settings.from_env({}).console
+    assert defaults == ConsoleSettings()
+    assert (
+        defaults.signin_address_failures,
+        defaults.signin_address_window_seconds,
+        defaults.signin_account_free_failures,
+        defaults.signin_account_max_delay_seconds,
+        defaults.signin_account_window_seconds,
+        defaults.known_device_days,
+    ) == (20, 900, 5, 300, 86400, 30)
+    console = Settings.from_env(
+        {
+            "REFUNDBOT_SIGNIN_ADDRESS_FAILURES": "50",
+            "REFUNDBOT_SIGNIN_ADDRESS_WINDOW_SECONDS": "600",
+            "REFUNDBOT_SIGNIN_ACCOUNT_FREE_FAILURES": "3",
+            "REFUNDBOT_SIGNIN_ACCOUNT_MAX_DELAY_SECONDS": "60",
+            "REFUNDBOT_SIGNIN_ACCOUNT_WINDOW_SECONDS": "3600",
+            "REFUNDBOT_CONSOLE_KNOWN_DEVICE_DAYS": "0",
+        }
+    ).console
+    assert (
+        console.signin_address_failures,
+        console.signin_address_window_seconds,
+        console.signin_account_free_failures,
+        console.signin_account_max_delay_seconds,
+        console.signin_account_window_seconds,
+        console.known_device_days,
+    ) == (50, 600, 3, 60, 3600, 0)
+    # After the free failures: 1 s, 2 s, 4 s ... up to the cap.
+    waits = [backoff_seconds(n, defaults) for n in range(4, 16)]
+    assert waits == [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+    assert backoff_seconds(10**6, defaults) == 300
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "REFUNDBOT_SIGNIN_ADDRESS_FAILURES",
+        "REFUNDBOT_SIGNIN_ADDRESS_WINDOW_SECONDS",
+        "REFUNDBOT_SIGNIN_ACCOUNT_MAX_DELAY_SECONDS",
+        "REFUNDBOT_SIGNIN_ACCOUNT_WINDOW_SECONDS",
+    ],
+)
+def test_sign_in_limits_cannot_be_zero(name: str) -> None:
+    # Zero would refuse every sign-in, or switch a limit off.
+    with pytest.raises(ConfigError, match=f"{name} must not be less than 1"):
+        Settings.from_env({name: "0"})
 
 
 @pytest.mark.parametrize(
@@ -76,7 +127,7 @@ def test_agent_add_and_list(
     assert "at least 10 characters" in capsys.readouterr().err
     assert run(settings, ["agent", "add", "Bad Name!"], password + "\n", monkeypatch) == 2
     assert run(settings, ["agent", "list"], "", monkeypatch) == 0
-    assert capsys.readouterr().out == "ana\tadmin\tAna P.\n"
+    assert capsys.readouterr().out == "ana\tadmin\tAna P.\tactive\n"
     with get_sessionmaker(db_url).begin() as session:
         assert authenticate(session, name="ANA", password=password).display_name == "Ana P."
         with pytest.raises(BadCredentials):
