@@ -34,7 +34,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from bot.console.models import Agent, LoginFailure
@@ -170,7 +171,7 @@ def _lock(session: Session, *, address: str, account: str) -> None:
     for kind, value in ((1, address), (2, account)):
         key = int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big", signed=True)
         session.execute(
-            text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key}
+            sql("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key}
         )
 
 
