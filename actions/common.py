@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import functools
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,9 +16,10 @@ from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.orm import Session
 
 from bot import contract
+from bot.clock import utcnow
 from bot.contract import HandoffReason
 from bot.messages import text
-from bot.refunds import reading, store
+from bot.refunds import reading, store, verification
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.errors import OrderNotFound
 from bot.refunds.models import Order
@@ -74,6 +77,15 @@ def channel_customer(tracker: Tracker) -> str | None:
                 return str(customer)
             if event.get("event") == "user":
                 return None
+    return None
+
+
+def client_address(tracker: Tracker) -> str | None:
+    """Return the address the buyer's latest message came from, when the channel knows it."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            address = (event.get("metadata") or {}).get(contract.CLIENT_ADDRESS)
+            return str(address) if address else None
     return None
 
 
@@ -138,6 +150,40 @@ def order_summary(order: Order) -> str:
 def handoff(dispatcher: CollectingDispatcher, reason: HandoffReason) -> None:
     """Ask the gateway to move the conversation to the people's queue (:mod:`bot.handoff`)."""
     dispatcher.utter_message(json_message=contract.handoff_request(reason))
+
+
+#: What a buyer is told when ownership checks of an order, or from their address, are paused.
+PAUSED_RESPONSES = {
+    verification.Scope.ORDER: "utter_checks_paused_order",
+    verification.Scope.ADDRESS: "utter_checks_paused_address",
+}
+
+
+def checks_paused(
+    dispatcher: CollectingDispatcher, paused: verification.Pause, order_id: str, now: dt.datetime
+) -> SlotDict:
+    """Say that ownership checks are paused, offer a person, and ask for the order again.
+
+    A conversation at its limit is handed to a person; an order or an address at its limit is
+    told plainly for how long, with a person offered (not brought in: a guesser's conversations
+    should not fill the people's queue).
+    """
+    if paused.scope is verification.Scope.CONVERSATION:
+        dispatcher.utter_message(
+            response="utter_offer_human",
+            field=text("field.order_and_email"),
+            hint=text("hint.order_and_email"),
+        )
+        handoff(dispatcher, HandoffReason.REPEATED_FAILURE)
+    else:
+        minutes = math.ceil((paused.until - now).total_seconds() / 60)
+        wait = (
+            text("wait.minutes.one") if minutes <= 1 else text("wait.minutes.many", minutes=minutes)
+        )
+        dispatcher.utter_message(
+            response=PAUSED_RESPONSES[paused.scope], order_id=order_id, wait=wait
+        )
+    return {"order_id": None, "customer_email": None, "policy_block": None}
 
 
 def refuse(
@@ -238,7 +284,20 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             )
         customer = customer_of(tracker)
         if customer is None:
-            # Anonymous: the e-mail question proves the order is theirs.
+            # Anonymous: the e-mail question proves the order is theirs, unless checks of it, of
+            # this conversation or from this address are paused: then it is not even asked.
+            now = utcnow()
+            with unit_of_work(read_only=True) as session:
+                paused = verification.pause(
+                    session,
+                    order_id=order_id,
+                    conversation_id=tracker.sender_id,
+                    client_address=client_address(tracker),
+                    now=now,
+                    settings=settings().verification,
+                )
+            if paused is not None:
+                return checks_paused(dispatcher, paused, order_id, now)
             return {"order_id": order_id, "customer_email": None, **SUCCEEDED}
         with unit_of_work(read_only=True) as session:
             try:
@@ -274,28 +333,34 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
                 field=text("field.customer_email"),
                 hint=text("hint.email"),
             )
-        order_id = tracker.get_slot("order_id")
+        order_id = reading.find_order_id(str(tracker.get_slot("order_id") or ""))
         if not order_id:
-            return {"customer_email": email}
-        with unit_of_work(read_only=True) as session:
-            try:
-                order = store.verify_order_email(session, order_id=order_id, email=email)
-            except OrderNotFound:
-                return refuse(
-                    dispatcher,
-                    tracker,
-                    "customer_email",
-                    clear=("order_id",),
-                    response="utter_order_not_found_anonymous",
-                    order_id=order_id,
-                    field=text("field.order_and_email"),
-                    hint=text("hint.order_and_email"),
-                )
-            return {
-                "customer_email": email,
-                "verified_customer_id": order.customer_id,
-                **self.order_accepted(dispatcher, tracker, session, order),
-            }
+            return {"customer_email": email, "order_id": None}
+        now = utcnow()
+        # A writing unit of work: the attempt is recorded, and checks of one order or from one
+        # address are made one at a time (see bot.refunds.verification).
+        with unit_of_work() as session:
+            verdict = verification.verify(
+                session,
+                order_id=order_id,
+                email=email,
+                conversation_id=tracker.sender_id,
+                client_address=client_address(tracker),
+                now=now,
+                settings=settings().verification,
+            )
+            if verdict.order is not None:
+                return {
+                    "customer_email": email,
+                    "verified_customer_id": verdict.order.customer_id,
+                    **self.order_accepted(dispatcher, tracker, session, verdict.order),
+                }
+        if verdict.compared:
+            # Not "wrong e-mail": an unknown order gets the same answer.
+            dispatcher.utter_message(response="utter_order_not_found_anonymous", order_id=order_id)
+        if verdict.pause is not None:
+            return checks_paused(dispatcher, verdict.pause, order_id, now)
+        return {"order_id": None, "customer_email": None, "policy_block": None}
 
     def order_accepted(
         self,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     DomainDict,
     IdentityFormValidator,
     customer_of,
+    latest_entity,
     method_name,
     order_summary,
     state_words,
@@ -17,7 +18,7 @@ from actions.common import (
 )
 from bot.clock import utcnow
 from bot.messages import date, money, text
-from bot.refunds import store
+from bot.refunds import reading, store
 from bot.refunds.errors import OrderNotFound
 from bot.refunds.models import Order, RefundApplication
 
@@ -97,6 +98,26 @@ def describe_application(application: RefundApplication) -> str:
     return text("application.line", **facts)
 
 
+def named_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> tuple[str | None, list[EventType]]:
+    """Return the order number the conversation names, and the events that forget a bad one.
+
+    A signed-in buyer's status questions ask nothing, so the ``order_id`` slot is whatever NLU
+    tagged in their words. Only an order number is ever repeated back: anything else is
+    forgotten, and said not to be one when the buyer's latest message named it.
+    """
+    said = tracker.get_slot("order_id")
+    if not said:
+        return None, []
+    order_id = reading.find_order_id(str(said))
+    if order_id is not None:
+        return order_id, []
+    if latest_entity(tracker, "order_id") is not None:
+        dispatcher.utter_message(response="utter_order_id_invalid")
+    return None, [SlotSet("order_id", None)]
+
+
 def bullet_list(lines: list[str]) -> str:
     """Return lines as a bulleted list, one per line."""
     return "\n".join(text("list.item", line=line) for line in lines)
@@ -114,26 +135,26 @@ class ActionOrderStatus(Action):
     ) -> list[EventType]:
         """Answer with the order named in the conversation, or with the buyer's orders."""
         customer = customer_of(tracker)
-        order_id = tracker.get_slot("order_id")
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
             return []
+        order_id, events = named_order(dispatcher, tracker)
         with unit_of_work(read_only=True) as session:
             if order_id:
                 try:
                     order = store.find_order(session, order_id=order_id, customer_id=customer)
                 except OrderNotFound:
                     dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
-                    return []
+                    return events
                 dispatcher.utter_message(text=describe_order(order))
-                return []
+                return events
             orders = store.customer_orders(session, customer_id=customer)[:5]
             if not orders:
                 dispatcher.utter_message(response="utter_no_orders")
-                return []
+                return events
             lines = [describe_order(o) for o in orders]
         dispatcher.utter_message(text=text("order.list", lines=bullet_list(lines)))
-        return []
+        return events
 
 
 class ActionRefundStatus(Action):
@@ -151,7 +172,7 @@ class ActionRefundStatus(Action):
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
             return []
-        order_id = tracker.get_slot("order_id")
+        order_id, events = named_order(dispatcher, tracker)
         with unit_of_work() as session:
             # A merchant who let the review deadline pass has approved by silence.
             store.approve_overdue(session, now=utcnow(), customer_id=customer)
@@ -163,10 +184,10 @@ class ActionRefundStatus(Action):
                     )
                 else:
                     dispatcher.utter_message(response="utter_no_applications")
-                return []
+                return events
             lines = [describe_application(a) for a in applications[:5]]
         if len(lines) == 1:
             dispatcher.utter_message(text=text("application.one", line=lines[0]))
         else:
             dispatcher.utter_message(text=text("application.list", lines=bullet_list(lines)))
-        return []
+        return events

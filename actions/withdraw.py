@@ -7,7 +7,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
-from actions.status import describe_application
+from actions.status import describe_application, named_order
 from bot.clock import utcnow
 from bot.refunds import policy, reading, store
 from bot.refunds.errors import ApplicationNotFound, TransitionNotAllowed
@@ -28,10 +28,14 @@ class ActionWithdrawRefund(Action):
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
             return []
-        reference = latest_entity(tracker, "application_reference") or reading.find_reference(
-            latest_text(tracker)
-        )
-        order_id = tracker.get_slot("order_id")
+        # Only a reference is ever repeated back, whatever NLU tagged or a button carried.
+        reference = reading.find_reference(
+            latest_entity(tracker, "application_reference") or ""
+        ) or reading.find_reference(latest_text(tracker))
+        order_id: str | None = None
+        forget: list[EventType] = []
+        if not reference:
+            order_id, forget = named_order(dispatcher, tracker)
         with unit_of_work() as session:
             if reference:
                 try:
@@ -42,7 +46,7 @@ class ActionWithdrawRefund(Action):
                     dispatcher.utter_message(
                         response="utter_application_not_found", reference=reference
                     )
-                    return [SlotSet("application_reference", None)]
+                    return [*forget, SlotSet("application_reference", None)]
                 candidates = [found]
             else:
                 candidates = store.list_applications(
@@ -52,9 +56,13 @@ class ActionWithdrawRefund(Action):
                     statuses=policy.WITHDRAWABLE_STATUSES,
                 )
             if not candidates:
-                scope = f" for order {order_id}" if order_id else ""
-                dispatcher.utter_message(response="utter_nothing_to_withdraw", scope=scope)
-                return [SlotSet("application_reference", None)]
+                if order_id:
+                    dispatcher.utter_message(
+                        response="utter_nothing_to_withdraw_for_order", order_id=order_id
+                    )
+                else:
+                    dispatcher.utter_message(response="utter_nothing_to_withdraw")
+                return [*forget, SlotSet("application_reference", None)]
             if len(candidates) > 1:
                 dispatcher.utter_message(
                     response="utter_which_application",
@@ -68,7 +76,7 @@ class ActionWithdrawRefund(Action):
                         for a in candidates
                     ],
                 )
-                return [SlotSet("application_reference", None)]
+                return [*forget, SlotSet("application_reference", None)]
             application = candidates[0]
             if application.status not in {s.value for s in policy.WITHDRAWABLE_STATUSES}:
                 dispatcher.utter_message(
@@ -76,10 +84,10 @@ class ActionWithdrawRefund(Action):
                     reference=application.reference,
                     status=application.status.replace("_", " "),
                 )
-                return [SlotSet("application_reference", None)]
+                return [*forget, SlotSet("application_reference", None)]
             description = describe_application(application)
         dispatcher.utter_message(response="utter_confirm_withdraw", description=description)
-        return [SlotSet("application_reference", application.reference)]
+        return [*forget, SlotSet("application_reference", application.reference)]
 
 
 class ActionWithdrawConfirm(Action):

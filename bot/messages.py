@@ -181,6 +181,9 @@ MESSAGES: dict[str, str] = {
     "form.refused_balance": "the order's refundable balance is now {balance}",
     "form.refused_order": "the order was not found",
     "form.refused_other": "the order no longer allows this refund",
+    # How long ownership checks are paused (utter_checks_paused_*'s {wait}).
+    "wait.minutes.one": "about a minute",
+    "wait.minutes.many": "about {minutes} minutes",
     # Hints after a second failed answer (utter_offer_human's {hint}).
     "hint.order_id_format": (
         "Order numbers have 12 to 19 digits and are in your order confirmation."

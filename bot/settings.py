@@ -31,6 +31,21 @@ class PolicySettings:
     compensation_rate: Decimal = Decimal("0.10")
 
 
+@dataclass(frozen=True)
+class VerificationSettings:
+    """Limits on anonymous buyers' ownership checks (order number and e-mail; README, "Identity").
+
+    Failed checks are counted over the last ``window_seconds``; a conversation at its limit is
+    handed to a person, an order or a client address at its limit gets no check until its oldest
+    counted failures leave the window.
+    """
+
+    window_seconds: int = 3600
+    per_conversation: int = 3
+    per_order: int = 5
+    per_address: int = 10
+
+
 TELEGRAM_API_URL = "https://api.telegram.org"
 
 
@@ -109,6 +124,7 @@ class Settings:
     redis_url: str = ""
     """Rasa's lock store (several Rasa instances); empty means Rasa's in-memory lock store."""
     policy: PolicySettings = field(default_factory=PolicySettings)
+    verification: VerificationSettings = field(default_factory=VerificationSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
@@ -135,6 +151,12 @@ class Settings:
             tracker_store_url=env.get("REFUNDBOT_TRACKER_STORE_URL", ""),
             redis_url=env.get("REFUNDBOT_REDIS_URL", ""),
             policy=policy,
+            verification=VerificationSettings(
+                window_seconds=_positive(env, "REFUNDBOT_VERIFY_WINDOW_SECONDS", 3600),
+                per_conversation=_positive(env, "REFUNDBOT_VERIFY_MAX_PER_CONVERSATION", 3),
+                per_order=_positive(env, "REFUNDBOT_VERIFY_MAX_PER_ORDER", 5),
+                per_address=_positive(env, "REFUNDBOT_VERIFY_MAX_PER_ADDRESS", 10),
+            ),
             gateway=_gateway(env),
             console=_console(env),
         )
@@ -360,4 +382,11 @@ def _int(env: Mapping[str, str], name: str, default: int, *, least: int = 0) -> 
     if value < least:
         limit = "negative" if least == 0 else f"less than {least}"
         raise ConfigError(f"{name} must not be {limit}, got {raw!r}")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
     return value

@@ -45,13 +45,17 @@ def make_tracker(
     customer: str | None = "c-1",
     active_loop: str | None = "refund_form",
     sender: str = SENDER,
+    address: str | None = None,
 ) -> Tracker:
     """Build the tracker Rasa would send after a user message.
 
     ``candidates`` are the slot values Rasa extracted from this message (the trailing SlotSet
-    events that a form validates); ``slots`` are what the conversation already holds.
+    events that a form validates); ``slots`` are what the conversation already holds;
+    ``address`` is the client address the gateway saw (web chat; Telegram has none).
     """
     metadata = {"customer_id": customer} if customer else {}
+    if address:
+        metadata["client_address"] = address
     parse = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},

@@ -216,3 +216,129 @@ async def test_a_person_asked_for_after_a_policy_limit_is_needed_for_the_policy(
     dispatcher = CollectingDispatcher()
     await ActionRequestHuman().run(dispatcher, make_tracker(domain, intent="human_handoff"), domain)
     assert dispatcher.messages[-1]["custom"] == {"handoff": {"reason": "buyer_asked"}}
+
+
+# --- what the buyer typed as an order number is repeated only when it is one ------------------
+
+INJECTED = "'1'='1"
+
+
+def echoes(messages: list[dict[str, Any]], said: str) -> bool:
+    return any(said in str(value) for m in messages for value in m.values())
+
+
+async def test_order_status_repeats_only_an_order_number(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    with session_factory.begin() as session:
+        order_id = make_order(session, customer_id="c-1", now=utcnow()).id
+    # Not an order number: said so, forgotten, and the buyer's orders listed instead.
+    slots, messages = await run(
+        ActionOrderStatus(),
+        domain,
+        text=f"where is order {INJECTED}",
+        intent="check_order_status",
+        entities={"order_id": INJECTED},
+        slots={"order_id": INJECTED},
+        active_loop=None,
+    )
+    assert responses_of(messages)[0] == "utter_order_id_invalid"
+    assert f"Your recent orders:\n• Order {order_id}" in messages[1]["text"]
+    assert slots == {"order_id": None}
+    assert not echoes(messages, INJECTED)
+    # An order number written with spaces is read as one, and repeated as digits only.
+    spaced = f"{order_id[:4]} {order_id[4:8]} {order_id[8:]}"
+    slots, [message] = await run(
+        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": f"#{spaced}"}
+    )
+    assert message["text"].startswith(f"Order {order_id} (Test item)")
+    # Another buyer's order (or none at all) is not found, and named as digits.
+    slots, [message] = await run(
+        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": "no. 804123556670999"}
+    )
+    assert (message["response"], message["order_id"]) == (
+        "utter_order_not_found",
+        "804123556670999",
+    )
+
+
+async def test_a_bad_order_number_left_from_earlier_is_forgotten_without_a_word(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    with session_factory.begin() as session:
+        make_order(session, customer_id="c-1", now=utcnow())
+    slots, messages = await run(
+        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": INJECTED}
+    )
+    assert [m["text"].split("\n")[0] for m in messages] == ["Your recent orders:"]
+    assert slots == {"order_id": None}
+
+
+async def test_refund_status_repeats_only_an_order_number(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id, reference = submitted(session_factory, "c-1", "k-status")
+    slots, messages = await run(
+        ActionRefundStatus(),
+        domain,
+        text=f"where is my refund for {INJECTED}",
+        intent="check_refund_status",
+        entities={"order_id": INJECTED},
+        slots={"order_id": INJECTED},
+        active_loop=None,
+    )
+    assert responses_of(messages)[0] == "utter_order_id_invalid"
+    assert reference in messages[1]["text"]
+    assert slots == {"order_id": None}
+    assert not echoes(messages, INJECTED)
+
+    _, [message] = await run(
+        ActionRefundStatus(), domain, active_loop=None, slots={"order_id": "8041235566799999x"}
+    )
+    assert (message["response"], message["order_id"]) == (
+        "utter_no_applications_for_order",
+        "8041235566799999",
+    )
+    assert order_id != "8041235566799999"
+
+
+async def test_withdraw_repeats_only_an_order_number_or_a_reference(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, reference = submitted(session_factory, "c-1", "k-withdraw")
+    # Not an order number: said so, and the buyer's withdrawable application offered.
+    slots, messages = await run(
+        ActionWithdrawRefund(),
+        domain,
+        text=f"cancel the refund for order {INJECTED}",
+        intent="cancel_refund",
+        entities={"order_id": INJECTED},
+        slots={"order_id": INJECTED},
+        active_loop=None,
+    )
+    assert responses_of(messages) == ["utter_order_id_invalid", "utter_confirm_withdraw"]
+    assert slots == {"order_id": None, "application_reference": reference}
+    assert not echoes(messages, INJECTED)
+    # An order number without withdrawable applications is named in the answer.
+    _, [message] = await run(
+        ActionWithdrawRefund(),
+        domain,
+        intent="cancel_refund",
+        slots={"order_id": "8041235566799999"},
+        active_loop=None,
+    )
+    assert (message["response"], message["order_id"]) == (
+        "utter_nothing_to_withdraw_for_order",
+        "8041235566799999",
+    )
+    # A reference NLU tagged (or a button carried) is repeated only when it is one.
+    _, messages = await run(
+        ActionWithdrawRefund(),
+        domain,
+        text="/cancel_refund",
+        intent="cancel_refund",
+        entities={"application_reference": INJECTED},
+        active_loop=None,
+    )
+    assert responses_of(messages) == ["utter_confirm_withdraw"]
+    assert not echoes(messages, INJECTED)
