@@ -61,16 +61,16 @@ browser: ## Install Debian's Chromium for the browser tests (needs root)
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Ruff lint and format check
-	$(BIN)/ruff check bot actions tests migrations
-	$(BIN)/ruff format --check bot actions tests migrations
+	$(BIN)/ruff check bot actions bench tests migrations
+	$(BIN)/ruff format --check bot actions bench tests migrations
 
 .PHONY: format
 format: $(VENV)/.installed ## Format the code with ruff
-	$(BIN)/ruff format bot actions tests migrations
-	$(BIN)/ruff check --fix bot actions tests migrations
+	$(BIN)/ruff format bot actions bench tests migrations
+	$(BIN)/ruff check --fix bot actions bench tests migrations
 
 .PHONY: typecheck
-typecheck: $(VENV)/.installed ## Mypy (strict) on bot/ and actions/
+typecheck: $(VENV)/.installed ## Mypy (strict) on bot/, actions/ and bench/
 	$(BIN)/mypy
 
 .PHONY: validate
@@ -103,18 +103,18 @@ BENCH_SECONDS ?= 30
 BENCH_MAX_P95_RATIO ?= 1.15
 BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
 BENCH_MAX_P95_MS ?= 300
-# More options of python -m bot.bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
+# More options of python -m bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
 BENCH_FLAGS ?=
 
 .PHONY: eval
 eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, scripted chats (results/eval.md)
-	$(BIN)/python -m bot.bench.eval --model $(MODEL) --out results \
+	$(BIN)/python -m bench.eval --model $(MODEL) --out results \
 		--min-macro-f1 $(NLU_MIN_MACRO_F1) --folds $(EVAL_FOLDS) --cv-epochs $(EVAL_CV_EPOCHS) \
 		$(foreach stage,$(EVAL_SKIP),--skip $(stage))
 
 .PHONY: bench
 bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 buyers (results/bench.md, .png)
-	$(BIN)/python -m bot.bench.load --model $(MODEL) --out results \
+	$(BIN)/python -m bench.load --model $(MODEL) --out results \
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
 		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) $(BENCH_FLAGS)
