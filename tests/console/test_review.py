@@ -18,9 +18,9 @@ from bot.refunds import review, store
 from bot.refunds.errors import ReasonError, TransitionNotAllowed
 from bot.refunds.models import RefundApplication, RefundMethod
 from bot.settings import Settings
-from tests.console.conftest import Console, client_of
+from tests.console.agents import Console, client_of
 from tests.factories import NOW, submit_for_review
-from tests.gateway.test_webchat import bot_text, frame
+from tests.gateway.webchat_client import bot_text, frame
 
 A = review.ReviewAction
 
