@@ -18,6 +18,8 @@ CUSTOMER ?= c-1001
 
 # Quality thresholds checked by `make test` (and `make eval`).
 NLU_MIN_MACRO_F1 ?= 0.95
+# Line coverage of bot/ and actions/ in the pytest process, in percent (87.1 when it was set).
+COVERAGE_MIN ?= 86
 
 .PHONY: help
 help: ## List the targets
@@ -62,16 +64,16 @@ browser: ## Install Debian's Chromium for the browser tests (needs root)
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Ruff lint and format check
-	$(BIN)/ruff check bot actions tests migrations
-	$(BIN)/ruff format --check bot actions tests migrations
+	$(BIN)/ruff check bot actions bench tests migrations
+	$(BIN)/ruff format --check bot actions bench tests migrations
 
 .PHONY: format
 format: $(VENV)/.installed ## Format the code with ruff
-	$(BIN)/ruff format bot actions tests migrations
-	$(BIN)/ruff check --fix bot actions tests migrations
+	$(BIN)/ruff format bot actions bench tests migrations
+	$(BIN)/ruff check --fix bot actions bench tests migrations
 
 .PHONY: typecheck
-typecheck: $(VENV)/.installed ## Mypy (strict) on bot/ and actions/
+typecheck: $(VENV)/.installed ## Mypy (strict) on bot/, actions/ and bench/
 	$(BIN)/mypy
 
 .PHONY: validate
@@ -83,13 +85,20 @@ test-stories: $(MODEL) ## Run the test stories against the trained model
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out results/stories
 
+# Coverage is of the pytest process only. Rasa, the action server and the `refundbot` command
+# also run as child processes in some tests (conversations, browser, CLI, supervisor) and are not
+# measured: the actions and form validators run in-process with rasa-sdk's real dispatcher
+# (tests/actions) and the gateway in the tests' own event loop, whereas coverage in every child
+# (COVERAGE_PROCESS_START) would trace Rasa's own processes too and slow down the tests that
+# time them. So bot/cli.py, bot/run.py and bot/shell.py count lower than they are tested.
 .PHONY: test
 test: $(VENV)/.installed $(MODEL) lint typecheck validate test-stories ## Run every check and the whole test suite
-	REFUNDBOT_TEST_MODEL=$(MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) $(BIN)/pytest
+	REFUNDBOT_TEST_MODEL=$(MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) $(BIN)/pytest \
+		--cov --cov-report=term --cov-fail-under=$(COVERAGE_MIN)
 
 .PHONY: clean
 clean: ## Remove models, results and local state (keeps .venv)
-	rm -rf models results var .rasa .pytest_cache .mypy_cache .ruff_cache
+	rm -rf models results var .rasa .pytest_cache .mypy_cache .ruff_cache .coverage
 
 # --- Measurement: `make eval` (understanding) and `make bench` (speed), reports in results/ ------
 # Thresholds of `make eval`: held-out intent macro-F1 >= NLU_MIN_MACRO_F1 (above), every test
@@ -104,18 +113,18 @@ BENCH_SECONDS ?= 30
 BENCH_MAX_P95_RATIO ?= 1.15
 BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
 BENCH_MAX_P95_MS ?= 300
-# More options of python -m bot.bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
+# More options of python -m bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
 BENCH_FLAGS ?=
 
 .PHONY: eval
 eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, scripted chats (results/eval.md)
-	$(BIN)/python -m bot.bench.eval --model $(MODEL) --out results \
+	$(BIN)/python -m bench.eval --model $(MODEL) --out results \
 		--min-macro-f1 $(NLU_MIN_MACRO_F1) --folds $(EVAL_FOLDS) --cv-epochs $(EVAL_CV_EPOCHS) \
 		$(foreach stage,$(EVAL_SKIP),--skip $(stage))
 
 .PHONY: bench
 bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 buyers (results/bench.md, .png)
-	$(BIN)/python -m bot.bench.load --model $(MODEL) --out results \
+	$(BIN)/python -m bench.load --model $(MODEL) --out results \
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
 		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) $(BENCH_FLAGS)

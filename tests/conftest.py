@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,12 @@ from bot.refunds.db import dispose, get_sessionmaker
 from bot.refunds.migrate import upgrade
 
 PG_ENV = "REFUNDBOT_TEST_DATABASE_URL"
+
+# sanic (imported by rasa-sdk and Rasa) runs warnings.filterwarnings("once", DeprecationWarning)
+# when it is imported, ahead of pytest's filters: every DeprecationWarning of the collection after
+# it would be printed instead of failing. Imported first, here, its filter is thrown away.
+with warnings.catch_warnings():
+    import sanic  # noqa: F401
 
 
 def require(available: bool, reason: str) -> None:

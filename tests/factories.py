@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.refunds import store
+from bot.refunds.db import get_sessionmaker
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus
 from bot.refunds.models import Customer, Order, OrderItem, RefundApplication
-from bot.settings import PolicySettings
+from bot.settings import PolicySettings, Settings
 
 #: A fixed clock for tests that do not care about the date.
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -126,3 +127,25 @@ def submit_for_review(
     )
     assert submission.application.status == RefundStatus.PENDING_REVIEW.value
     return submission.application
+
+
+def submit(settings: Settings, conversation_id: str | None, key: str = "k1") -> int:
+    """``submit_for_review`` in a unit of work of its own on ``settings``' database; its id."""
+    with get_sessionmaker(settings.database_url).begin() as session:
+        application = submit_for_review(session, conversation_id=conversation_id, key=key)
+        return int(application.id)
+
+
+def move(settings: Settings, application_id: int, *statuses: RefundStatus) -> str:
+    """Take an application through ``statuses`` as the merchant, an hour apart; its reference."""
+    with get_sessionmaker(settings.database_url).begin() as session:
+        application = session.get(RefundApplication, application_id)
+        for i, status in enumerate(statuses):
+            at = NOW + dt.timedelta(hours=i + 1)
+            if status is RefundStatus.APPROVED:
+                store.approve(session, application=application, actor="merchant", now=at)
+            else:
+                store.transition(
+                    session, application=application, to=status, actor="merchant", now=at
+                )
+        return str(application.reference)

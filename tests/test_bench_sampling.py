@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.bench.sampling import busiest, frame_name, report
+from bench.sampling import busiest, frame_name, report
 from bot.settings import PROJECT_ROOT
 
 SITE = "/x/.venv/lib/python3.10/site-packages"

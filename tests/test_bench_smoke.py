@@ -15,10 +15,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.bench.accounts import stored_applications
-from bot.bench.load import PATHS, AccountPool, PathStats, converse, level_rows, open_buyer, plot
-from bot.bench.scripted import load_scripts
-from bot.bench.stack import Stack, running_stack
+from bench.accounts import stored_applications
+from bench.load import PATHS, AccountPool, PathStats, converse, level_rows, open_buyer, plot
+from bench.scripted import load_scripts
+from bench.stack import Stack, running_stack
 from bot.refunds.db import get_sessionmaker
 from bot.settings import PROJECT_ROOT
 from tests.conftest import require

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.bench.accounts import DEMO_ORDERS, StoredApplication
-from bot.bench.client import NoSuchButton, Reply, find_button
-from bot.bench.load import percentile
-from bot.bench.scripted import compare_store, fill, load_scripts
+from bench.accounts import DEMO_ORDERS, StoredApplication
+from bench.client import NoSuchButton, Reply, find_button
+from bench.load import percentile
+from bench.scripted import compare_store, fill, load_scripts
 from bot.settings import PROJECT_ROOT
 
 SCRIPTS = load_scripts([PROJECT_ROOT / "tests" / "scripted"])

@@ -5,82 +5,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.console import auth
 from bot.console.models import Role
 from bot.gateway.app import create_app
-from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.factories import NOW
+from tests.console.agents import Console, add_agent, client_of
 from tests.gateway.doubles import bot_api, rasa, settings
 
 __all__ = ["bot_api", "rasa", "settings"]
-
-PASSWORD = "correct horse battery staple"
-
-
-def add_agent(settings: Settings, name: str, role: Role = Role.AGENT) -> auth.AgentInfo:
-    with get_sessionmaker(settings.database_url).begin() as session:
-        return auth.create_agent(session, name=name, password=PASSWORD, role=role, now=NOW)
-
-
-class SharedClient(TestClient):
-    """A client of a server other clients use too: closing it leaves the server running."""
-
-    async def close(self) -> None:
-        for ws in list(self._websockets):
-            await ws.close()
-        await self._session.close()
-
-
-async def client_of(server: TestServer) -> SharedClient:
-    client = SharedClient(server)
-    await client.start_server()
-    return client
-
-
-class Console:
-    """One agent's browser: its own cookie jar, signed in through the real form."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.csrf = ""
-
-    async def sign_in(self, name: str, password: str = PASSWORD) -> int:
-        page = await self.client.get("/console/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
-        assert token is not None
-        response = await self.client.post(
-            "/console/login",
-            data={"csrf": token.group(1), "name": name, "password": password},
-            allow_redirects=False,
-        )
-        if response.status == 302:
-            home = await self.client.get("/console")
-            found = re.search(r'name="csrf-token" content="([^"]+)"', await home.text())
-            assert found is not None
-            self.csrf = found.group(1)
-        return response.status
-
-    async def get(self, path: str) -> Any:
-        response = await self.client.get(path)
-        assert response.status == 200, (path, response.status, await response.text())
-        return await response.json()
-
-    async def post(self, path: str, body: Any = None, *, csrf: bool = True) -> Any:
-        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
-        return await self.client.post(path, json=body if body is not None else {}, headers=headers)
-
-    async def ok(self, path: str, body: Any = None) -> Any:
-        response = await self.post(path, body)
-        assert response.status in (200, 201), (path, response.status, await response.text())
-        return await response.json()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from aiohttp import WSMsgType
 from bot.cli import main
 from bot.console.models import Role
 from bot.settings import Settings
-from tests.console.conftest import PASSWORD, Console, add_agent
+from tests.console.agents import PASSWORD, Console, add_agent
 
 NEW_PASSWORD = "a brand new passphrase"
 

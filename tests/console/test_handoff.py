@@ -19,7 +19,7 @@ from bot.gateway.models import Conversation, TranscriptMessage
 from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
 from bot.settings import ConsoleSettings, Settings
-from tests.console.conftest import Console, add_agent, client_of
+from tests.console.agents import Console, add_agent, client_of
 from tests.factories import make_customer, make_order
 from tests.gateway.doubles import (
     SHOP_SECRET,
@@ -28,7 +28,7 @@ from tests.gateway.doubles import (
     text_update,
     wait_until,
 )
-from tests.gateway.test_webchat import bot_text, frame
+from tests.gateway.webchat_client import bot_text, frame
 
 ORDER = "3000012345678901"
 
@@ -276,7 +276,7 @@ async def test_telegram_buyer_sees_who_joined_and_left(
     bot_api: BotApiDouble,
     settings: Settings,
 ) -> None:
-    from tests.channels.test_telegram import HOOK_SECRET, telegram_settings
+    from tests.channels.telegram_buyer import HOOK_SECRET, telegram_settings
 
     seed(settings)
     add_agent(settings, "ana")

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select
 from bot.console import models
 from bot.refunds.db import get_engine, get_sessionmaker
 from bot.refunds.migrate import alembic_config, upgrade
-from tests.gateway.test_migration import _table_of
+from tests.schema import table_of
 
 CONSOLE_TABLES = {
     "agents",
@@ -23,7 +23,7 @@ def test_console_models_match_migration_0003(db_url: str) -> None:
     with get_engine(db_url).connect() as connection:
         context = MigrationContext.configure(connection)
         diffs = compare_metadata(context, models.Base.metadata)
-    assert [d for d in diffs if _table_of(d) in CONSOLE_TABLES] == []
+    assert [d for d in diffs if table_of(d) in CONSOLE_TABLES] == []
     with get_sessionmaker(db_url).begin() as session:
         titles = session.execute(select(models.CannedReply.title)).scalars().all()
     assert "Order number" in titles

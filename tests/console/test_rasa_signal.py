@@ -15,9 +15,9 @@ from bot.contract import handoff_reason
 from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.console.conftest import client_of
+from tests.console.agents import client_of
 from tests.gateway.doubles import RasaDouble, wait_until
-from tests.gateway.test_webchat import bot_text, frame
+from tests.gateway.webchat_client import bot_text, frame
 
 
 def tracker(slots: dict[str, Any]) -> Tracker:

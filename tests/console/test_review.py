@@ -19,9 +19,9 @@ from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import ReasonError, TransitionNotAllowed
 from bot.refunds.models import RefundApplication
 from bot.settings import Settings
-from tests.console.conftest import Console, client_of
+from tests.console.agents import Console, client_of
 from tests.factories import NOW, submit_for_review
-from tests.gateway.test_webchat import bot_text, frame
+from tests.gateway.webchat_client import bot_text, frame
 
 A = review.ReviewAction
 

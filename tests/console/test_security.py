@@ -18,9 +18,9 @@ from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import RefundApplication, RefundEvent
 from bot.settings import Settings
-from tests.console.conftest import PASSWORD, Console, add_agent, client_of
+from tests.console.agents import PASSWORD, Console, add_agent, client_of
+from tests.factories import submit
 from tests.gateway.doubles import PNG, RasaDouble
-from tests.gateway.test_notifier import submit
 
 TABLES = [AgentSession, CannedReply, ConversationNote, Handoff, RefundEvent, TranscriptMessage]
 

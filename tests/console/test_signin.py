@@ -23,7 +23,7 @@ from bot.console.models import LoginFailure
 from bot.gateway.app import create_app
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.console.conftest import PASSWORD, Console, add_agent, client_of
+from tests.console.agents import PASSWORD, Console, add_agent, client_of
 from tests.gateway.doubles import with_gateway
 
 PROXY = "127.0.0.1"

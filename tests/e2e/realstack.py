@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.bench.stack import Stack, running_stack
+from bench.stack import Stack, running_stack
 from bot.settings import PROJECT_ROOT
 from tests.conftest import require
 

@@ -26,10 +26,10 @@ from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.settings import GatewaySettings, PolicySettings, Settings
-from tests.channels.test_telegram import CHAT, HOOK_SECRET, Buyer
-from tests.console.conftest import PASSWORD, client_of
+from tests.channels.telegram_buyer import CHAT, HOOK_SECRET, Buyer
+from tests.console.agents import PASSWORD, client_of
 from tests.e2e.realstack import Stack, real_stack
-from tests.e2e.test_widget import log, open_widget, send
+from tests.e2e.widget_page import log, open_widget, send
 from tests.factories import NOW
 from tests.gateway.doubles import (
     SHOP_SECRET,

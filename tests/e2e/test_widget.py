@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, expect
 
 from bot.gateway import keys
 from bot.gateway.identity import make_token
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
+from tests.e2e.widget_page import log, open_widget, send
 from tests.factories import make_customer, make_order
 from tests.gateway.doubles import PDF, PNG, SHOP_SECRET, RasaDouble
 
@@ -27,21 +28,6 @@ def demo_customer(settings: Settings) -> None:
     with get_sessionmaker(settings.database_url).begin() as session:
         customer = make_customer(session, id="c-1001", name="Ada Buyer")
         make_order(session, customer=customer, id=ORDER, total=Decimal("12.00"))
-
-
-def log(page: Page) -> Locator:
-    return page.get_by_role("log", name="Conversation")
-
-
-async def open_widget(page: Page) -> None:
-    await page.get_by_role("button", name=re.compile("Open refund assistant chat")).click()
-    await expect(page.get_by_role("dialog", name="Refund assistant")).to_be_visible()
-
-
-async def send(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Message")
-    await box.fill(text)
-    await box.press("Enter")
 
 
 async def test_refund_in_the_widget_with_history_tabs_and_upload(

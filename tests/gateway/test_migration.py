@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 from bot.gateway import models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
+from tests.schema import table_of
 
 GATEWAY_TABLES = {"conversations", "transcript_messages", "telegram_updates", "gateway_cursors"}
 
@@ -16,7 +17,7 @@ def test_gateway_models_match_migration_0002(db_url: str) -> None:
     with get_engine(db_url).connect() as connection:
         context = MigrationContext.configure(connection)
         diffs = compare_metadata(context, models.Base.metadata)
-    ours = [d for d in diffs if _table_of(d) in GATEWAY_TABLES]
+    ours = [d for d in diffs if table_of(d) in GATEWAY_TABLES]
     assert ours == []
 
 
@@ -25,13 +26,3 @@ def test_0002_downgrades_and_upgrades_again(db_url: str) -> None:
     assert not GATEWAY_TABLES & set(inspect(get_engine(db_url)).get_table_names())
     upgrade(db_url)
     assert GATEWAY_TABLES <= set(inspect(get_engine(db_url)).get_table_names())
-
-
-def _table_of(diff: object) -> str | None:
-    item = diff[0] if isinstance(diff, list) else diff
-    for part in item[1:] if isinstance(item, tuple) else ():
-        table = getattr(part, "table", None)
-        name = getattr(table, "name", None) or getattr(part, "name", None)
-        if isinstance(name, str):
-            return name
-    return None

@@ -17,29 +17,9 @@ from bot.refunds.db import get_sessionmaker
 from bot.refunds.enums import RefundStatus
 from bot.refunds.models import Evidence, RefundApplication
 from bot.settings import Settings
-from tests.factories import NOW, submit_for_review
+from tests.factories import NOW, move, submit
 from tests.gateway.doubles import PNG, SHOP_SECRET, wait_until, with_gateway
-from tests.gateway.test_webchat import bot_text, frame, hello
-
-
-def submit(settings: Settings, conversation_id: str | None, key: str = "k1") -> int:
-    with get_sessionmaker(settings.database_url).begin() as session:
-        application = submit_for_review(session, conversation_id=conversation_id, key=key)
-        return int(application.id)
-
-
-def move(settings: Settings, application_id: int, *statuses: RefundStatus) -> str:
-    with get_sessionmaker(settings.database_url).begin() as session:
-        application = session.get(RefundApplication, application_id)
-        for i, status in enumerate(statuses):
-            at = NOW + dt.timedelta(hours=i + 1)
-            if status is RefundStatus.APPROVED:
-                store.approve(session, application=application, actor="merchant", now=at)
-            else:
-                store.transition(
-                    session, application=application, to=status, actor="merchant", now=at
-                )
-        return str(application.reference)
+from tests.gateway.webchat_client import bot_text, frame, hello
 
 
 async def test_state_changes_reach_the_buyer_once(

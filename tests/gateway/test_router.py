@@ -14,7 +14,7 @@ from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
 from tests.gateway.doubles import RasaDouble, wait_until, with_gateway
-from tests.gateway.test_webchat import bot_text, frame, hello
+from tests.gateway.webchat_client import bot_text, frame, hello
 
 
 async def test_rasa_down_gives_the_unavailable_answer_and_the_message_is_answered_later(

@@ -15,7 +15,7 @@ A script is data::
         - {order: LAMP, method: return_and_refund, status: pending_review, amount: "42.50"}
 
 ``{LAMP}``, ``{EMAIL}`` … are the buyer's own order numbers and e-mail (see
-:mod:`bot.bench.accounts`). A conversation passes when every turn shows what it expects and
+:mod:`bench.accounts`). A conversation passes when every turn shows what it expects and
 the refund store then holds exactly the applications listed; otherwise the report names the
 first turn that diverged.
 """
@@ -34,8 +34,8 @@ import aiohttp
 import yaml
 from sqlalchemy.orm import sessionmaker
 
-from bot.bench.accounts import Account, StoredApplication, create_accounts, stored_applications
-from bot.bench.client import (
+from bench.accounts import Account, StoredApplication, create_accounts, stored_applications
+from bench.client import (
     NO_ANSWER,
     Buyer,
     NoSuchButton,

@@ -1,6 +1,6 @@
 """Where each process of the stack spends its time under load: py-spy samples and their summary.
 
-``python -m bot.bench.load --sample`` runs py-spy on every process (actions, Rasa, gateway)
+``python -m bench.load --sample`` runs py-spy on every process (actions, Rasa, gateway)
 during the levels and writes, per process, the raw samples (``profile-<name>.txt``: one line
 per distinct stack, "frame;frame;... count") and, in ``profile.md``, the functions found in
 most samples. py-spy reads the processes from outside: nothing is added to their code.

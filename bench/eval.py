@@ -29,9 +29,9 @@ from typing import Any
 
 import yaml
 
-from bot.bench.report import Stopwatch, machine, machine_load, markdown_table, text_table
-from bot.bench.scripted import Outcome, load_scripts, run_scripts
-from bot.bench.stack import StackError, running_stack
+from bench.report import Stopwatch, machine, machine_load, markdown_table, text_table
+from bench.scripted import Outcome, load_scripts, run_scripts
+from bench.stack import StackError, running_stack
 from bot.refunds.db import get_sessionmaker
 from bot.settings import PROJECT_ROOT
 
@@ -406,7 +406,7 @@ def write_reports(evaluation: Evaluation, out: Path, model: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; return 0 when every threshold is met."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench.eval", description=__doc__.split("\n")[0]
+        prog="python -m bench.eval", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "refundbot.tar.gz")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")

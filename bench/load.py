@@ -35,12 +35,12 @@ from typing import Any
 
 import aiohttp
 
-from bot.bench.accounts import Account, create_accounts
-from bot.bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
-from bot.bench.report import machine, machine_load, markdown_table, text_table
-from bot.bench.sampling import Sampler
-from bot.bench.scripted import Script, check_turn, fill, load_scripts
-from bot.bench.stack import Stack, group_rss_bytes, running_stack
+from bench.accounts import Account, create_accounts
+from bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
+from bench.report import machine, machine_load, markdown_table, text_table
+from bench.sampling import Sampler
+from bench.scripted import Script, check_turn, fill, load_scripts
+from bench.stack import Stack, group_rss_bytes, running_stack
 from bot.clock import utcnow
 from bot.gateway.identity import make_token
 from bot.refunds.db import get_sessionmaker
@@ -407,7 +407,7 @@ async def bench(
     """Start a stack, warm it up, run every level; return the levels and the run's context.
 
     With ``sample`` (a folder), py-spy samples every process during the levels
-    (:mod:`bot.bench.sampling`) and ``profile.md`` there says where the time went.
+    (:mod:`bench.sampling`) and ``profile.md`` there says where the time went.
     """
     with running_stack(model, profile_gateway=profile, service_env=service_env) as stack:
         pool = AccountPool(stack)
@@ -464,7 +464,7 @@ async def run_levels(
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; return 0 when every target is met, 1 when one is missed."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench.load", description=__doc__.split("\n")[0]
+        prog="python -m bench.load", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "refundbot.tar.gz")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
