@@ -166,6 +166,9 @@ def running_stack(
                 "REFUNDBOT_ACTION_SERVER_URL": settings.action_server_url,
                 "REFUNDBOT_PORT": str(settings.gateway.port),
                 "REFUNDBOT_SHOP_SECRET": shop_secret,
+                # Every simulated buyer writes from 127.0.0.1, as fast as the bot answers.
+                "REFUNDBOT_RATE_LIMIT_MESSAGES": "0",
+                "REFUNDBOT_RATE_LIMIT_ADDRESS_MESSAGES": "0",
                 "RASA_TELEMETRY_ENABLED": "false",
                 "SANIC_HOST": "127.0.0.1",
                 **service.env,

@@ -79,14 +79,26 @@ MESSAGES: dict[str, str] = {
     "upload.not_multipart": "Send the file as multipart/form-data.",
     "upload.incomplete": "Send a session and a file.",
     "upload.bad_session": "This chat session is not valid; reload the page.",
+    "upload.malformed": "The upload could not be read; please try again.",
+    "upload.field_too_long": "The upload's {field} field is too long.",
+    "origin.refused": "The chat is not available on this site.",
     # --- the channels ----------------------------------------------------------------------------
     "webchat.not_json": "Frames must be JSON objects.",
     "webchat.not_text": "Frames must be JSON text.",
     "webchat.no_type": "Frames must be JSON objects with a type.",
     "webchat.unknown_type": "Unknown frame type {kind}.",
     "webchat.hello_first": "Say hello first.",
-    "webchat.empty": "A message needs some text.",
-    "webchat.too_long": "Messages can be at most {limit} characters long.",
+    "input.empty": "A message needs some text.",
+    "input.too_long": "Messages can be at most {limit} characters long.",
+    "input.bad_characters": (
+        "That message has characters I can't read (a NUL character or broken Unicode); please "
+        "type it again."
+    ),
+    "input.bad_id": "That message carries an id I can't use; please send it again.",
+    "rate_limited": (
+        "You're sending messages faster than I can read them; please wait a few seconds."
+    ),
+    "webchat.failed": "Sorry, something went wrong with that message; please send it again.",
     "webchat.bad_button_frame": "A button needs message_id and index.",
     "webchat.no_such_button": "That button is not available.",
     "webchat.token_expired": "Your sign-in has expired; you are chatting as a guest.",

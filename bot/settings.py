@@ -79,6 +79,13 @@ class GatewaySettings:
     """Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed."""
     health_token: str = ""
     """Lets a caller from elsewhere see ``/health``'s details (``Authorization: Bearer …``)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Shop origins whose pages may open the widget's socket and upload; empty means any."""
+    rate_limit_messages: int = 20
+    """Messages one buyer (conversation, Telegram chat) may send in ``rate_limit_seconds``."""
+    rate_limit_address_messages: int = 60
+    """Messages one client address may send in ``rate_limit_seconds`` (0: no limit)."""
+    rate_limit_seconds: int = 30
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -191,6 +198,10 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         demo_shop=_flag(env, "REFUNDBOT_DEMO_SHOP", False),
         trusted_proxies=_networks(env, "REFUNDBOT_TRUSTED_PROXIES"),
         health_token=env.get("REFUNDBOT_HEALTH_TOKEN") or "",
+        allowed_origins=_origins(env, "REFUNDBOT_ALLOWED_ORIGINS"),
+        rate_limit_messages=_int(env, "REFUNDBOT_RATE_LIMIT_MESSAGES", 20),
+        rate_limit_address_messages=_int(env, "REFUNDBOT_RATE_LIMIT_ADDRESS_MESSAGES", 60),
+        rate_limit_seconds=_int(env, "REFUNDBOT_RATE_LIMIT_SECONDS", 30),
     )
 
 
@@ -390,3 +401,33 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ConfigError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Read a comma-separated list of web origins (``https://shop.example``)."""
+    found = []
+    for item in (env.get(name) or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        origin = normal_origin(item)
+        if origin is None:
+            raise ConfigError(
+                f"{name}: {item!r} is not an origin like https://shop.example or "
+                "http://localhost:8000 (scheme, host and port only)"
+            )
+        found.append(origin)
+    return tuple(found)
+
+
+def normal_origin(raw: str) -> str | None:
+    """Return an origin as browsers send it (lower case, no default port), or ``None``."""
+    match = re.fullmatch(
+        r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?/?", raw, re.IGNORECASE
+    )
+    if match is None:
+        return None
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if port is not None and int(port) == {"http": 80, "https": 443}[scheme]:
+        port = None
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")

@@ -36,9 +36,10 @@ from telegram.helpers import escape_markdown
 
 from bot.channels.splitting import split_text
 from bot.clock import utcnow
-from bot.gateway import evidence, identity, transcript
+from bot.gateway import evidence, identity, inputs, transcript
 from bot.gateway.models import Channel, TelegramUpdate
 from bot.gateway.outbound import Outbound
+from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
 from bot.messages import text
@@ -60,6 +61,7 @@ TYPING_REFRESH_SECONDS = 4.5
 KEEP_UPDATE_IDS = dt.timedelta(days=2)
 #: How often (at most) taking in an update also forgets the old ones.
 FORGET_EVERY_SECONDS = 3600.0
+MAX_UPDATE_BYTES = 1024 * 1024  # the largest webhook body taken: an update is a few KB
 
 
 def conversation_id_of(chat_id: int) -> str:
@@ -98,6 +100,7 @@ class TelegramChannel:
         router: Router,
         outbound: Outbound,
         sessions: sessionmaker,
+        limits: RateLimits,
     ) -> None:
         gateway = settings.gateway
         api = gateway.telegram_api_url
@@ -115,6 +118,7 @@ class TelegramChannel:
         self._router = router
         self._outbound = outbound
         self._sessions = sessions
+        self._limits = limits
         self.secret = webhook_secret(settings, shop_secret)
         self.failed = False
         self._typing: dict[int, asyncio.Task[None]] = {}
@@ -201,14 +205,17 @@ class TelegramChannel:
     async def webhook(self, request: web.Request) -> web.Response:
         """Take one update from Telegram; reject calls without the right secret."""
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+        if not hmac.compare_digest(given.encode(errors="surrogateescape"), self.secret.encode()):
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         try:
-            data = await request.json()
+            data = await inputs.read_json(request, max_bytes=MAX_UPDATE_BYTES)
+        except inputs.InvalidInput as e:
+            return web.json_response({"ok": False, "error": str(e)}, status=e.status)
+        try:
             update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError):
+        except Exception:  # whatever python-telegram-bot cannot make an update of is not one
             update = None
-        if update is None:
+        if update is None or not inputs.integers_fit(data):  # ids are 64-bit in the Bot API
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         await self.application.update_queue.put(update)
         return web.json_response({"ok": True})
@@ -265,7 +272,13 @@ class TelegramChannel:
                 return
 
     async def _once(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stop an update whose ``update_id`` was taken in before."""
+        """Stop an update taken in before, or of a chat over its rate limit (told once a window)."""
+        if (chat := update.effective_chat) is not None and chat.type == "private":
+            verdict = self._limits.check(conversation_id_of(chat.id))
+            if not verdict.allowed:
+                if verdict.tell:
+                    await self._say(chat.id, text("rate_limited"))
+                raise ApplicationHandlerStop
         now = utcnow()
         forget = time.monotonic() >= self._forget_due
         if forget:
@@ -322,14 +335,21 @@ class TelegramChannel:
     async def _text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand a typed message to the router."""
         message = update.message
-        if message is None or message.text is None:
+        if message is not None and message.text is not None:
+            await self._typed(message.chat_id, message.text, _client_id(update))
+
+    async def _typed(self, chat_id: int, said: str, client_id: str) -> None:
+        try:
+            said = inputs.check_text(said, max_chars=self._settings.gateway.message_max_chars)
+        except inputs.InvalidInput as e:
+            await self._say(chat_id, str(e))
             return
         await self._router.receive(
             Inbound.typed(
-                conversation_id=conversation_id_of(message.chat_id),
+                conversation_id=conversation_id_of(chat_id),
                 channel=Channel.TELEGRAM,
-                text=message.text,
-                client_id=_client_id(update),
+                text=said,
+                client_id=client_id,
             )
         )
 
@@ -341,7 +361,7 @@ class TelegramChannel:
             return
         button = None
         match = context.match
-        if chat is not None and match is not None:
+        if chat is not None and match is not None and query.data:  # no data "matches" as True
             message_id, index = int(match.group(1)), int(match.group(2))
             found = await transcript.run_in_session(
                 self._sessions, lambda s: transcript.get_message(s, message_id=message_id)
@@ -423,31 +443,27 @@ class TelegramChannel:
         )
         await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
         if message.caption:
-            await self._router.receive(
-                Inbound.typed(
-                    conversation_id=conversation_id,
-                    channel=Channel.TELEGRAM,
-                    text=message.caption,
-                    client_id=f"{_client_id(update)}c",
-                )
-            )
+            await self._typed(message.chat_id, message.caption, f"{_client_id(update)}c")
 
     async def _edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Tell the buyer that edits are not read (rather than acting on them twice)."""
         message = update.edited_message
-        if message is None or message.chat.type != "private":
-            return
-        conversation_id = conversation_id_of(message.chat_id)
+        if message is not None and message.chat.type == "private":
+            await self._say(message.chat_id, text("telegram.edits_not_read"))
+
+    async def _say(self, chat_id: int, said: str) -> None:
+        """Tell the chat something, starting its conversation if this is its first word."""
+        conversation_id = conversation_id_of(chat_id)
         await transcript.run_in_session(
             self._sessions,
             lambda s: transcript.ensure_conversation(
                 s,
                 conversation_id=conversation_id,
                 channel=Channel.TELEGRAM,
-                telegram_chat_id=message.chat_id,
+                telegram_chat_id=chat_id,
             ),
         )
-        await self._outbound.say(conversation_id, text("telegram.edits_not_read"))
+        await self._outbound.say(conversation_id, said)
 
     async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error of a handler."""

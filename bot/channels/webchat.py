@@ -4,31 +4,39 @@ Frames are JSON objects with a ``type``. The client says ``hello`` (with the sho
 the ``session`` it was given before, both optional) and gets ``welcome`` with the conversation's
 history from the transcript; then it sends ``message`` (``text``, ``client_id``) and ``button``
 (``message_id``, ``index``, ``client_id``) frames. The server sends ``message``, ``typing``, ``ack``
-and ``error`` frames; a bad frame gets an ``error`` and the socket stays open. A message is taken
-once per ``client_id``, so a client may resend what it is unsure of after a reconnect.
+and ``error`` frames. A frame that cannot be taken (not JSON, text with a NUL or a lone surrogate,
+an id out of range, too many messages too fast) gets an ``error`` carrying the frame's
+``client_id`` whenever the frame has one, and the socket stays open: no frame can close it. A
+message is taken once per ``client_id``, so a client may resend what it is unsure of after a
+reconnect, and drops from its outbox a frame an ``error`` names.
+
+With ``REFUNDBOT_ALLOWED_ORIGINS`` set, only pages of those origins (and the gateway's own) may
+open the socket or upload; requests without an ``Origin`` (programs, not browsers) are let in,
+as they prove who the buyer is with the signed token like any other.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp import WSMsgType, web
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import messages
-from bot.gateway import addresses, evidence, identity, transcript
+from bot.gateway import addresses, evidence, forms, identity, inputs, transcript
+from bot.gateway.inputs import InvalidInput
 from bot.gateway.models import Channel
 from bot.gateway.outbound import Outbound
+from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
 from bot.messages import text
 from bot.refunds.models import Customer
-from bot.settings import Settings
+from bot.settings import Settings, normal_origin
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +44,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_PURPOSE = "webchat-session"
 # Frames bigger than this close the socket (RFC 6455 1009); below it, long texts get a clear error.
 MAX_FRAME_BYTES = 256 * 1024
-# The widget runs on the shop's pages, another origin; uploads carry their own credential (the
-# signed session in the form), never cookies, so any origin may read the answer.
-CORS = {"Access-Control-Allow-Origin": "*"}
+#: The longest client id kept (the widget's are UUIDs).
+MAX_CLIENT_ID = 64
 #: Where a socket keeps its client's address.
 ADDRESS = "client_address"
 
@@ -57,8 +64,10 @@ class WebChat:
         read_sessions: sessionmaker,
         router: Router,
         outbound: Outbound,
+        limits: RateLimits,
     ) -> None:
         self._settings = settings
+        self._limits = limits
         self._secret = shop_secret
         self._sessions = sessions
         self._read_sessions = read_sessions
@@ -92,6 +101,8 @@ class WebChat:
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         """Serve one widget tab."""
+        if self._cors(request) is None:
+            return web.json_response({"error": text("origin.refused")}, status=403)
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         ws[ADDRESS] = addresses.client_address(request, self._trusted)
@@ -122,38 +133,26 @@ class WebChat:
         """Take an evidence file (multipart ``session`` + ``file``) for a widget conversation."""
         settings = self._settings
         limit = settings.gateway.upload_max_bytes
-        if request.content_length is not None and request.content_length > limit + 64 * 1024:
-            return _upload_error(413, _too_big(limit))
-        if not request.content_type.startswith("multipart/"):
-            return _upload_error(400, text("upload.not_multipart"))
-        reader = await request.multipart()
-        session_token: str | None = None
-        client_id: str | None = None
-        filename = ""
-        data: bytes | None = None
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.name == "session":
-                session_token = (await part.text())[:512]
-            elif part.name == "client_id":
-                client_id = (await part.text())[:64] or None
-            elif part.name == "file":
-                filename = part.filename or ""
-                chunks: list[bytes] = []
-                size = 0
-                while chunk := await part.read_chunk(64 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        return _upload_error(413, _too_big(limit))
-                    chunks.append(chunk)
-                data = b"".join(chunks)
+        cors = self._cors(request)
+        if cors is None:
+            return _upload_error(403, text("origin.refused"), {})
+        try:
+            form = await forms.read_form(request, file_field="file", file_max_bytes=limit)
+        except InvalidInput as e:
+            return _upload_error(e.status, str(e), cors)
+        session_token, data, filename = form.fields.get("session"), form.data, form.filename
+        client_id = form.fields.get("client_id", "")[:MAX_CLIENT_ID] or None
+        if client_id is not None and not inputs.storable(client_id):
+            return _upload_error(400, text("upload.malformed"), cors)
         if session_token is None or data is None:
-            return _upload_error(400, text("upload.incomplete"))
+            return _upload_error(400, text("upload.incomplete"), cors)
         try:
             conversation_id = identity.unsign_value(self._secret, SESSION_PURPOSE, session_token)
         except identity.InvalidToken:
-            return _upload_error(403, text("upload.bad_session"))
+            return _upload_error(403, text("upload.bad_session"), cors)
+        address = addresses.client_address(request, self._trusted)
+        if not self._limits.check(conversation_id, address).allowed:
+            return _upload_error(429, text("rate_limited"), cors)
         evidence_dir = settings.var_dir / "evidence"
 
         def store(session: Session) -> tuple[ConversationInfo, evidence.StoredEvidence] | None:
@@ -173,9 +172,9 @@ class WebChat:
         try:
             kept = await transcript.run_in_session(self._sessions, store)
         except evidence.EvidenceRejected as e:
-            return _upload_error(413 if e.too_big else 415, str(e))
+            return _upload_error(413 if e.too_big else 415, str(e), cors)
         if kept is None:
-            return _upload_error(403, text("upload.bad_session"))
+            return _upload_error(403, text("upload.bad_session"), cors)
         _, stored = kept
         message = await self._router.receive(
             Inbound(
@@ -184,51 +183,100 @@ class WebChat:
                 text=f"📎 {stored.filename}",
                 client_id=client_id,
                 attachments=(stored.to_json(),),
-                client_address=addresses.client_address(request, self._trusted),
+                client_address=address,
             ),
             route=False,
         )
         if message is not None:
             await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
-        return web.json_response({"ok": True, "evidence": stored.to_json()}, headers=CORS)
+        return web.json_response({"ok": True, "evidence": stored.to_json()}, headers=cors)
 
-    async def upload_preflight(self, _: web.Request) -> web.Response:
+    async def upload_preflight(self, request: web.Request) -> web.Response:
         """Answer a CORS preflight for uploads from the shop's pages."""
+        cors = self._cors(request)
+        if cors is None:
+            return web.Response(status=403, headers={"Vary": "Origin"})
         return web.Response(
             status=204,
             headers={
-                **CORS,
+                **cors,
                 "Access-Control-Allow-Methods": "POST",
                 "Access-Control-Max-Age": "600",
             },
         )
 
+    def _cors(self, request: web.Request) -> dict[str, str] | None:
+        """Return the CORS headers for the request's page, or ``None`` when it may not come.
+
+        The widget runs on the shop's pages, another origin. Its socket and uploads carry their
+        own credential (the signed token and session), never cookies, so without an allow-list
+        any page may use them and read the answers.
+        """
+        allowed = self._settings.gateway.allowed_origins
+        if not allowed:
+            return {"Access-Control-Allow-Origin": "*"}
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return {"Vary": "Origin"}
+        normal = normal_origin(origin)
+        own = normal_origin(f"{request.scheme}://{request.host}")
+        if normal is None or (normal not in allowed and normal != own):
+            return None
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
     async def _on_text(
         self, ws: web.WebSocketResponse, conversation: ConversationInfo | None, data: str
     ) -> ConversationInfo | None:
         try:
-            frame = json.loads(data)
-        except ValueError:
+            frame = inputs.loads(data)
+        except InvalidInput:
             await _error(ws, "bad_frame", text("webchat.not_json"))
             return conversation
+        client_id = _client_id(frame)
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await _error(ws, "bad_frame", text("webchat.no_type"))
+            await _error(ws, "bad_frame", text("webchat.no_type"), client_id)
             return conversation
+        try:
+            return await self._dispatch(ws, conversation, frame, client_id)
+        except asyncio.CancelledError:
+            raise
+        except InvalidInput as e:
+            await _error(ws, e.code, str(e), client_id)
+        except Exception:
+            # Whatever went wrong with one frame, the tab keeps its socket.
+            log.exception("widget frame of type %r failed", frame["type"][:40])
+            await _error(ws, "failed", text("webchat.failed"), client_id)
+        return conversation
+
+    async def _dispatch(
+        self,
+        ws: web.WebSocketResponse,
+        conversation: ConversationInfo | None,
+        frame: dict[str, Any],
+        client_id: str | None,
+    ) -> ConversationInfo | None:
         kind = frame["type"]
         if kind == "ping":
             await _send(ws, {"type": "pong"})
         elif kind == "hello":
-            if conversation is not None:
+            joined = await self._hello(ws, frame)
+            if conversation is not None and conversation.id != joined.id:
                 self._forget(conversation.id, ws)
-            return await self._hello(ws, frame)
+            return joined
         elif conversation is None:
-            await _error(ws, "no_hello", text("webchat.hello_first"))
+            await _error(ws, "no_hello", text("webchat.hello_first"), client_id)
+        elif client_id is not None and (
+            len(client_id) > MAX_CLIENT_ID or not inputs.storable(client_id)
+        ):
+            await _error(ws, "bad_frame", text("input.bad_id"), client_id)
         elif kind == "message":
-            await self._message(ws, conversation, frame)
+            await self._message(ws, conversation, frame, client_id)
         elif kind == "button":
-            await self._button(ws, conversation, frame)
+            await self._button(ws, conversation, frame, client_id)
         else:
-            await _error(ws, "bad_frame", text("webchat.unknown_type", kind=repr(kind[:40])))
+            await _error(
+                ws, "bad_frame", text("webchat.unknown_type", kind=repr(kind[:40])), client_id
+            )
         return conversation
 
     async def _hello(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> ConversationInfo:
@@ -299,17 +347,15 @@ class WebChat:
         return conversation
 
     async def _message(
-        self, ws: web.WebSocketResponse, conversation: ConversationInfo, frame: dict[str, Any]
+        self,
+        ws: web.WebSocketResponse,
+        conversation: ConversationInfo,
+        frame: dict[str, Any],
+        client_id: str | None,
     ) -> None:
-        client_id = _client_id(frame)
-        said = frame.get("text")
-        if not isinstance(said, str) or not said.strip():
-            await _error(ws, "bad_frame", text("webchat.empty"), client_id)
-            return
-        limit = self._settings.gateway.message_max_chars
-        if len(said) > limit:
-            await _error(ws, "too_long", text("webchat.too_long", limit=limit), client_id)
-            return
+        said = inputs.check_text(
+            frame.get("text"), max_chars=self._settings.gateway.message_max_chars
+        )
         inbound = Inbound.typed(
             conversation_id=conversation.id,
             channel=Channel.WEBCHAT,
@@ -319,12 +365,20 @@ class WebChat:
         await self._take(ws, inbound)
 
     async def _button(
-        self, ws: web.WebSocketResponse, conversation: ConversationInfo, frame: dict[str, Any]
+        self,
+        ws: web.WebSocketResponse,
+        conversation: ConversationInfo,
+        frame: dict[str, Any],
+        client_id: str | None,
     ) -> None:
-        client_id = _client_id(frame)
-        message_id, index = frame.get("message_id"), frame.get("index")
-        if not isinstance(message_id, int) or not isinstance(index, int):
+        raw_id, index = frame.get("message_id"), frame.get("index")
+        if not isinstance(raw_id, int) or isinstance(index, bool) or not isinstance(index, int):
             await _error(ws, "bad_frame", text("webchat.bad_button_frame"), client_id)
+            return
+        try:
+            message_id = inputs.check_id(raw_id)
+        except InvalidInput:
+            await _error(ws, "bad_button", text("webchat.no_such_button"), client_id)
             return
         found = self._buttons.get(conversation.id)
         if found is None or found.id != message_id:
@@ -348,7 +402,11 @@ class WebChat:
         await self._take(ws, inbound)
 
     async def _take(self, ws: web.WebSocketResponse, inbound: Inbound) -> None:
-        message = await self._router.receive(replace(inbound, client_address=ws.get(ADDRESS)))
+        address = ws.get(ADDRESS)
+        if not self._limits.check(inbound.conversation_id, address).allowed:
+            await _error(ws, "rate_limited", text("rate_limited"), inbound.client_id)
+            return
+        message = await self._router.receive(replace(inbound, client_address=address))
         if message is None:
             # Already taken (a resend after a reconnect): confirm it again, do not double it.
             await _send(ws, {"type": "ack", "client_id": inbound.client_id, "duplicate": True})
@@ -358,9 +416,10 @@ class WebChat:
             await _send(ws, frame)
 
 
-def _client_id(frame: dict[str, Any]) -> str | None:
-    value = frame.get("client_id")
-    return value[:64] if isinstance(value, str) and value else None
+def _client_id(frame: object) -> str | None:
+    """Return the frame's client id as sent, so that an error names it as the client knows it."""
+    value = frame.get("client_id") if isinstance(frame, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
@@ -378,9 +437,5 @@ async def _error(
     await _send(ws, {"type": "error", "code": code, "message": message, "client_id": client_id})
 
 
-def _too_big(limit: int) -> str:
-    return text("upload.too_big", limit=messages.size(limit))
-
-
-def _upload_error(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "error": message}, status=status, headers=CORS)
+def _upload_error(status: int, message: str, cors: dict[str, str]) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status, headers=cors)

@@ -12,9 +12,10 @@ from bot.console import keys, queries
 from bot.console.conversations import json_body
 from bot.console.session import current_agent
 from bot.contract import HandoffReason
+from bot.gateway import inputs, transcript
 from bot.gateway import keys as gateway_keys
-from bot.gateway import transcript
 from bot.handoff.service import HANDOFFS
+from bot.messages import text
 from bot.refunds import review
 from bot.refunds.enums import RefundStatus
 from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
@@ -55,6 +56,8 @@ async def review_application(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such review action") from e
     body = await json_body(request) if request.can_read_body else {}
     note = body.get("note") if isinstance(body.get("note"), str) else None
+    if note is not None and not inputs.storable(note):
+        raise web.HTTPBadRequest(text=f"note: {text('input.bad_characters')}")
     reference = request.match_info["reference"]
     agent = current_agent(request)
     now = utcnow()

@@ -19,13 +19,16 @@ from bot.console import auth, keys, queries
 from bot.console.hub import message_json
 from bot.console.models import Role
 from bot.console.session import current_agent, session_of
+from bot.gateway import inputs, transcript
 from bot.gateway import keys as gateway_keys
-from bot.gateway import transcript
 from bot.gateway.rasa import RasaUnavailable
 from bot.handoff import queue
 from bot.handoff.service import HANDOFFS
+from bot.messages import text
 
 MAX_TEXT = 4000
+#: The largest JSON body an agent's page sends (a reply, a note, slots).
+MAX_BODY_BYTES = 64 * 1024
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -110,23 +113,26 @@ async def _bot_context(request: web.Request, conversation_id: str) -> dict[str, 
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """Return the request's JSON object; a 400 for anything else."""
+    """Return the request's JSON object (read with a bound); a 400 or 413 for anything else."""
     try:
-        body = await request.json()
-    except ValueError as e:
-        raise web.HTTPBadRequest(text="send a JSON object") from e
+        body = await inputs.read_json(request, max_bytes=MAX_BODY_BYTES)
+    except inputs.InvalidInput as e:
+        if e.status == 413:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=MAX_BODY_BYTES, actual_size=request.content_length or MAX_BODY_BYTES + 1
+            ) from e
+        raise web.HTTPBadRequest(text=f"send a JSON object ({e})") from e
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="send a JSON object")
     return body
 
 
-def _text_of(body: dict[str, Any], key: str = "text") -> str:
-    said = body.get(key)
-    if not isinstance(said, str) or not said.strip():
-        raise web.HTTPBadRequest(text=f"{key} is required")
-    if len(said) > MAX_TEXT:
-        raise web.HTTPBadRequest(text=f"{key} is at most {MAX_TEXT} characters")
-    return said.strip()
+def text_of(body: dict[str, Any], key: str = "text", *, max_chars: int = MAX_TEXT) -> str:
+    """Return the text field ``key`` of a body, stripped; a 400 when it is not text to keep."""
+    try:
+        return inputs.check_text(body.get(key), max_chars=max_chars)
+    except inputs.InvalidInput as e:
+        raise web.HTTPBadRequest(text=f"{key}: {e}") from e
 
 
 def _conflict(e: Exception) -> web.HTTPException:
@@ -154,7 +160,7 @@ async def claim(request: web.Request) -> web.Response:
 
 async def reply(request: web.Request) -> web.Response:
     """Send the agent's reply to the buyer's channel."""
-    said = _text_of(await json_body(request))
+    said = text_of(await json_body(request))
     try:
         message = await request.app[HANDOFFS].reply(
             request.match_info["id"], current_agent(request), said
@@ -166,7 +172,7 @@ async def reply(request: web.Request) -> web.Response:
 
 async def add_note(request: web.Request) -> web.Response:
     """Keep a private note on the conversation (never sent to the buyer)."""
-    said = _text_of(await json_body(request))
+    said = text_of(await json_body(request))
     conversation_id = request.match_info["id"]
     agent = current_agent(request)
     note = await transcript.run_in_session(
@@ -194,6 +200,8 @@ async def hand_back(request: web.Request) -> web.Response:
         for k, v in raw.items()
         if k in contract.AGENT_SLOTS and isinstance(v, str | int | float) and str(v).strip()
     }
+    if not all(inputs.storable(value) for value in slots.values()):
+        raise web.HTTPBadRequest(text=f"slots: {text('input.bad_characters')}")
     try:
         said = await request.app[HANDOFFS].hand_back(
             request.match_info["id"], current_agent(request), slots=slots
@@ -225,7 +233,7 @@ async def add_canned(request: web.Request) -> web.Response:
     if current_agent(request).role is not Role.ADMIN:
         raise web.HTTPForbidden(text="only admins manage canned replies")
     body = await json_body(request)
-    title, said = _text_of(body, "title")[:100], _text_of(body)
+    title, said = text_of(body, "title")[:100], text_of(body)
     try:
         saved = await transcript.run_in_session(
             request.app[gateway_keys.SESSIONS],
@@ -238,13 +246,13 @@ async def add_canned(request: web.Request) -> web.Response:
 
 async def evidence_file(request: web.Request) -> web.FileResponse:
     """Serve a buyer's evidence file to an agent: images inline, PDFs as downloads."""
-    raw = request.match_info["id"]
-    if not raw.isdigit():
+    evidence_id = inputs.parse_id(request.match_info["id"])
+    if evidence_id is None:
         raise web.HTTPNotFound()
     evidence_dir = request.app[gateway_keys.SETTINGS].var_dir / "evidence"
     found = await transcript.run_in_session(
         request.app[gateway_keys.SESSIONS],
-        lambda s: queries.evidence_file(s, evidence_id=int(raw), evidence_dir=evidence_dir),
+        lambda s: queries.evidence_file(s, evidence_id=evidence_id, evidence_dir=evidence_dir),
     )
     if found is None:
         raise web.HTTPNotFound()

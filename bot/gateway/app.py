@@ -19,10 +19,11 @@ from bot.channels.webchat import WebChat
 from bot.console import keys as console_keys
 from bot.console.hub import ConsoleHub
 from bot.console.routes import setup as setup_console
-from bot.gateway import demo_shop, keys, views
+from bot.gateway import demo_shop, inputs, keys, views
 from bot.gateway.notifier import notifier
 from bot.gateway.outbound import Outbound
 from bot.gateway.rasa import RasaClient
+from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
 from bot.handoff.service import HANDOFFS, Handoffs
 from bot.refunds.db import Database
@@ -31,8 +32,9 @@ from bot.settings import Settings, ensure_rasa_token, ensure_shop_secret
 
 def create_app(settings: Settings) -> web.Application:
     """Return the gateway app; resources open on startup and close on cleanup."""
-    app = web.Application()
+    app = web.Application(middlewares=[inputs.readable_paths])
     app[keys.SETTINGS] = settings
+    app[keys.LIMITS] = RateLimits.of(settings.gateway)
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.TELEGRAM] = None
     app[console_keys.HUB] = ConsoleHub()
@@ -102,6 +104,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         read_sessions=app[keys.READ_SESSIONS],
         router=router,
         outbound=outbound,
+        limits=app[keys.LIMITS],
     )
     outbound.register(webchat)
     app[keys.RASA] = rasa
@@ -128,6 +131,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
         router=app[keys.ROUTER],
         outbound=outbound,
         sessions=app[keys.SESSIONS],
+        limits=app[keys.LIMITS],
     )
     outbound.register(channel)
     app[keys.TELEGRAM] = channel

@@ -120,7 +120,10 @@ def sign_value(secret: str, purpose: str, value: str) -> str:
 def unsign_value(secret: str, purpose: str, signed: str) -> str:
     """Return the value :func:`sign_value` signed, or raise :class:`InvalidToken`."""
     value, _, _ = signed.rpartition(".")
-    if not value or not hmac.compare_digest(signed, sign_value(secret, purpose, value)):
+    # Only ASCII can be compared in constant time; a signed value is always ASCII.
+    if not value or not signed.isascii():
+        raise InvalidToken("malformed")
+    if not hmac.compare_digest(signed, sign_value(secret, purpose, value)):
         raise InvalidToken("bad signature")
     return value
 

@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.orm import sessionmaker
 
+from bot.gateway.ratelimit import RateLimits
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,3 +29,4 @@ OUTBOUND: web.AppKey[Outbound] = web.AppKey("outbound")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 WEBCHAT: web.AppKey[WebChat] = web.AppKey("webchat")
 TELEGRAM: web.AppKey[TelegramChannel | None] = web.AppKey("telegram")
+LIMITS = web.AppKey("limits", RateLimits)

@@ -109,7 +109,10 @@ def _may_see_details(request: web.Request) -> bool:
     gateway = request.app[keys.SETTINGS].gateway
     token = gateway.health_token
     given = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    # A header's bytes that are not UTF-8 arrive surrogate-escaped.
+    if token and hmac.compare_digest(
+        given.encode(errors="surrogateescape"), f"Bearer {token}".encode()
+    ):
         return True
     address = addresses.client_address(request, addresses.networks(gateway.trusted_proxies))
     try:

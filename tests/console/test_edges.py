@@ -1,0 +1,142 @@
+"""The console API at the edge: bodies and path parameters the database would refuse are 4xx.
+
+On PostgreSQL a NUL in text and an integer past BIGINT are errors of the database; on both
+databases a lone surrogate cannot be encoded. Each must be a clear 400 or 404, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import WSCloseCode, WSMsgType
+from aiohttp.test_utils import TestServer
+
+from bot.settings import Settings
+from tests.console.agents import Console
+from tests.console.test_security import snapshot, waiting
+
+__all__ = ["waiting"]
+
+
+async def raw_post(console: Console, path: str, body: bytes) -> int:
+    response = await console.client.post(
+        path,
+        data=body,
+        headers={"X-CSRF-Token": console.csrf, "Content-Type": "application/json"},
+    )
+    return response.status
+
+
+async def claimed(console: Console, waiting: tuple[str, str]) -> str:
+    conversation_id, _ = waiting
+    await console.ok(f"/console/api/conversations/{conversation_id}/claim")
+    return conversation_id
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        pytest.param("broken \ud800 text", id="lone-surrogate"),
+        pytest.param("nul \x00 inside", id="nul"),
+        pytest.param("x" * 4001, id="too-long"),
+        pytest.param(["a", "list"], id="not-text"),
+    ],
+)
+async def test_replies_and_notes_the_database_refuses_are_400(
+    server: TestServer,
+    settings: Settings,
+    ana: Console,
+    waiting: tuple[str, str],
+    said: object,
+) -> None:
+    conversation_id = await claimed(ana, waiting)
+    before = snapshot(settings)
+    for route in ("reply", "notes"):
+        path = f"/console/api/conversations/{conversation_id}/{route}"
+        status = await raw_post(ana, path, json.dumps({"text": said}).encode())
+        assert status == 400, (route, status)
+    assert (
+        await raw_post(
+            ana, "/console/api/canned", json.dumps({"title": said, "text": "t"}).encode()
+        )
+        == 400
+    )
+    assert snapshot(settings) == before
+    reply = await ana.ok(f"/console/api/conversations/{conversation_id}/reply", {"text": "fine"})
+    assert reply["message"]["text"] == "fine"
+
+
+async def test_review_notes_and_slots_the_database_refuses_are_400(
+    settings: Settings, ana: Console, waiting: tuple[str, str]
+) -> None:
+    conversation_id = await claimed(ana, waiting)
+    _, reference = waiting
+    before = snapshot(settings)
+    path = f"/console/api/applications/{reference}/reject"
+    assert await raw_post(ana, path, json.dumps({"note": "no \x00"}).encode()) == 400
+    assert await raw_post(ana, path, json.dumps({"note": "no \ud800"}).encode()) == 400
+    handback = f"/console/api/conversations/{conversation_id}/handback"
+    body = json.dumps({"slots": {"order_id": "12\x0034"}}).encode()
+    assert await raw_post(ana, handback, body) == 400
+    assert snapshot(settings) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b"[" * 30_000 + b"]" * 30_000, 400, id="deeply-nested"),
+        pytest.param(b'{"text": ' + b"[" * 40 + b"]" * 40 + b"}", 400, id="too-deep"),
+        pytest.param(b'{"text": "' + b"x" * 70_000 + b'"}', 413, id="too-big"),
+        pytest.param(b"\xff not utf-8", 400, id="not-utf8"),
+        pytest.param(b'"a string"', 400, id="not-an-object"),
+    ],
+)
+async def test_bodies_that_are_not_small_json_objects_are_4xx(
+    ana: Console, waiting: tuple[str, str], body: bytes, status: int
+) -> None:
+    conversation_id = await claimed(ana, waiting)
+    path = f"/console/api/conversations/{conversation_id}/notes"
+    assert await raw_post(ana, path, body) == status
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/evidence/99999999999999999999",
+        "/console/evidence/9223372036854775808",
+        "/console/evidence/%C2%B2",  # a superscript two is a digit to str.isdigit
+        "/console/evidence/0",
+        "/console/api/conversations/web-%00",
+        "/console/api/conversations/%ED%A0%80",
+        "/console/api/conversations/" + "x" * 300,
+        "/console/api/applications/R-%00",
+    ],
+)
+async def test_path_parameters_no_record_can_have_are_404(ana: Console, path: str) -> None:
+    response = await ana.client.get(path)
+    assert response.status == 404, (path, response.status, await response.text())
+
+
+async def test_posts_to_paths_no_record_can_have_are_404(ana: Console) -> None:
+    for path in (
+        "/console/api/conversations/web-%00/claim",
+        "/console/api/conversations/web-%00/notes",
+        "/console/api/applications/R-%00/approve",
+    ):
+        status = await raw_post(ana, path, json.dumps({"text": "hi"}).encode())
+        assert status == 404, (path, status)
+
+
+async def test_the_console_socket_ignores_junk_and_bounds_its_frames(ana: Console) -> None:
+    ws = await ana.client.ws_connect("/console/ws")
+    for junk in ('{"type": "x\\ud800"}', "[" * 2000 + "]" * 2000, "nul \x00", '{"type":'):
+        await ws.send_str(junk)
+    await ws.send_bytes(b"\xff\x00")
+    await ws.send_str('{"type":"ping"}')
+    while (await ws.receive_json(timeout=5))["type"] != "pong":
+        pass
+    await ws.send_str("x" * 5000)
+    closing = await ws.receive(timeout=5)
+    assert closing.type is WSMsgType.CLOSE
+    assert ws.close_code == WSCloseCode.MESSAGE_TOO_BIG
