@@ -12,6 +12,11 @@
   var origin = base.origin;
   var token = (script && script.getAttribute("data-token")) || "";
   var SESSION_KEY = "refundbot.session";
+  // How often a frame is sent before it is given up, and the errors that refuse a frame.
+  var MAX_SENDS = 3;
+  var REFUSALS = [
+    "bad_frame", "bad_button", "failed", "too_long", "empty", "bad_characters", "rate_limited",
+  ];
   var OPEN_KEY = "refundbot.open";
 
   var state = {
@@ -21,6 +26,7 @@
     attempt: 0,
     reconnectTimer: null,
     outbox: [], // frames not yet echoed by the server, resent after a reconnect
+    lastSent: null, // client_id of the frame sent last
     seen: {}, // server message id -> element
     pending: {}, // client_id -> element
     unread: 0,
@@ -272,10 +278,13 @@
         state.seen = {};
         state.pending = {};
         frame.history.forEach(function (m) { showMessage(m, false); });
-        // Whatever the server has not got yet is sent again; the client id keeps it single.
-        state.outbox.forEach(function (item) {
+        // Whatever the server has not got yet is sent again; the client id keeps it single. A
+        // frame sent this often without an answer is given up: resending it for ever would
+        // keep the buyer's next messages from ever being answered.
+        state.outbox.slice().forEach(function (item) {
           showPending(item.frame, item.text);
-          transmit(item.frame);
+          if (item.sent >= MAX_SENDS) refuse(item.frame.client_id);
+          else transmit(item.frame);
         });
         break;
       case "message":
@@ -294,18 +303,23 @@
         break;
       case "error":
         showError(frame.message || "Something went wrong.");
-        if (frame.client_id) {
-          dropFromOutbox(frame.client_id);
-          var row = state.pending[frame.client_id];
-          if (row) {
-            row.classList.add("rb-failed");
-            row.classList.remove("rb-pending");
-            delete state.pending[frame.client_id];
-          }
-        }
+        // The server names the frame it refused; a refusal without a name is of the last frame.
+        if (frame.client_id) refuse(frame.client_id);
+        else if (REFUSALS.indexOf(frame.code) >= 0 && state.lastSent) refuse(state.lastSent);
         break;
       default:
         break;
+    }
+  }
+
+  // A frame the server will not take: out of the outbox, and shown as not sent.
+  function refuse(clientId) {
+    dropFromOutbox(clientId);
+    var row = state.pending[clientId];
+    if (row) {
+      row.classList.add("rb-failed");
+      row.classList.remove("rb-pending");
+      delete state.pending[clientId];
     }
   }
 
@@ -316,11 +330,15 @@
   function transmit(frame) {
     if (state.ws && state.welcomed && state.ws.readyState === WebSocket.OPEN) {
       state.ws.send(JSON.stringify(frame));
+      state.lastSent = frame.client_id;
+      state.outbox.forEach(function (item) {
+        if (item.frame.client_id === frame.client_id) item.sent += 1;
+      });
     }
   }
 
   function queue(frame, text) {
-    state.outbox.push({ frame: frame, text: text });
+    state.outbox.push({ frame: frame, text: text, sent: 0 });
     showPending(frame, text);
     transmit(frame);
   }
