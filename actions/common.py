@@ -6,6 +6,7 @@ import abc
 import datetime as dt
 import functools
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -46,6 +47,13 @@ INTERRUPTIONS = frozenset(
         "goodbye",
         "thank",
     }
+)
+
+#: Words that accept what was offered ("yes", "ok", "that one", "sure, do it").
+AFFIRMATIVE = re.compile(
+    r"^\W*(y(es|ea|eah|ep|up)?|ok(ay)?|o\.k\.|sure|fine|right|alright|go( ahead)?|please|pls|"
+    r"that( one)?|this( one)?|do it|sounds good|perfect|great|correct|that'?s (it|fine|right))\b",
+    re.I,
 )
 
 

@@ -133,25 +133,44 @@ class ActionDefaultFallback(Action):
         return [UserUtteranceReverted()]
 
 
-class ActionFallbackInForm(Action):
-    """Asks to rephrase inside a form; the second unclear message in a row brings in a person."""
+#: Intents that mean the bot could not help with what the buyer wrote.
+NOT_UNDERSTOOD = frozenset({"nlu_fallback", "out_of_scope"})
+#: Messages in a row the bot could not help with before a person is brought in.
+NOT_UNDERSTOOD_LIMIT = 3
+
+
+class ActionNotUnderstood(Action):
+    """Answers what the bot cannot help with; repeated, it brings in a person.
+
+    An unclear message asks to rephrase (in words, never an intent's name); a question outside
+    orders and refunds says what the bot can do. Two unclear messages in a row, or three in a row
+    of either kind ("blorp", "zzkk qwop", "can I pay with Apple Pay?"), bring in a person, the
+    way repeated failures to answer a question do.
+    """
 
     def name(self) -> str:
         """Return the action's name."""
-        return "action_fallback_in_form"
+        return "action_not_understood"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Ask to rephrase, or hand over when the previous message was not understood either."""
+        """Say so, or hand over when it keeps happening."""
         intents = [
             (event.get("parse_data") or {}).get("intent", {}).get("name")
             for event in tracker.events
             if event.get("event") == "user"
         ]
-        if intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
+        unclear_twice = intents[-2:] == ["nlu_fallback", "nlu_fallback"]
+        in_a_row = len(intents) - next(
+            (i + 1 for i in range(len(intents) - 1, -1, -1) if intents[i] not in NOT_UNDERSTOOD),
+            0,
+        )
+        if unclear_twice or in_a_row >= NOT_UNDERSTOOD_LIMIT:
             dispatcher.utter_message(response="utter_default")
             handoff(dispatcher, HandoffReason.REPEATED_FAILURE)
+        elif intents and intents[-1] == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")
         return []

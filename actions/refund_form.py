@@ -6,6 +6,7 @@ The questions and the read-back are in :mod:`actions.refund_questions`; the subm
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import (
+    AFFIRMATIVE,
     EXITS,
     SUCCEEDED,
     DomainDict,
@@ -30,6 +32,7 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
+from actions.mentions import previous_slot
 from bot.clock import utcnow
 from bot.messages import money, text
 from bot.refunds import policy, reading, store
@@ -51,6 +54,12 @@ DRAFT_SLOTS = (
     "refund_draft_id",
     "failed_slot",
     "failed_count",
+    "pending_order_id",
+)
+
+#: Intents that ask about something else while a draft is open: they never change its order.
+ASIDES = frozenset(
+    {"check_order_status", "check_refund_status", "ask_refund_policy", "cancel_refund"}
 )
 
 #: What must be asked again when a field changes at the read-back.
@@ -60,6 +69,44 @@ _CHANGE_CLEARS = {
     "refund_amount": ("refund_amount", "refund_amount_text"),
     "refund_reason": ("refund_reason_category", "refund_reason"),
 }
+
+
+_ORDINALS = (
+    re.compile(r"\b(first|1st|top)\b", re.I),
+    re.compile(r"\b(second|2nd|middle)\b", re.I),
+    re.compile(r"\b(third|3rd)\b", re.I),
+)
+_LAST = re.compile(r"\b(last|bottom)\b( one| option)?", re.I)
+
+
+def choose_offered(
+    said: str, intent: str | None, offered: list[RefundMethod]
+) -> RefundMethod | None:
+    """Return the offered method an answer without a method's name picks, if it picks one.
+
+    The only method offered is picked by "yes", "ok", "that one" or "all of it"; among
+    several, "the first one", "the second" or "the last one" pick by position.
+    """
+    if not offered:
+        return None
+    if len(offered) == 1 and (
+        intent == "affirm" or AFFIRMATIVE.search(said) or reading.WHOLE_WORDS.search(said)
+    ):
+        return offered[0]
+    for index, pattern in enumerate(_ORDINALS):
+        if pattern.search(said) and index < len(offered):
+            return offered[index]
+    if _LAST.search(said):
+        return offered[-1]
+    return None
+
+
+def _describes_enough(reason: str) -> bool:
+    try:
+        policy.check_reason(RefundMethod.RETURN_AND_REFUND, reason)
+    except ReasonError:
+        return False
+    return True
 
 
 def current_order(session: Session, tracker: Tracker) -> Order | None:
@@ -94,6 +141,64 @@ class ValidateRefundForm(IdentityFormValidator):
             slots.remove("refund_reason_category")
         return slots
 
+    # --- the draft's order ----------------------------------------------------------------
+
+    def extract_order_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotDict:
+        """Answer a pending "should it be for order … instead?": yes switches, anything else not."""
+        pending = tracker.get_slot("pending_order_id")
+        if pending:
+            if latest_intent(tracker) == "affirm" or reading.find_order_id(
+                latest_text(tracker)
+            ) == str(pending):
+                return {"order_id": pending}
+            # Not a yes: the draft keeps its order (validate_order_id clears the question).
+            return {"order_id": tracker.get_slot("order_id")}
+        return super().extract_order_id(dispatcher, tracker, domain)
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotDict:
+        """Keep the draft's order when the buyer only mentions another one.
+
+        Once a draft has an order, another order number in a question ("where is my other
+        order …?") is answered by that question's action and the draft keeps its order; in a
+        description it is part of the description; anywhere else the buyer is asked whether the
+        refund should move to it, and it moves only on a yes.
+        """
+        draft_order = (
+            previous_slot(tracker, "order_id") if tracker.get_slot("refund_draft_id") else None
+        )
+        new = reading.find_order_id(str(value)) if value else None
+        if previous_slot(tracker, "pending_order_id") and new == draft_order:
+            return {"order_id": new, "pending_order_id": None}
+        if draft_order and new and new != draft_order:
+            confirmed = previous_slot(tracker, "pending_order_id") == new
+            if not confirmed:
+                keep: SlotDict = {"order_id": draft_order}
+                asks_to_switch = (
+                    latest_intent(tracker) not in ASIDES
+                    and tracker.get_slot("requested_slot") not in DESCRIBING
+                )
+                if asks_to_switch:
+                    dispatcher.utter_message(
+                        text=text("form.switch_order", current=draft_order, new=new),
+                        buttons=[
+                            {"title": text("form.switch_yes", new=new), "payload": "/affirm"},
+                            {
+                                "title": text("form.switch_no", current=draft_order),
+                                "payload": "/deny",
+                            },
+                        ],
+                    )
+                    keep["pending_order_id"] = new
+                return keep
+        return {
+            **super().validate_order_id(value, dispatcher, tracker, domain),
+            "pending_order_id": None,
+        }
+
     # --- extraction -----------------------------------------------------------------------
 
     def extract_refund_method(
@@ -118,10 +223,29 @@ class ValidateRefundForm(IdentityFormValidator):
             method = next(filter(None, map(reading.method_from_text, tagged)), None)
         if method is not None:
             return {"refund_method": method.value}
+        if answering and not tracker.get_slot("pending_order_id"):
+            chosen = choose_offered(said, latest_intent(tracker), self._offered(tracker))
+            if chosen is not None:
+                slots: SlotDict = {"refund_method": chosen.value}
+                if reading.WHOLE_WORDS.search(said):
+                    # "all of it" for the only method offered: that method, all it allows.
+                    slots["refund_amount"] = said
+                return slots
         if answering and not latest_entity(tracker, "amount"):
             # Not a method: validation says so and asks again. (An amount is kept for later.)
             return {"refund_method": said}
         return {}
+
+    @staticmethod
+    def _offered(tracker: Tracker) -> list[RefundMethod]:
+        """Return the methods the draft's order allows now, in the order they are offered."""
+        with unit_of_work(read_only=True) as session:
+            order = current_order(session, tracker)
+            if order is None:
+                return []
+            facts = store.order_facts(session, order=order)
+            options = policy.method_options(facts, utcnow(), settings().policy)
+            return [o.method for o in options if o.offered]
 
     def extract_refund_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -135,6 +259,8 @@ class ValidateRefundForm(IdentityFormValidator):
         if entity:
             return {"refund_amount": entity}
         if is_answering(tracker, "refund_amount"):
+            if reading.find_order_id(latest_text(tracker)):
+                return {}  # About an order, not an amount: see validate_order_id.
             return {"refund_amount": latest_text(tracker)}
         phrase = reading.AMOUNT_PHRASE.search(latest_text(tracker))
         if phrase and latest_intent(tracker) == "request_refund":
@@ -167,6 +293,12 @@ class ValidateRefundForm(IdentityFormValidator):
         the form or asking for a person is not an answer here.
         """
         if tracker.get_slot("requested_slot") != "refund_reason":
+            if latest_intent(tracker) == "request_refund" and not tracker.get_slot("refund_reason"):
+                # The problem told with the request is not asked for again, when it says
+                # enough for any method.
+                clause = reading.problem_clause(latest_text(tracker))
+                if clause and _describes_enough(clause):
+                    return {"refund_reason": clause}
             return {}
         if latest_intent(tracker) in EXITS or latest_text(tracker).startswith("/"):
             return {}
@@ -177,6 +309,8 @@ class ValidateRefundForm(IdentityFormValidator):
     ) -> SlotDict:
         """Read the answer to the read-back: yes, no, or which field to change."""
         if tracker.get_slot("requested_slot") != "refund_confirmed":
+            return {}
+        if tracker.get_slot("pending_order_id"):
             return {}
         intent = latest_intent(tracker)
         if intent in EXITS:

@@ -10,12 +10,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     DomainDict,
+    latest_entity,
+    latest_intent,
+    latest_text,
     method_name,
     order_summary,
     settings,
     unit_of_work,
     why_not_text,
 )
+from actions.mentions import previous_slot
 from actions.refund_form import current_order
 from actions.status import bullet_list
 from bot.clock import utcnow
@@ -47,6 +51,8 @@ class ActionAskRefundMethod(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Ask for the method with a button per offered one."""
+        if tracker.get_slot("pending_order_id"):
+            return []  # The buyer is answering "should it be for order … instead?" first.
         config = settings().policy
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
@@ -63,6 +69,8 @@ class ActionAskRefundMethod(Action):
             for option in options:
                 if not option.offered:
                     why = why_not_text(option.why_not, config.protection_window_days)
+                    if already_said(tracker, method_name(option.method.value), why):
+                        continue
                     lines.append(
                         text(
                             "form.method_unavailable",
@@ -70,6 +78,8 @@ class ActionAskRefundMethod(Action):
                             why=why,
                         )
                     )
+            # An explanation is given once in a conversation; asking again asks only.
+            lines = [line for line in lines if not already_said(tracker, line)]
             lines.append(text("form.ask_method"))
             buttons = [
                 {
@@ -81,6 +91,25 @@ class ActionAskRefundMethod(Action):
             ]
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
+
+
+def already_said(tracker: Tracker, *parts: str) -> bool:
+    """Return True when one bot message of this conversation already said all of ``parts``."""
+    return any(
+        event.get("event") == "bot" and all(part in str(event.get("text") or "") for part in parts)
+        for event in tracker.events
+    )
+
+
+def _asked_what_to_change(tracker: Tracker) -> bool:
+    """Return True when the buyer's "no" to the read-back was just answered with a question."""
+    return (
+        tracker.get_slot("requested_slot") == "refund_confirmed"
+        and latest_intent(tracker) == "deny"
+        and not previous_slot(tracker, "pending_order_id")
+        and reading.field_named(latest_text(tracker)) is None
+        and latest_entity(tracker, "change_field") is None
+    )
 
 
 def _method_title(option: policy.MethodOption, facts: policy.OrderFacts) -> str:
@@ -105,6 +134,8 @@ class ActionAskRefundAmount(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Ask for the amount, showing what can be refunded."""
+        if tracker.get_slot("pending_order_id"):
+            return []
         method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
@@ -122,7 +153,7 @@ class ActionAskRefundAmount(Action):
             )
         else:
             question = text("form.ask_amount", limit=shown)
-        if notice:
+        if notice and not already_said(tracker, notice):
             question = f"{notice}\n{question}"
         buttons = [
             {
@@ -153,6 +184,8 @@ class ActionAskRefundConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Show order, method, amount and reason, with buttons to submit or change."""
+        if tracker.get_slot("pending_order_id") or _asked_what_to_change(tracker):
+            return []
         config = settings().policy
         method = RefundMethod(tracker.get_slot("refund_method"))
         amount = Decimal(tracker.get_slot("refund_amount"))

@@ -11,15 +11,17 @@ from actions.common import (
     IdentityFormValidator,
     customer_of,
     latest_entity,
+    latest_text,
     method_name,
     order_summary,
     state_words,
     unit_of_work,
 )
+from actions.mentions import order_by_words, order_named_since_question, reference_named
 from bot.clock import utcnow
 from bot.messages import date, money, text
 from bot.refunds import reading, store
-from bot.refunds.errors import OrderNotFound
+from bot.refunds.errors import ApplicationNotFound, OrderNotFound
 from bot.refunds.models import Order, RefundApplication
 
 
@@ -101,21 +103,20 @@ def describe_application(application: RefundApplication) -> str:
 def named_order(
     dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> tuple[str | None, list[EventType]]:
-    """Return the order number the conversation names, and the events that forget a bad one.
+    """Return the order number the buyer's question names, and the events that forget a bad one.
 
-    A signed-in buyer's status questions ask nothing, so the ``order_id`` slot is whatever NLU
-    tagged in their words. Only an order number is ever repeated back: anything else is
-    forgotten, and said not to be one when the buyer's latest message named it.
+    Only what was said since the question counts (see :mod:`actions.mentions`), never an order
+    an earlier turn left behind. Only an order number is ever repeated back: a tag that is not
+    one is forgotten, and said not to be one.
     """
-    said = tracker.get_slot("order_id")
-    if not said:
-        return None, []
-    order_id = reading.find_order_id(str(said))
+    order_id = order_named_since_question(tracker)
     if order_id is not None:
         return order_id, []
-    if latest_entity(tracker, "order_id") is not None:
+    tagged = latest_entity(tracker, "order_id")
+    if tagged is not None and reading.find_order_id(tagged) is None:
         dispatcher.utter_message(response="utter_order_id_invalid")
-    return None, [SlotSet("order_id", None)]
+        return None, [SlotSet("order_id", None)]
+    return None, []
 
 
 def bullet_list(lines: list[str]) -> str:
@@ -148,7 +149,12 @@ class ActionOrderStatus(Action):
                     return events
                 dispatcher.utter_message(text=describe_order(order))
                 return events
-            orders = store.customer_orders(session, customer_id=customer)[:5]
+            orders = store.customer_orders(session, customer_id=customer)
+            named = order_by_words(orders, latest_text(tracker))
+            if named is not None:
+                dispatcher.utter_message(text=describe_order(named))
+                return events
+            orders = orders[:5]
             if not orders:
                 dispatcher.utter_message(response="utter_no_orders")
                 return events
@@ -172,10 +178,29 @@ class ActionRefundStatus(Action):
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
             return []
-        order_id, events = named_order(dispatcher, tracker)
+        reference = reference_named(tracker)
+        order_id, events = (None, []) if reference else named_order(dispatcher, tracker)
         with unit_of_work() as session:
             # A merchant who let the review deadline pass has approved by silence.
             store.approve_overdue(session, now=utcnow(), customer_id=customer)
+            if reference:
+                try:
+                    found = store.find_application(
+                        session, reference=reference, customer_id=customer
+                    )
+                except ApplicationNotFound:
+                    dispatcher.utter_message(
+                        response="utter_application_not_found", reference=reference
+                    )
+                    return []
+                line = describe_application(found)
+                dispatcher.utter_message(text=text("application.one", line=line))
+                return []
+            if order_id is None:
+                named = order_by_words(
+                    store.customer_orders(session, customer_id=customer), latest_text(tracker)
+                )
+                order_id = named.id if named is not None else None
             applications = store.list_applications(session, customer_id=customer, order_id=order_id)
             if not applications:
                 if order_id:

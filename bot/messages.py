@@ -187,6 +187,11 @@ MESSAGES: dict[str, str] = {
     "form.readback_reason_category": "Reason: {category}: {reason}",
     "form.review_automatic": "It will be approved automatically.",
     "form.review_merchant": "The merchant reviews it within {days} days.",
+    "form.switch_order": (
+        "This refund is for order {current}. Should it be for order {new} instead?"
+    ),
+    "form.switch_yes": "Yes, order {new}",
+    "form.switch_no": "No, keep order {current}",
     "form.submit_yes": "Yes, submit",
     "form.submit_change": "Change something",
     "form.compensation_note": ", plus {amount} compensation",

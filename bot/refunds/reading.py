@@ -114,8 +114,12 @@ def field_named(text: str) -> str | None:
 # --- amounts and reasons --------------------------------------------------------------------
 
 _WHOLE = re.compile(
-    r"\b(all|everything|full|entire|whole|total|complete|max(imum)?|all of it|100 ?%)\b", re.I
+    r"\b(all|everything|full|entire|whole|total|complete|max(imum)?|all of it|100 ?%|"
+    r"the rest|rest of it|remaining|remainder|whatever(\'s| is) left|what(\'s| is) left)\b",
+    re.I,
 )
+#: Words that ask for everything that can be refunded ("all of it", "the rest").
+WHOLE_WORDS = _WHOLE
 _HALF = re.compile(r"\b(half|50 ?%)\b", re.I)
 _PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s?%")
 _CURRENCY_WORDS: dict[str, str] = {
@@ -204,6 +208,9 @@ def parse_amount(text: str) -> AmountRequest:
         if share is not None and share > 0:
             return AmountRequest(fraction=share / 100, currency=currency)
     if number_match is None:
+        spelled = number_from_words(cleaned)
+        if spelled is not None:
+            return AmountRequest(value=spelled, currency=currency)
         if _HALF.search(cleaned):
             return AmountRequest(fraction=Decimal("0.5"), currency=currency)
         if _WHOLE.search(cleaned):
@@ -216,6 +223,78 @@ def parse_amount(text: str) -> AmountRequest:
     if sign or re.search(r"-\s*(us\$|\$|€|£)\s*\d", cleaned):
         raise AmountError("negative", "amount is negative", amount=f"-{value}")
     return AmountRequest(value=value, currency=currency)
+
+
+_UNITS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    word: value * 10
+    for value, word in enumerate(
+        "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2
+    )
+}
+_MONEY_WORDS = frozenset(
+    "dollar dollars buck bucks euro euros pound pounds usd eur gbp rub roubles rubles".split()
+)
+
+
+def number_from_words(text: str) -> Decimal | None:
+    """Read an amount spelled in words: "twelve fifty", "twenty dollars", "ten dollars and 5 cents".
+
+    Only the first run of number words counts. A lone "one" is not an amount ("that one")
+    unless money follows it ("one dollar").
+    """
+    groups: list[int] = []
+    current: int | None = None
+    cents: int | None = None
+    money = False
+    started = False
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _UNITS or word in _TENS:
+            value = _UNITS.get(word, _TENS.get(word, 0))
+            joins = current is not None and (
+                (word in _UNITS and current % 10 == 0 and current % 100 >= 20 and value < 10)
+                or (current % 100 == 0 and current >= 100)
+            )
+            if joins and current is not None:
+                current += value
+            else:
+                if current is not None:
+                    groups.append(current)
+                current = value
+            started = True
+        elif word == "hundred" and started:
+            current = (current or 1) * 100
+        elif word in ("cent", "cents") and current is not None:
+            cents, current = current, None
+        elif word in _MONEY_WORDS and started:
+            money = True
+            if current is not None:
+                groups.append(current)
+                current = None
+        elif word == "and" and started:
+            continue
+        elif started:
+            break
+    if current is not None:
+        groups.append(current)
+    if not groups and cents is None:
+        return None
+    whole = groups[0] if groups else 0
+    if cents is None and len(groups) == 2 and groups[1] < 100:
+        cents = groups[1]
+    elif len(groups) > 2 or (len(groups) == 2 and cents is not None):
+        return None
+    if cents is not None and cents >= 100:
+        return None
+    if whole == 1 and cents is None and not money and len(groups) == 1:
+        return None
+    return Decimal(whole) + Decimal(cents or 0) / 100
 
 
 def _is_order_number(match: re.Match[str]) -> bool:
@@ -300,3 +379,21 @@ def classify_reason(text: str) -> ReasonCategory | None:
     if re.fullmatch(r"\s*other( reason)?\s*", lowered):
         return ReasonCategory.OTHER
     return None
+
+
+_CLAUSES = re.compile(r"[.!?;\n]+|,\s+|\s+(?:but|because|since|as)\s+", re.I)
+_ORDER_WORDS = re.compile(r"\b(order|no\.?|number|#)\s*:?\s*\d{12,19}\b|\d{12,19}", re.I)
+
+
+def problem_clause(text: str) -> str | None:
+    """Return the part of a request that describes the problem, if it names one.
+
+    "Refund order 9000…, the lamp arrived broken and flickers" describes the problem in its
+    second clause; the request itself and the order number are not the description.
+    """
+    clauses = [c.strip(" -:") for c in _CLAUSES.split(text) if c and c.strip(" -:")]
+    described = [
+        _ORDER_WORDS.sub("", c).strip(" -:,") for c in clauses if classify_reason(c) is not None
+    ]
+    described = [c for c in described if c]
+    return ", ".join(described) if described else None

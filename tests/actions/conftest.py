@@ -68,6 +68,7 @@ def make_tracker(
     all_slots["requested_slot"] = requested_slot
     events: list[dict[str, Any]] = [
         {"event": "session_started", "metadata": metadata},
+        *({"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()),
         {"event": "action", "name": "action_listen"},
         {"event": "user", "text": text, "parse_data": parse, "metadata": metadata},
     ]

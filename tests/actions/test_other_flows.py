@@ -78,14 +78,14 @@ async def test_order_status_of_a_named_order_and_of_all(
         theirs = make_order(session, customer_id="c-2", now=now)
         shipped_id, waiting_id, theirs_id = shipped.id, waiting.id, theirs.id
     _, [message] = await run(
-        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": shipped_id}
+        ActionOrderStatus(), domain, active_loop=None, candidates={"order_id": shipped_id}
     )
     assert message["text"].startswith(f"Order {shipped_id} (Test item): shipped on ")
     _, [message] = await run(ActionOrderStatus(), domain, active_loop=None)
     assert shipped_id in message["text"]
     assert f"{waiting_id} (Test item): waiting to be shipped" in message["text"]
     _, [message] = await run(
-        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": theirs_id}
+        ActionOrderStatus(), domain, active_loop=None, candidates={"order_id": theirs_id}
     )
     assert message["response"] == "utter_order_not_found"
 
@@ -168,17 +168,17 @@ async def test_policy_questions_get_the_answer_they_ask_for(
 async def test_second_unclear_message_in_a_form_brings_in_a_person(
     domain: dict[str, Any],
 ) -> None:
-    from actions.conversation import ActionFallbackInForm
+    from actions.conversation import ActionNotUnderstood
 
     first = make_tracker(domain, text="blorp", intent="nlu_fallback")
     dispatcher = CollectingDispatcher()
-    await ActionFallbackInForm().run(dispatcher, first, domain)
+    await ActionNotUnderstood().run(dispatcher, first, domain)
     assert responses(dispatcher) == ["utter_ask_rephrase"]
 
     second = make_tracker(domain, text="zzkk", intent="nlu_fallback")
     second.events.insert(2, dict(second.events[2], text="blorp"))
     dispatcher = CollectingDispatcher()
-    await ActionFallbackInForm().run(dispatcher, second, domain)
+    await ActionNotUnderstood().run(dispatcher, second, domain)
     assert responses(dispatcher) == ["utter_default", "handoff"]
     assert dispatcher.messages[1]["custom"] == {"handoff": {"reason": "repeated_failure"}}
 
@@ -239,7 +239,7 @@ async def test_order_status_repeats_only_an_order_number(
         text=f"where is order {INJECTED}",
         intent="check_order_status",
         entities={"order_id": INJECTED},
-        slots={"order_id": INJECTED},
+        candidates={"order_id": INJECTED},
         active_loop=None,
     )
     assert responses_of(messages)[0] == "utter_order_id_invalid"
@@ -249,12 +249,15 @@ async def test_order_status_repeats_only_an_order_number(
     # An order number written with spaces is read as one, and repeated as digits only.
     spaced = f"{order_id[:4]} {order_id[4:8]} {order_id[8:]}"
     slots, [message] = await run(
-        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": f"#{spaced}"}
+        ActionOrderStatus(), domain, active_loop=None, candidates={"order_id": f"#{spaced}"}
     )
     assert message["text"].startswith(f"Order {order_id} (Test item)")
     # Another buyer's order (or none at all) is not found, and named as digits.
     slots, [message] = await run(
-        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": "no. 804123556670999"}
+        ActionOrderStatus(),
+        domain,
+        active_loop=None,
+        candidates={"order_id": "no. 804123556670999"},
     )
     assert (message["response"], message["order_id"]) == (
         "utter_order_not_found",
@@ -262,16 +265,24 @@ async def test_order_status_repeats_only_an_order_number(
     )
 
 
-async def test_a_bad_order_number_left_from_earlier_is_forgotten_without_a_word(
+async def test_an_order_left_from_earlier_is_not_what_a_new_question_is_about(
     domain: dict[str, Any], session_factory: sessionmaker
 ) -> None:
     with session_factory.begin() as session:
-        make_order(session, customer_id="c-1", now=utcnow())
-    slots, messages = await run(
-        ActionOrderStatus(), domain, active_loop=None, slots={"order_id": INJECTED}
-    )
-    assert [m["text"].split("\n")[0] for m in messages] == ["Your recent orders:"]
-    assert slots == {"order_id": None}
+        order_id = make_order(session, customer_id="c-1", now=utcnow()).id
+    for stale in (INJECTED, "8041235566701299"):
+        slots, messages = await run(
+            ActionOrderStatus(),
+            domain,
+            text="where are my orders?",
+            intent="check_order_status",
+            active_loop=None,
+            slots={"order_id": stale},
+        )
+        assert [m["text"].split("\n")[0] for m in messages] == ["Your recent orders:"]
+        assert order_id in messages[0]["text"]
+        assert stale not in messages[0]["text"]
+        assert slots == {}
 
 
 async def test_refund_status_repeats_only_an_order_number(
@@ -284,7 +295,7 @@ async def test_refund_status_repeats_only_an_order_number(
         text=f"where is my refund for {INJECTED}",
         intent="check_refund_status",
         entities={"order_id": INJECTED},
-        slots={"order_id": INJECTED},
+        candidates={"order_id": INJECTED},
         active_loop=None,
     )
     assert responses_of(messages)[0] == "utter_order_id_invalid"
@@ -293,7 +304,7 @@ async def test_refund_status_repeats_only_an_order_number(
     assert not echoes(messages, INJECTED)
 
     _, [message] = await run(
-        ActionRefundStatus(), domain, active_loop=None, slots={"order_id": "8041235566799999x"}
+        ActionRefundStatus(), domain, active_loop=None, candidates={"order_id": "8041235566799999x"}
     )
     assert (message["response"], message["order_id"]) == (
         "utter_no_applications_for_order",
@@ -313,7 +324,7 @@ async def test_withdraw_repeats_only_an_order_number_or_a_reference(
         text=f"cancel the refund for order {INJECTED}",
         intent="cancel_refund",
         entities={"order_id": INJECTED},
-        slots={"order_id": INJECTED},
+        candidates={"order_id": INJECTED},
         active_loop=None,
     )
     assert responses_of(messages) == ["utter_order_id_invalid", "utter_confirm_withdraw"]
@@ -324,7 +335,7 @@ async def test_withdraw_repeats_only_an_order_number_or_a_reference(
         ActionWithdrawRefund(),
         domain,
         intent="cancel_refund",
-        slots={"order_id": "8041235566799999"},
+        candidates={"order_id": "8041235566799999"},
         active_loop=None,
     )
     assert (message["response"], message["order_id"]) == (

@@ -1,0 +1,110 @@
+"""What the buyer's question names: an order, an application, or nothing.
+
+A status question or a withdrawal is about what the buyer names in it — an order number, an
+RF reference, "my last order", an item of one of their orders ("where is the lamp?") — never
+about an order an earlier, unrelated turn left in the ``order_id`` slot. With nothing named,
+the answer lists what the buyer has to pick from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions.common import latest_entity, latest_text
+from bot.refunds import reading
+from bot.refunds.models import Order
+
+#: Intents that start a question about an order or an application.
+QUESTIONS = frozenset({"check_order_status", "check_refund_status", "cancel_refund"})
+
+_LAST_ORDER = re.compile(r"\b(last|latest|most recent|newest|recent) (order|purchase)\b", re.I)
+#: Words of item titles too common to name one order.
+_COMMON = frozenset(
+    "with from that this your have order item items pack pair size color colour black white "
+    "blue green grey gray large small medium mini set for and the new".split()
+)
+
+
+def _user_events_since_question(tracker: Tracker) -> int:
+    """Return the index of the buyer's latest question event (or of their latest message)."""
+    events = tracker.events
+    latest = None
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") != "user":
+            continue
+        if latest is None:
+            latest = index
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent in QUESTIONS:
+            return index
+    return latest if latest is not None else len(events)
+
+
+def order_named_since_question(tracker: Tracker) -> str | None:
+    """Return the order number named since the buyer asked their question, if any.
+
+    The question's own words count ("where is order 9000…?"), and so do answers the status
+    form asked for afterwards (an anonymous buyer's order number, proven by e-mail).
+    """
+    start = _user_events_since_question(tracker)
+    named: str | None = None
+    for event in tracker.events[start:]:
+        if event.get("event") == "slot" and event.get("name") == "order_id":
+            value = event.get("value")
+            named = reading.find_order_id(str(value)) if value else None
+        elif event.get("event") == "user":
+            found = reading.find_order_id(str(event.get("text") or ""))
+            if found:
+                named = found
+    return named
+
+
+def reference_named(tracker: Tracker) -> str | None:
+    """Return the RF reference the latest message (or the button pressed) names."""
+    return reading.find_reference(
+        latest_entity(tracker, "application_reference") or ""
+    ) or reading.find_reference(latest_text(tracker))
+
+
+def order_by_words(orders: Sequence[Order], said: str) -> Order | None:
+    """Return the one order the words point at: "my last order", or an item's name."""
+    if not orders:
+        return None
+    if _LAST_ORDER.search(said):
+        return max(orders, key=lambda order: order.paid_at)
+    words = {w for w in re.findall(r"[a-z]{4,}", said.lower()) if w not in _COMMON}
+    if not words:
+        return None
+    matching = [
+        order
+        for order in orders
+        if any(
+            _stem(w) in {_stem(t) for t in re.findall(r"[a-z]{4,}", item.title.lower())}
+            for item in order.items
+            for w in words
+            if w not in _COMMON
+        )
+    ]
+    return matching[0] if len(matching) == 1 else None
+
+
+def previous_slot(tracker: Tracker, slot: str) -> Any:
+    """Return ``slot``'s value as it was before the buyer's latest message."""
+    events = tracker.events
+    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    value: Any = None
+    for event in events[:latest]:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+        elif event.get("event") == "restart":
+            value = None
+    return value
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if word.endswith("s") else word

@@ -1,0 +1,321 @@
+"""A buyer who types instead of pressing buttons: asides, other orders, typed answers, repeats."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import sessionmaker
+
+from actions.conversation import ActionNotUnderstood
+from actions.refund_form import ValidateRefundForm
+from actions.refund_questions import (
+    ActionAskRefundAmount,
+    ActionAskRefundConfirmed,
+    ActionAskRefundMethod,
+)
+from actions.status import ActionOrderStatus, ActionRefundStatus
+from actions.withdraw import ActionWithdrawRefund
+from bot.clock import utcnow
+from bot.refunds import reading
+from bot.refunds.enums import OrderStatus
+from tests.actions.conftest import make_tracker, responses, slot_values
+from tests.actions.test_other_flows import submitted
+from tests.factories import make_order
+
+pytestmark = pytest.mark.usefixtures("action_database")
+
+
+def new_order(session_factory: sessionmaker, **overrides: Any) -> str:
+    with session_factory.begin() as session:
+        overrides.setdefault("customer_id", "c-1")
+        return str(make_order(session, now=utcnow(), **overrides).id)
+
+
+async def run(action: Any, domain: dict[str, Any], **tracker_args: Any) -> tuple[dict, list]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, make_tracker(domain, **tracker_args), domain)
+    return slot_values(events), dispatcher.messages
+
+
+def draft(order_id: str, **more: Any) -> dict[str, Any]:
+    return {"order_id": order_id, "refund_draft_id": "d-1", **more}
+
+
+async def test_a_question_about_another_order_leaves_the_draft_alone(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    lamp = new_order(session_factory, total=Decimal("42.50"))
+    other = new_order(session_factory, status=OrderStatus.SHIPPED)
+    slots, said = await run(
+        ValidateRefundForm(),
+        domain,
+        text=f"where is my other order {other}?",
+        intent="check_order_status",
+        entities={"order_id": other},
+        slots=draft(lamp, refund_method="return_and_refund"),
+        candidates={"order_id": other},
+        requested_slot="refund_amount",
+    )
+    assert said == []
+    assert slots["order_id"] == lamp
+    assert slots.get("pending_order_id") is None
+
+
+async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    lamp = new_order(session_factory, total=Decimal("42.50"))
+    other = new_order(session_factory, total=Decimal("30.00"))
+    slots, said = await run(
+        ValidateRefundForm(),
+        domain,
+        text=f"no wait, it's for order {other}",
+        entities={"order_id": other},
+        slots=draft(lamp, refund_method="return_and_refund"),
+        candidates={"order_id": other},
+        requested_slot="refund_amount",
+    )
+    assert len(said) == 1, said
+    [question] = said
+    assert lamp in question["text"]
+    assert other in question["text"]
+    assert [b["payload"] for b in question["buttons"]] == ["/affirm", "/deny"]
+    assert (slots["order_id"], slots["pending_order_id"]) == (lamp, other)
+    # Asking the amount meanwhile would be a second question in the same turn.
+    tracker_slots = draft(lamp, refund_method="return_and_refund", pending_order_id=other)
+    _, asked = await run(
+        ActionAskRefundAmount(), domain, slots=tracker_slots, requested_slot="refund_amount"
+    )
+    assert asked == []
+
+    slots, _ = await run(
+        ValidateRefundForm(),
+        domain,
+        text="yes",
+        intent="affirm",
+        slots=tracker_slots,
+        requested_slot="refund_amount",
+    )
+    assert (slots["order_id"], slots["pending_order_id"]) == (other, None)
+
+    slots, _ = await run(
+        ValidateRefundForm(),
+        domain,
+        text="no, keep it",
+        intent="deny",
+        slots=tracker_slots,
+        requested_slot="refund_amount",
+    )
+    assert slots["pending_order_id"] is None
+    assert slots.get("order_id", lamp) == lamp
+
+
+@pytest.mark.parametrize("answer", ["all of it", "yes", "ok", "that one please"])
+async def test_the_only_method_offered_is_picked_by_a_typed_answer(
+    domain: dict[str, Any], session_factory: sessionmaker, answer: str
+) -> None:
+    order_id = new_order(
+        session_factory, status=OrderStatus.AWAITING_SHIPMENT, total=Decimal("20.00")
+    )
+    slots, said = await run(
+        ValidateRefundForm(),
+        domain,
+        text=answer,
+        intent="affirm" if answer in ("yes", "ok") else "inform",
+        slots=draft(order_id),
+        requested_slot="refund_method",
+    )
+    assert said == []
+    assert slots["refund_method"] == "immediate_refund"
+    if answer == "all of it":
+        assert slots["refund_amount"] == "20.00"
+
+
+async def test_methods_are_picked_by_position(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, total=Decimal("15.00"))
+    _, [question] = await run(
+        ActionAskRefundMethod(), domain, slots=draft(order_id), requested_slot="refund_method"
+    )
+    offered = [
+        json.loads(b["payload"][len("/inform") :])["refund_method"] for b in question["buttons"]
+    ]
+    assert len(offered) == 2
+    for answer, expected in (("the second one", offered[1]), ("the first", offered[0])):
+        slots, _ = await run(
+            ValidateRefundForm(),
+            domain,
+            text=answer,
+            slots=draft(order_id),
+            requested_slot="refund_method",
+        )
+        assert slots["refund_method"] == expected
+
+
+async def test_the_problem_told_with_the_request_is_not_asked_again(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, total=Decimal("42.50"))
+    slots, _ = await run(
+        ValidateRefundForm(),
+        domain,
+        text=f"I want to return order {order_id}, the lamp arrived broken and flickers",
+        intent="request_refund",
+        entities={"order_id": order_id},
+        candidates={"order_id": order_id},
+        active_loop="refund_form",
+    )
+    assert slots["refund_reason"] == "the lamp arrived broken and flickers"
+    assert slots["refund_reason_category"] == "damaged"
+    assert slots["refund_method"] == "return_and_refund"
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("twelve fifty", Decimal("12.50")),
+        ("twenty dollars", Decimal("20")),
+        ("ten dollars and five cents", Decimal("10.05")),
+    ],
+)
+def test_amounts_in_words_are_read(said: str, expected: Decimal) -> None:
+    assert reading.parse_amount(said).value == expected
+    assert reading.number_from_words("that one") is None
+
+
+@pytest.mark.parametrize("said", ["the rest", "whatever is left", "all of it"])
+def test_the_rest_is_everything_left(said: str) -> None:
+    assert reading.parse_amount(said).fraction == Decimal("1")
+
+
+async def test_no_at_the_read_back_asks_what_to_change_once(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory)
+    filled = draft(
+        order_id,
+        refund_method="no_return_refund",
+        refund_amount="10.00",
+        refund_reason="it is too small",
+    )
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        domain, text="no", intent="deny", slots=filled, requested_slot="refund_confirmed"
+    )
+    await ValidateRefundForm().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_what_to_change"]
+    _, read_back = await run(
+        ActionAskRefundConfirmed(),
+        domain,
+        text="no",
+        intent="deny",
+        slots=filled,
+        requested_slot="refund_confirmed",
+    )
+    assert read_back == []
+
+
+async def test_an_explanation_is_not_repeated_when_the_question_is(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, status=OrderStatus.SHIPPED)
+    tracker = make_tracker(domain, slots=draft(order_id), requested_slot="refund_method")
+    dispatcher = CollectingDispatcher()
+    await ActionAskRefundMethod().run(dispatcher, tracker, domain)
+    [first] = dispatcher.messages
+    assert "isn't available" in first["text"]
+    tracker.events.append({"event": "bot", "text": first["text"]})
+    dispatcher = CollectingDispatcher()
+    await ActionAskRefundMethod().run(dispatcher, tracker, domain)
+    [again] = dispatcher.messages
+    assert "isn't available" not in again["text"]
+    assert again["buttons"] == first["buttons"]
+
+
+async def test_repeated_messages_the_bot_cannot_help_with_bring_in_a_person(
+    domain: dict[str, Any],
+) -> None:
+    tracker = make_tracker(domain, text="can I pay with Apple Pay?", intent="out_of_scope")
+    dispatcher = CollectingDispatcher()
+    await ActionNotUnderstood().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_out_of_scope"]
+    user = tracker.events[-1]
+    for said, intent in (("zzkk qwop", "out_of_scope"), ("blorp fnarg", "nlu_fallback")):
+        tracker.events.append(
+            dict(user, text=said, parse_data={"intent": {"name": intent}, "text": said})
+        )
+    dispatcher = CollectingDispatcher()
+    await ActionNotUnderstood().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_default", "handoff"]
+
+
+async def test_status_questions_answer_what_they_name_never_a_stale_order(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    first_order, first = submitted(session_factory, "c-1", "k-1")
+    _, second = submitted(session_factory, "c-1", "k-2")
+    stale = {"order_id": "8041235566701299"}
+    _, [message] = await run(
+        ActionRefundStatus(),
+        domain,
+        text="show me all my refund applications",
+        intent="check_refund_status",
+        slots=stale,
+        active_loop=None,
+    )
+    assert first in message["text"]
+    assert second in message["text"]
+    _, [message] = await run(
+        ActionRefundStatus(),
+        domain,
+        text=f"any news on {second}?",
+        intent="check_refund_status",
+        slots={"order_id": first_order},
+        active_loop=None,
+    )
+    assert second in message["text"]
+    assert first not in message["text"]
+    _, [message] = await run(
+        ActionWithdrawRefund(),
+        domain,
+        text="I want to withdraw my refund request",
+        intent="cancel_refund",
+        slots={"order_id": first_order},
+        active_loop=None,
+    )
+    assert message["response"] == "utter_which_application"
+    payloads = " ".join(b["payload"] for b in message["buttons"])
+    assert first in payloads
+    assert second in payloads
+
+
+async def test_an_order_is_named_by_its_item_or_as_the_last_one(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    with session_factory.begin() as session:
+        now = utcnow()
+        lamp = make_order(
+            session,
+            customer_id="c-1",
+            now=now,
+            items=[("L1", "Desk lamp with USB port", 1, Decimal("42.50"))],
+        ).id
+        make_order(
+            session,
+            customer_id="c-1",
+            now=now,
+            items=[("Y1", "Yoga mat", 1, Decimal("20.00"))],
+        )
+    _, [message] = await run(
+        ActionOrderStatus(),
+        domain,
+        text="where is the lamp?",
+        intent="check_order_status",
+        active_loop=None,
+    )
+    assert message["text"].startswith(f"Order {lamp} (Desk lamp with USB port)")
