@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.aftercare import tell_about_applications
 from actions.common import DomainDict, handoff, latest_text, settings
 from actions.refund_form import DRAFT_SLOTS
 from bot.contract import HandoffReason
@@ -156,6 +157,8 @@ class ActionNotUnderstood(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Say so, or hand over when it keeps happening."""
+        if tell_about_applications(dispatcher, tracker):
+            return []
         intents = [
             (event.get("parse_data") or {}).get("intent", {}).get("name")
             for event in tracker.events

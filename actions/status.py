@@ -6,23 +6,21 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.aftercare import tell_about_applications
 from actions.common import (
     DomainDict,
     IdentityFormValidator,
     customer_of,
     latest_entity,
     latest_text,
-    method_name,
-    order_summary,
-    state_words,
     unit_of_work,
 )
+from actions.lines import bullet_list, describe_application, describe_order
 from actions.mentions import order_by_words, order_named_since_question, reference_named
 from bot.clock import utcnow
-from bot.messages import date, money, text
+from bot.messages import text
 from bot.refunds import reading, store
 from bot.refunds.errors import ApplicationNotFound, OrderNotFound
-from bot.refunds.models import Order, RefundApplication
 
 
 class StatusFormValidator(IdentityFormValidator):
@@ -65,41 +63,6 @@ class ValidateRefundStatusForm(StatusFormValidator):
         return "validate_refund_status_form"
 
 
-def describe_order(order: Order) -> str:
-    """Return one line about an order's state and its next deadline."""
-    facts = {
-        "name": order_summary(order),
-        "state": state_words(order.status),
-        "total": money(order.total, order.currency),
-    }
-    if order.status == "awaiting_shipment":
-        return text("order.line_ship_by", ship_by=date(order.ship_by), **facts)
-    if order.status == "shipped" and order.shipped_at:
-        return text(
-            "order.line_shipped",
-            shipped=date(order.shipped_at),
-            promised=date(order.promised_delivery_by),
-            **facts,
-        )
-    if order.status == "delivered" and order.delivered_at:
-        return text("order.line_delivered", delivered=date(order.delivered_at), **facts)
-    return text("order.line", **facts)
-
-
-def describe_application(application: RefundApplication) -> str:
-    """Return one line about a refund application."""
-    facts = {
-        "reference": application.reference,
-        "order_id": application.order_id,
-        "method": method_name(application.method).lower(),
-        "amount": money(application.amount, application.currency),
-        "state": state_words(application.status),
-    }
-    if application.status == "pending_review" and application.review_due_at:
-        return text("application.line_due", due=date(application.review_due_at), **facts)
-    return text("application.line", **facts)
-
-
 def named_order(
     dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> tuple[str | None, list[EventType]]:
@@ -117,11 +80,6 @@ def named_order(
         dispatcher.utter_message(response="utter_order_id_invalid")
         return None, [SlotSet("order_id", None)]
     return None, []
-
-
-def bullet_list(lines: list[str]) -> str:
-    """Return lines as a bulleted list, one per line."""
-    return "\n".join(text("list.item", line=line) for line in lines)
 
 
 class ActionOrderStatus(Action):
@@ -177,6 +135,9 @@ class ActionRefundStatus(Action):
         customer = customer_of(tracker)
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")
+            return []
+        # "I sent it back, tracking number LX…" is news for an application, not a question.
+        if tell_about_applications(dispatcher, tracker):
             return []
         reference = reference_named(tracker)
         order_id, events = (None, []) if reference else named_order(dispatcher, tracker)

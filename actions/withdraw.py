@@ -7,7 +7,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
-from actions.status import describe_application, named_order
+from actions.lines import describe_application
+from actions.status import named_order
 from bot.clock import utcnow
 from bot.refunds import policy, reading, store
 from bot.refunds.errors import ApplicationNotFound, TransitionNotAllowed

@@ -66,6 +66,18 @@ MESSAGES: dict[str, str] = {
         "About your refund application {reference}, the merchant asks: {question} Please "
         "answer here."
     ),
+    # --- what the buyer tells about a submitted application (actions/aftercare.py) -------------
+    "aftercare.tracking_kept": (
+        "Thanks, I've added the return tracking number {tracking} to application {reference}. "
+        "The merchant refunds you once the item arrives."
+    ),
+    "aftercare.which_return": (
+        "Which application is the tracking number {tracking} for? Please write it again with "
+        "the application's reference:\n{lines}"
+    ),
+    "aftercare.answer_passed_on": (
+        "Thanks, I've passed your answer on to the merchant with application {reference}."
+    ),
     # --- the gateway: evidence files -----------------------------------------------------------
     "evidence.attached": "Thanks, I've added {filename} to your refund application {reference}.",
     "evidence.kept": (

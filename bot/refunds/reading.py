@@ -397,3 +397,17 @@ def problem_clause(text: str) -> str | None:
     ]
     described = [c for c in described if c]
     return ", ".join(described) if described else None
+
+
+# --- return tracking numbers ----------------------------------------------------------------
+
+#: Carrier formats: UPU S10 for international post ("LX123456789CN": two letters, eight digits
+#: and a check digit, the country), UPS ("1Z" + 16), Cainiao ("LP" + 14 digits), YunExpress
+#: ("YT" + 16 digits). A plain run of digits is not read as one: order numbers look the same.
+_TRACKING = re.compile(r"\b([A-Z]{2}\d{9}[A-Z]{2}|1Z[0-9A-Z]{16}|LP\d{14}|YT\d{16})\b")
+
+
+def find_tracking_number(text: str) -> str | None:
+    """Return a return tracking number in one of the carriers' formats, upper-cased."""
+    match = _TRACKING.search(text.upper())
+    return match.group(0) if match else None

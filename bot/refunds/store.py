@@ -235,6 +235,41 @@ def annotate(
     return application
 
 
+def add_buyer_note(
+    session: Session,
+    *,
+    application: RefundApplication,
+    customer_id: str,
+    now: dt.datetime,
+    note: str,
+    return_tracking: str | None = None,
+) -> RefundApplication:
+    """Attach what the buyer told about ``application`` (an answer, a return tracking number).
+
+    An event from the status to itself, by the buyer, carries the note; a tracking number is
+    also kept on the application for the merchant.
+
+    Raises:
+        TransitionNotAllowed: the application was moved on since it was read.
+    """
+    if return_tracking is not None:
+        application.return_tracking = return_tracking
+    return annotate(
+        session, application=application, actor=customer_actor(customer_id), now=now, note=note
+    )
+
+
+def open_question(session: Session, *, application: RefundApplication) -> RefundEvent | None:
+    """Return the merchant's latest question on ``application`` if the buyer has not answered."""
+    for event in reversed(events_of(session, application_id=application.id)):
+        if event.from_status != event.to_status or not event.note:
+            return None
+        if event.actor.startswith("customer:"):
+            return None
+        return event
+    return None
+
+
 def approve(
     session: Session,
     *,

@@ -1,0 +1,114 @@
+"""What a buyer tells about an application already submitted: answers and tracking numbers.
+
+The merchant may ask the buyer something (the notifier delivers the question); the buyer's next
+message that is not another request is the answer: it is attached to the application, as an
+audited event by the buyer, and acknowledged. A return tracking number in a carrier's format is
+kept on the application that waits for the item. Everything else goes on to the usual answer.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import DomainDict, customer_of, latest_intent, latest_text, unit_of_work
+from actions.lines import bullet_list, describe_application
+from actions.mentions import reference_named
+from bot.clock import utcnow
+from bot.messages import text
+from bot.refunds import reading, store
+from bot.refunds.enums import RefundStatus
+from bot.refunds.errors import TransitionNotAllowed
+from bot.refunds.models import RefundApplication
+
+#: Intents that may answer a merchant's question ("yes", "no", a description, words NLU missed).
+ANSWERS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_scope"})
+#: Statuses of an application the merchant can still ask about.
+OPEN = (RefundStatus.PENDING_REVIEW, RefundStatus.APPROVED, RefundStatus.AWAITING_RETURN)
+#: What the rules answered before a message was read as news about an application.
+PLAIN_ANSWERS = {
+    "affirm": "utter_how_can_i_help",
+    "deny": "utter_nothing_to_stop",
+    "inform": "utter_inform_without_context",
+}
+
+
+def _pick(applications: list[RefundApplication], reference: str | None) -> RefundApplication | None:
+    if reference:
+        return next((a for a in applications if a.reference == reference), None)
+    return applications[0] if len(applications) == 1 else None
+
+
+def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Attach a tracking number or an answer the latest message carries; True when it did."""
+    customer = customer_of(tracker)
+    said = latest_text(tracker)
+    if customer is None or not said or said.startswith("/") or tracker.active_loop.get("name"):
+        return False
+    tracking = reading.find_tracking_number(said)
+    reference = reference_named(tracker)
+    now = utcnow()
+    with unit_of_work() as session:
+        applications = store.list_applications(session, customer_id=customer, statuses=OPEN)
+        if tracking:
+            awaiting = [a for a in applications if a.status == RefundStatus.AWAITING_RETURN.value]
+            if not awaiting:
+                return False
+            application = _pick(awaiting, reference)
+            if application is None:
+                lines = [describe_application(a) for a in awaiting]
+                dispatcher.utter_message(
+                    text=text("aftercare.which_return", tracking=tracking, lines=bullet_list(lines))
+                )
+                return True
+            try:
+                store.add_buyer_note(
+                    session,
+                    application=application,
+                    customer_id=customer,
+                    now=now,
+                    note=said,
+                    return_tracking=tracking,
+                )
+            except TransitionNotAllowed:
+                return False
+            dispatcher.utter_message(
+                text=text(
+                    "aftercare.tracking_kept", tracking=tracking, reference=application.reference
+                )
+            )
+            return True
+        if latest_intent(tracker) not in ANSWERS:
+            return False
+        asked = [a for a in applications if store.open_question(session, application=a)]
+        application = _pick(asked, reference) or (asked[0] if asked else None)
+        if application is None:
+            return False
+        try:
+            store.add_buyer_note(
+                session, application=application, customer_id=customer, now=now, note=said
+            )
+        except TransitionNotAllowed:
+            return False
+        dispatcher.utter_message(
+            text=text("aftercare.answer_passed_on", reference=application.reference)
+        )
+        return True
+
+
+class ActionUnprompted(Action):
+    """Answers a detail, a yes or a no that no question of the bot asked for."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_unprompted"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Attach it to the application it is about, or say what the bot can do with it."""
+        if not tell_about_applications(dispatcher, tracker):
+            response = PLAIN_ANSWERS.get(latest_intent(tracker) or "", "utter_how_can_i_help")
+            dispatcher.utter_message(response=response)
+        return []

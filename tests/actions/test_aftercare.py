@@ -1,0 +1,91 @@
+"""What a buyer tells about a submitted application: the merchant's answer, a tracking number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import sessionmaker
+
+from actions.aftercare import ActionUnprompted
+from actions.status import ActionRefundStatus
+from bot.clock import utcnow
+from bot.gateway.notifier import status_message
+from bot.refunds import store
+from bot.refunds.enums import RefundStatus
+from bot.refunds.models import RefundApplication
+from tests.actions.conftest import make_tracker
+from tests.actions.test_other_flows import submitted
+
+pytestmark = pytest.mark.usefixtures("action_database")
+
+
+async def say(action: Any, domain: dict[str, Any], text: str, intent: str) -> list[str]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, text=text, intent=intent, active_loop=None)
+    await action.run(dispatcher, tracker, domain)
+    return [m.get("text") or m.get("response") for m in dispatcher.messages]
+
+
+def application(session_factory: sessionmaker, reference: str) -> RefundApplication:
+    with session_factory() as session:
+        found = store.find_application(session, reference=reference, customer_id="c-1")
+        session.expunge(found)
+        return found
+
+
+async def test_the_answer_to_the_merchants_question_is_attached_and_acknowledged(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, reference = submitted(session_factory, "c-1", "k-ask")
+    with session_factory.begin() as session:
+        found = store.find_application(session, reference=reference, customer_id="c-1")
+        store.annotate(
+            session, application=found, actor="agent:ann", now=utcnow(), note="Is it unused?"
+        )
+    [said] = await say(ActionUnprompted(), domain, "yes, never used, still in the box", "affirm")
+    assert reference in said
+    with session_factory() as session:
+        found = store.find_application(session, reference=reference, customer_id="c-1")
+        *_, answer = store.events_of(session, application_id=found.id)
+        assert (answer.actor, answer.note) == ("customer:c-1", "yes, never used, still in the box")
+        assert store.open_question(session, application=found) is None
+        # The buyer's own words are not news to send back to them.
+        assert status_message(found, answer) is None
+    # Answered: a later "yes" is a plain yes again.
+    assert await say(ActionUnprompted(), domain, "yes", "affirm") == ["utter_how_can_i_help"]
+
+
+async def test_a_tracking_number_is_kept_on_the_application_waiting_for_the_item(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, reference = submitted(session_factory, "c-1", "k-track")
+    # Nothing waits for an item yet: the message is a status question like any other.
+    [said] = await say(
+        ActionRefundStatus(), domain, "sent it back, tracking LX123456789CN", "check_refund_status"
+    )
+    assert "LX123456789CN" not in said
+    with session_factory.begin() as session:
+        found = store.find_application(session, reference=reference, customer_id="c-1")
+        store.approve(session, application=found, actor="agent:ann", now=utcnow())
+    assert application(session_factory, reference).status == RefundStatus.AWAITING_RETURN.value
+    [said] = await say(
+        ActionRefundStatus(),
+        domain,
+        "I sent it back, tracking number lx123456789cn",
+        "check_refund_status",
+    )
+    assert "LX123456789CN" in said
+    assert reference in said
+    assert application(session_factory, reference).return_tracking == "LX123456789CN"
+
+
+async def test_a_plain_detail_with_nothing_to_attach_it_to_asks_what_to_do(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    submitted(session_factory, "c-1", "k-plain")
+    assert await say(ActionUnprompted(), domain, "12.50", "inform") == [
+        "utter_inform_without_context"
+    ]
+    assert await say(ActionUnprompted(), domain, "no", "deny") == ["utter_nothing_to_stop"]
