@@ -71,6 +71,8 @@ class GatewaySettings:
     rasa_slow_notice_seconds: float = 5.0
     rasa_retry_max_seconds: float = 30.0
     notify_interval_seconds: float = 2.0
+    notify_recent_days: int = 30
+    """A status change reaches each channel the buyer used within this many days."""
     review_sweep_seconds: float = 60.0
     """How often applications past their merchant review deadline are approved."""
     demo_shop: bool = False
@@ -194,6 +196,7 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         message_max_chars=_int(env, "REFUNDBOT_MESSAGE_MAX_CHARS", 4000),
         rasa_timeout_seconds=float(_int(env, "REFUNDBOT_RASA_TIMEOUT_SECONDS", 60)),
         notify_interval_seconds=float(_int(env, "REFUNDBOT_NOTIFY_INTERVAL_SECONDS", 2)),
+        notify_recent_days=_positive(env, "REFUNDBOT_NOTIFY_RECENT_DAYS", 30),
         review_sweep_seconds=float(_int(env, "REFUNDBOT_REVIEW_SWEEP_SECONDS", 60)),
         demo_shop=_flag(env, "REFUNDBOT_DEMO_SHOP", False),
         trusted_proxies=_networks(env, "REFUNDBOT_TRUSTED_PROXIES"),

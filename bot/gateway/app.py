@@ -9,6 +9,7 @@ the app under the typed keys of :mod:`bot.gateway.keys`, :mod:`bot.console.keys`
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -147,6 +148,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         app[keys.OUTBOUND],
         app[keys.SESSIONS],
         interval_seconds=app[keys.SETTINGS].gateway.notify_interval_seconds,
+        recent=dt.timedelta(days=app[keys.SETTINGS].gateway.notify_recent_days),
         sweep_seconds=app[keys.SETTINGS].gateway.review_sweep_seconds,
         read_sessions=app[keys.READ_SESSIONS],
     ):

@@ -2,15 +2,27 @@
 
 Every state change of an application is an append-only ``refund_events`` row, whichever process
 made it. The notifier reads the rows past a persisted cursor and, through the outbound path,
-writes the buyer's message to the transcript and moves the cursor in the same transaction, then
-delivers the message on the channel the buyer last used (of the application's conversation and
-the customer's others). So each change is told at most once, even across restarts; a web buyer
-who is offline sees it in the history on return.
+writes the buyer's message to the transcript of each conversation it goes to and moves the
+cursor in the same transaction, then delivers it there. So each change is told at most once per
+conversation, even across restarts; a web buyer who is offline sees it in the history on return.
+
+Where it goes (:func:`bot.gateway.transcript.conversations_to_tell`): every channel the customer
+used (wrote in, or was taken up by a person) in the last ``notify_recent_days`` (30) days, once
+each, so a widget buyer who once opened Telegram still sees an approval in the widget. A channel is
+reached through the customer's latest conversation on it, and older ones on the same channel are
+not told again: the widget opens a signed-in buyer's latest web conversation, so that is the
+history they read, and of several Telegram chats the one used last is the account they use now.
+When no conversation is that recent, the news goes to the one used last, to wait in its history. An
+application made where no customer is signed in (an anonymous buyer who proved who they are with
+the order's e-mail) is told in its own conversation only, and only conversations bound to the
+application's customer are told: a chat since signed in as someone else hears nothing of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,11 +38,14 @@ from bot.messages import money, text
 from bot.refunds import store
 from bot.refunds.enums import RefundStatus
 from bot.refunds.models import RefundApplication, RefundEvent
+from bot.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 CURSOR = "refund_events_notifier"
 BATCH = 100
+#: How long after their last activity a buyer's conversation is still told news.
+RECENT = dt.timedelta(days=GatewaySettings.notify_recent_days)
 
 
 def status_message(application: RefundApplication, event: RefundEvent) -> str | None:
@@ -85,8 +100,12 @@ def start_cursor(session: Session) -> int:
     return int(row.position)
 
 
-def take_batch(session: Session) -> list[Outgoing]:
-    """Return the news in the events past the cursor, and move the cursor past them."""
+def take_batch(session: Session, *, recent: dt.timedelta = RECENT) -> list[Outgoing]:
+    """Return the news in the events past the cursor, and move the cursor past them.
+
+    Each piece of news is one message to each conversation the buyer used within ``recent``.
+    """
+    active_since = utcnow() - recent
     cursor = session.execute(
         select(GatewayCursor).where(GatewayCursor.name == CURSOR).with_for_update()
     ).scalar_one_or_none()
@@ -114,14 +133,13 @@ def take_batch(session: Session) -> list[Outgoing]:
         news = status_message(application, event)
         if news is None:
             continue
-        conversation = transcript.last_used_conversation(
+        conversations = transcript.conversations_to_tell(
             session,
             conversation_id=application.conversation_id,
             customer_id=application.customer_id,
+            active_since=active_since,
         )
-        if conversation is None:
-            continue
-        out.append(Outgoing(conversation.id, news))
+        out.extend(Outgoing(conversation.id, news) for conversation in conversations)
     return out
 
 
@@ -135,7 +153,11 @@ def has_news(session: Session) -> bool:
 
 
 async def notify_once(
-    outbound: Outbound, sessions: sessionmaker, *, read_sessions: sessionmaker | None = None
+    outbound: Outbound,
+    sessions: sessionmaker,
+    *,
+    read_sessions: sessionmaker | None = None,
+    recent: dt.timedelta = RECENT,
 ) -> int:
     """Deliver every pending status change; return how many messages were sent.
 
@@ -146,7 +168,7 @@ async def notify_once(
         return 0
     sent = 0
     while True:
-        batch = await outbound.send(take_batch)
+        batch = await outbound.send(functools.partial(take_batch, recent=recent))
         sent += len(batch)
         if not batch:
             return sent
@@ -164,6 +186,7 @@ async def notifier(
     interval_seconds: float,
     sweep_seconds: float,
     read_sessions: sessionmaker | None = None,
+    recent: dt.timedelta = RECENT,
 ) -> AsyncIterator[None]:
     """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body).
 
@@ -179,7 +202,7 @@ async def notifier(
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + sweep_seconds
                     await transcript.run_in_session(sessions, approve_overdue)
-                await notify_once(outbound, sessions, read_sessions=read_sessions)
+                await notify_once(outbound, sessions, read_sessions=read_sessions, recent=recent)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -226,6 +226,43 @@ def last_used_conversation(
     return conversation_info(max(candidates, key=lambda row: row.updated_at))
 
 
+def conversations_to_tell(
+    session: Session,
+    *,
+    conversation_id: str | None,
+    customer_id: str,
+    active_since: dt.datetime,
+) -> list[ConversationInfo]:
+    """Return where a customer's news goes: on each channel, their latest conversation.
+
+    ``conversation_id`` is the conversation the news is about (where the application was made).
+    When no customer is signed in there (an anonymous buyer who proved who they are another
+    way), the news goes there alone. Otherwise it goes to the customer's conversations active
+    since ``active_since``, the latest on each channel, or, when none is that recent, to the one
+    used last, to wait in its history. Only conversations bound to ``customer_id`` are told: a
+    chat since signed in as someone else never hears this customer's news.
+    """
+    own = session.get(Conversation, conversation_id) if conversation_id else None
+    if own is not None and own.customer_id is None:
+        return [conversation_info(own)]
+    theirs = select(Conversation).where(Conversation.customer_id == customer_id)
+    rows = list(
+        session.execute(
+            theirs.where(Conversation.updated_at >= active_since).order_by(
+                Conversation.updated_at.desc(), Conversation.id
+            )
+        ).scalars()
+    )
+    if not rows:
+        rows = list(
+            session.execute(theirs.order_by(Conversation.updated_at.desc()).limit(1)).scalars()
+        )
+    latest_on: dict[str, Conversation] = {}
+    for row in rows:
+        latest_on.setdefault(row.last_channel, row)
+    return [conversation_info(row) for row in latest_on.values()]
+
+
 def conversation_info(row: Conversation) -> ConversationInfo:
     """Return the plain form of a conversation row."""
     return ConversationInfo(

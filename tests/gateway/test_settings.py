@@ -34,6 +34,7 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
             "REFUNDBOT_UPLOAD_MAX_BYTES": "1000",
             "REFUNDBOT_DEMO_SHOP": "true",
             "REFUNDBOT_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
+            "REFUNDBOT_NOTIFY_RECENT_DAYS": "7",
         }
     )
     gateway = settings.gateway
@@ -44,6 +45,7 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
     assert gateway.upload_max_bytes == 1000
     assert gateway.demo_shop is True
     assert gateway.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16")
+    assert gateway.notify_recent_days == 7
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -53,6 +55,7 @@ def test_defaults(tmp_path: Path) -> None:
     # Safe by default: no page hands out identities, no forwarded address is believed.
     assert gateway.demo_shop is False
     assert gateway.trusted_proxies == ()
+    assert gateway.notify_recent_days == 30
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,7 @@ def test_defaults(tmp_path: Path) -> None:
         ("REFUNDBOT_PORT", "eighty"),
         ("REFUNDBOT_DEMO_SHOP", "sure"),
         ("REFUNDBOT_TRUSTED_PROXIES", "10.0.0.1, the-proxy"),
+        ("REFUNDBOT_NOTIFY_RECENT_DAYS", "0"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
