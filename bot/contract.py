@@ -52,5 +52,10 @@ def handoff_reason(custom: Any) -> HandoffReason | None:
         return HandoffReason.BUYER_ASKED
 
 
+#: The action the gateway runs when an agent hands a conversation back (validates the agent's
+#: values, greets when no form is open), and the one it runs when an agent closes it.
+HAND_BACK_ACTION = "action_hand_back"
+CLOSED_ACTION = "action_conversation_closed"
+
 #: Slots an agent may fill when handing back: what the refund form asks.
 AGENT_SLOTS = frozenset({"order_id", "refund_method", "refund_amount", "refund_reason"})

@@ -198,23 +198,27 @@ class Handoffs:
             for name, value in (slots or {}).items()
             if name in contract.AGENT_SLOTS and value
         ]
+        listen = [{"event": "action", "name": "action_listen"}]
         try:
+            await self._rasa.append_events(conversation_id, events)
             if close:
-                await self._rasa.append_events(conversation_id, events)
+                # Closing ends any open form: the buyer's next message starts afresh.
+                await self._rasa.execute(conversation_id, contract.CLOSED_ACTION)
+                await self._rasa.append_events(conversation_id, listen)
                 return []
+            # The agent's values go through the form's validators; with no form open the bot
+            # says what it can do next.
+            replies = await self._rasa.execute(conversation_id, contract.HAND_BACK_ACTION)
             tracker = await self._rasa.tracker(conversation_id)
             loop = (tracker.get("active_loop") or {}).get("name")
-            if not loop:
-                await self._rasa.append_events(conversation_id, events)
-                return []
-            # Skip the form's validation of the last buyer message (the handoff request):
-            # it asks again for the slot it was on, or the next one the agent's slots left.
-            events.append({"event": "loop_interrupted", "is_interrupted": True})
-            await self._rasa.append_events(conversation_id, events)
-            replies = await self._rasa.execute(conversation_id, loop)
-            await self._rasa.append_events(
-                conversation_id, [{"event": "action", "name": "action_listen"}]
-            )
+            if loop:
+                # Skip the form's validation of the last buyer message (the handoff request):
+                # it asks for the slot it was on, or the next one the agent's values left.
+                await self._rasa.append_events(
+                    conversation_id, [{"event": "loop_interrupted", "is_interrupted": True}]
+                )
+                replies += await self._rasa.execute(conversation_id, loop)
+            await self._rasa.append_events(conversation_id, listen)
         except RasaUnavailable:
             log.warning("Rasa could not resume %s; it answers the next message", conversation_id)
             return []

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot import contract
 from bot.console.models import ConversationNote
 from bot.gateway import keys
 from bot.gateway.app import create_app
@@ -148,7 +149,11 @@ async def test_widget_buyer_asks_for_a_person_and_the_bot_resumes_the_form(
         {"event": "loop_interrupted", "is_interrupted": True},
         {"event": "action", "name": "action_listen"},
     ]
-    assert rasa.executed == [(conversation_id, "refund_form")]
+    # The agent's values are checked by the form's validators, then the form asks what is next.
+    assert rasa.executed == [
+        (conversation_id, contract.HAND_BACK_ACTION),
+        (conversation_id, "refund_form"),
+    ]
     assert set(rasa.tokens) == {(settings.var_dir / "rasa-token").read_text().strip()}
     assert handler_of(settings, conversation_id) == "bot"
 
@@ -202,8 +207,12 @@ async def test_a_second_agent_needs_an_explicit_take_over(
         )
     assert sent == ["Ben here"]
     assert handler_of(settings, conversation_id) == "bot"
-    assert rasa.tracker_events[conversation_id][-1] == {"event": "resume"}
-    assert rasa.executed == []
+    # Closing ends the form: the bot answers the next message afresh.
+    assert rasa.tracker_events[conversation_id][-2:] == [
+        {"event": "resume"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    assert rasa.executed == [(conversation_id, contract.CLOSED_ACTION)]
     await ws.close()
     await buyer.close()
 
