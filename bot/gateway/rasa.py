@@ -105,7 +105,9 @@ class RasaClient:
             json={"name": action},
         )
         messages = data.get("messages") if isinstance(data, dict) else None
-        return [reply for item in messages or () if (reply := parse_reply(item)) is not None]
+        return one_message_per_turn(
+            [reply for item in messages or () if (reply := parse_reply(item)) is not None]
+        )
 
     async def _api(
         self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None
@@ -145,6 +147,32 @@ def parse_reply(item: Any) -> BotReply | None:
     return BotReply(
         text=text, buttons=buttons, image=image, custom=custom, handoff=handoff_reason(custom)
     )
+
+
+def one_message_per_turn(replies: list[BotReply]) -> list[BotReply]:
+    """Join plain texts to the text that follows them: a refusal and its question are one message.
+
+    Actions say a refusal ("The amount can't be negative.") and the form then asks again; the
+    buyer reads one message with the question's buttons. Images, handoff requests and other
+    custom payloads stay messages of their own.
+    """
+    joined: list[BotReply] = []
+    for reply in replies:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and previous.text
+            and not previous.buttons
+            and previous.image is None
+            and previous.custom is None
+            and reply.text
+            and reply.image is None
+            and reply.custom is None
+        ):
+            joined[-1] = BotReply(text=f"{previous.text}\n\n{reply.text}", buttons=reply.buttons)
+            continue
+        joined.append(reply)
+    return joined
 
 
 async def probe(
