@@ -9,7 +9,7 @@ kept on the application that waits for the item. Everything else goes on to the 
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_intent, latest_text, unit_of_work
@@ -19,7 +19,7 @@ from bot.clock import utcnow
 from bot.messages import text
 from bot.refunds import reading, store
 from bot.refunds.enums import RefundStatus
-from bot.refunds.errors import TransitionNotAllowed
+from bot.refunds.errors import AmountError, TransitionNotAllowed
 from bot.refunds.models import RefundApplication
 
 #: Intents that may answer a merchant's question ("yes", "no", a description, words NLU missed).
@@ -108,7 +108,24 @@ class ActionUnprompted(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Attach it to the application it is about, or say what the bot can do with it."""
-        if not tell_about_applications(dispatcher, tracker):
-            response = PLAIN_ANSWERS.get(latest_intent(tracker) or "", "utter_how_can_i_help")
-            dispatcher.utter_message(response=response)
+        if tell_about_applications(dispatcher, tracker):
+            return []
+        if latest_intent(tracker) == "inform" and describes_a_refund(latest_text(tracker)):
+            # "need 20 dollars back on 9000…, keep the item": a refund, with all it says.
+            return [FollowupAction("refund_form")]
+        response = PLAIN_ANSWERS.get(latest_intent(tracker) or "", "utter_how_can_i_help")
+        dispatcher.utter_message(response=response)
         return []
+
+
+def describes_a_refund(said: str) -> bool:
+    """Return True when a detail names an order and what to do about it (money, a method)."""
+    if reading.find_order_id(said) is None:
+        return False
+    try:
+        reading.parse_amount(reading.ORDER_ID.sub(" ", said))
+    except AmountError:
+        return (
+            reading.method_from_text(said) is not None or reading.classify_reason(said) is not None
+        )
+    return True

@@ -63,21 +63,38 @@ class ActionPolicyAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Pick the answer the question is about, or give the overview."""
-        config = settings().policy
-        text = latest_text(tracker)
-        response = next(
-            (name for name, pattern in POLICY_TOPICS if pattern.search(text)),
-            "utter_policy_overview",
-        )
-        dispatcher.utter_message(
-            response=response,
-            no_return_threshold=str(config.no_return_threshold),
-            currency_hint="per order",
-            protection_days=str(config.protection_window_days),
-            review_days=str(config.review_deadline_days),
-            compensation_percent=f"{config.compensation_rate * 100:.0f}",
-        )
+        answer_policy(dispatcher, policy_topic(latest_text(tracker)) or "utter_policy_overview")
         return []
+
+
+_MONEY_BACK = re.compile(r"\b(refund|money|return|paid|pay ?back|reimburs)", re.I)
+
+
+def policy_topic(said: str) -> str | None:
+    """Return the policy answer a question is about, if it names one of the policy's topics."""
+    return next((name for name, pattern in POLICY_TOPICS if pattern.search(said)), None)
+
+
+def policy_question(said: str) -> str | None:
+    """Return the policy answer for a question about getting money back, read from its words.
+
+    For messages NLU did not take for a policy question ("how long until I get my money
+    back?" asked by a buyer who has no application yet).
+    """
+    return policy_topic(said) if _MONEY_BACK.search(said) else None
+
+
+def answer_policy(dispatcher: CollectingDispatcher, response: str) -> None:
+    """Say the policy ``response`` with the policy's own terms filled in."""
+    config = settings().policy
+    dispatcher.utter_message(
+        response=response,
+        no_return_threshold=str(config.no_return_threshold),
+        currency_hint="per order",
+        protection_days=str(config.protection_window_days),
+        review_days=str(config.review_deadline_days),
+        compensation_percent=f"{config.compensation_rate * 100:.0f}",
+    )
 
 
 class ActionStopForm(Action):
@@ -158,6 +175,10 @@ class ActionNotUnderstood(Action):
     ) -> list[EventType]:
         """Say so, or hand over when it keeps happening."""
         if tell_about_applications(dispatcher, tracker):
+            return []
+        topic = policy_question(latest_text(tracker))
+        if topic is not None:
+            answer_policy(dispatcher, topic)
             return []
         intents = [
             (event.get("parse_data") or {}).get("intent", {}).get("name")

@@ -32,7 +32,7 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
-from actions.mentions import previous_slot
+from actions.mentions import order_by_words, previous_slot
 from bot.clock import utcnow
 from bot.messages import money, text
 from bot.refunds import policy, reading, store
@@ -101,6 +101,13 @@ def choose_offered(
     return None
 
 
+def asks_for_a_refund(tracker: Tracker) -> bool:
+    """Return True when the latest message starts the refund: everything in it is read."""
+    return latest_intent(tracker) == "request_refund" or (
+        tracker.get_slot("requested_slot") is None and latest_intent(tracker) == "inform"
+    )
+
+
 def _describes_enough(reason: str) -> bool:
     try:
         policy.check_reason(RefundMethod.RETURN_AND_REFUND, reason)
@@ -155,6 +162,14 @@ class ValidateRefundForm(IdentityFormValidator):
                 return {"order_id": pending}
             # Not a yes: the draft keeps its order (validate_order_id clears the question).
             return {"order_id": tracker.get_slot("order_id")}
+        customer = customer_of(tracker)
+        said = latest_text(tracker)
+        if customer and is_answering(tracker, "order_id") and not re.search(r"\d", said):
+            # "the lamp", "my last order": the buyer's own order these words point at.
+            with unit_of_work(read_only=True) as session:
+                named = order_by_words(store.customer_orders(session, customer_id=customer), said)
+                if named is not None:
+                    return {"order_id": named.id}
         return super().extract_order_id(dispatcher, tracker, domain)
 
     def validate_order_id(
@@ -216,7 +231,7 @@ class ValidateRefundForm(IdentityFormValidator):
         said = latest_text(tracker)
         answering = is_answering(tracker, "refund_method")
         method = None
-        if answering or latest_intent(tracker) == "request_refund":
+        if answering or asks_for_a_refund(tracker):
             method = reading.method_from_text(said)
         if method is None:
             tagged = [str(v) for v in tracker.get_latest_entity_values("refund_method")]
@@ -262,8 +277,10 @@ class ValidateRefundForm(IdentityFormValidator):
             if reading.find_order_id(latest_text(tracker)):
                 return {}  # About an order, not an amount: see validate_order_id.
             return {"refund_amount": latest_text(tracker)}
-        phrase = reading.AMOUNT_PHRASE.search(latest_text(tracker))
-        if phrase and latest_intent(tracker) == "request_refund":
+        phrase = reading.AMOUNT_PHRASE.search(latest_text(tracker)) or (
+            reading.AMOUNT_IN_PASSING.search(latest_text(tracker))
+        )
+        if phrase and asks_for_a_refund(tracker):
             return {"refund_amount": phrase.group(0)}
         return {}
 
@@ -276,9 +293,7 @@ class ValidateRefundForm(IdentityFormValidator):
             return {"refund_reason_category": entity}
         if is_answering(tracker, "refund_reason_category"):
             return {"refund_reason_category": latest_text(tracker)}
-        if latest_intent(tracker) == "request_refund" and not tracker.get_slot(
-            "refund_reason_category"
-        ):
+        if asks_for_a_refund(tracker) and not tracker.get_slot("refund_reason_category"):
             category = reading.classify_reason(latest_text(tracker))
             if category is not None:
                 return {"refund_reason_category": category.value}
@@ -293,7 +308,7 @@ class ValidateRefundForm(IdentityFormValidator):
         the form or asking for a person is not an answer here.
         """
         if tracker.get_slot("requested_slot") != "refund_reason":
-            if latest_intent(tracker) == "request_refund" and not tracker.get_slot("refund_reason"):
+            if asks_for_a_refund(tracker) and not tracker.get_slot("refund_reason"):
                 # The problem told with the request is not asked for again, when it says
                 # enough for any method.
                 clause = reading.problem_clause(latest_text(tracker))

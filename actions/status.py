@@ -15,6 +15,7 @@ from actions.common import (
     latest_text,
     unit_of_work,
 )
+from actions.conversation import answer_policy, policy_question
 from actions.lines import bullet_list, describe_application, describe_order
 from actions.mentions import order_by_words, order_named_since_question, reference_named
 from bot.clock import utcnow
@@ -168,6 +169,9 @@ class ActionRefundStatus(Action):
                     dispatcher.utter_message(
                         response="utter_no_applications_for_order", order_id=order_id
                     )
+                elif (topic := policy_question(latest_text(tracker))) is not None:
+                    # "How long until I get my money back?" with nothing applied for yet.
+                    answer_policy(dispatcher, topic)
                 else:
                     dispatcher.utter_message(response="utter_no_applications")
                 return events

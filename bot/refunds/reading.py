@@ -97,6 +97,14 @@ AMOUNT_PHRASE = re.compile(
     re.I,
 )
 
+#: Money said in passing, with its currency ("$20", "20 dollars", "12,50 €"): an amount even
+#: in a message about something else. A bare number is not (it may be a quantity).
+AMOUNT_IN_PASSING = re.compile(
+    r"(?<![\w.,])(?:(?:us)?[$€£]\s?\d+(?:[.,]\d{1,2})?|"
+    r"\d+(?:[.,]\d{1,2})?\s?(?:dollars?|bucks|usd|eur(?:os?)?\b|€|£|\$))",
+    re.I,
+)
+
 #: Words that name a field of the application, when the buyer wants to change it.
 CHANGE_WORDS = {
     "order_id": re.compile(r"\border\b", re.I),

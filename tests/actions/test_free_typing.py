@@ -10,6 +10,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
+from actions.aftercare import ActionUnprompted
 from actions.conversation import ActionNotUnderstood
 from actions.refund_form import ValidateRefundForm
 from actions.refund_questions import (
@@ -319,3 +320,55 @@ async def test_an_order_is_named_by_its_item_or_as_the_last_one(
         active_loop=None,
     )
     assert message["text"].startswith(f"Order {lamp} (Desk lamp with USB port)")
+
+
+async def test_the_order_question_is_answered_with_the_items_name(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    with session_factory.begin() as session:
+        lamp = make_order(
+            session,
+            customer_id="c-1",
+            now=utcnow(),
+            items=[("L1", "Desk lamp with USB port", 1, Decimal("42.50"))],
+        ).id
+    slots, said = await run(
+        ValidateRefundForm(), domain, text="the desk lamp", requested_slot="order_id"
+    )
+    assert said == []
+    assert slots["order_id"] == lamp
+
+
+async def test_a_detail_naming_an_order_and_money_starts_the_refund_with_it(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory, status=OrderStatus.SHIPPED, total=Decimal("30.00"))
+    dispatcher = CollectingDispatcher()
+    said = f"need 20 dollars back on {order_id}, keep the item"
+    tracker = make_tracker(domain, text=said, active_loop=None)
+    assert await ActionUnprompted().run(dispatcher, tracker, domain) == [
+        {"event": "followup", "timestamp": None, "name": "refund_form"}
+    ]
+    slots, asked = await run(
+        ValidateRefundForm(),
+        domain,
+        text=said,
+        entities={"order_id": order_id},
+        candidates={"order_id": order_id},
+    )
+    assert asked == []
+    assert slots["refund_method"] == "no_return_refund"
+    assert slots["refund_amount"] == "20.00"
+
+
+async def test_how_long_with_nothing_applied_for_is_a_policy_question(
+    domain: dict[str, Any],
+) -> None:
+    _, [message] = await run(
+        ActionRefundStatus(),
+        domain,
+        text="how long until I get my money back?",
+        intent="check_refund_status",
+        active_loop=None,
+    )
+    assert message["response"] == "utter_policy_deadlines"
