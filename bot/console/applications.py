@@ -11,10 +11,8 @@ from bot.clock import utcnow
 from bot.console import keys, queries
 from bot.console.conversations import json_body
 from bot.console.session import current_agent
-from bot.contract import HandoffReason
 from bot.gateway import inputs, transcript
 from bot.gateway import keys as gateway_keys
-from bot.handoff.service import HANDOFFS
 from bot.messages import text
 from bot.refunds import review
 from bot.refunds.enums import RefundStatus
@@ -62,18 +60,15 @@ async def review_application(request: web.Request) -> web.Response:
     agent = current_agent(request)
     now = utcnow()
 
-    def act(session: Session) -> tuple[dict[str, Any], str | None]:
+    def act(session: Session) -> dict[str, Any]:
         found = review.get_application(session, reference=reference, for_update=True)
         review.review(
             session, application=found, action=action, actor=agent.actor, now=now, note=note
         )
-        target = transcript.last_used_conversation(
-            session, conversation_id=found.conversation_id, customer_id=found.customer_id
-        )
-        return queries.application_json(found), None if target is None else target.id
+        return queries.application_json(found)
 
     try:
-        data, conversation_id = await transcript.run_in_session(
+        data = await transcript.run_in_session(
             request.app[gateway_keys.SESSIONS], act
         )
     except ApplicationNotFound as e:
@@ -82,10 +77,7 @@ async def review_application(request: web.Request) -> web.Response:
         raise web.HTTPConflict(text=str(e)) from e
     except ReasonError as e:
         raise web.HTTPBadRequest(text=str(e)) from e
-    if action is review.ReviewAction.REQUEST_INFO and conversation_id is not None:
-        # The buyer's answer should reach a person, not the bot.
-        await request.app[HANDOFFS].request(
-            conversation_id, HandoffReason.MERCHANT_QUESTION, detail=note, notify=False
-        )
+    # A question to the buyer reaches them through the notifier, on every channel they use; the
+    # bot attaches their answer to the application and says so (actions/aftercare.py).
     await request.app[keys.HUB].publish({"type": "application", "reference": reference})
     return web.json_response(data)

@@ -200,32 +200,6 @@ def latest_conversation_of(
     return None if row is None else conversation_info(row)
 
 
-def last_used_conversation(
-    session: Session, *, conversation_id: str | None, customer_id: str | None
-) -> ConversationInfo | None:
-    """Return where to reach a buyer: the conversation they wrote in last.
-
-    The candidates are ``conversation_id`` and the customer's conversations on every channel.
-    """
-    candidates: list[Conversation] = []
-    if conversation_id:
-        own = session.get(Conversation, conversation_id)
-        if own is not None:
-            candidates.append(own)
-    if customer_id:
-        latest = session.execute(
-            select(Conversation)
-            .where(Conversation.customer_id == customer_id)
-            .order_by(Conversation.updated_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if latest is not None:
-            candidates.append(latest)
-    if not candidates:
-        return None
-    return conversation_info(max(candidates, key=lambda row: row.updated_at))
-
-
 def conversations_to_tell(
     session: Session,
     *,
