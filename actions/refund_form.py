@@ -228,6 +228,8 @@ class ValidateRefundForm(IdentityFormValidator):
         requested = tracker.get_slot("requested_slot")
         if requested in DESCRIBING or latest_intent(tracker) in EXITS:
             return {}
+        if tracker.get_slot("pending_order_id"):
+            return {}  # The message answers "should it be for order … instead?".
         said = latest_text(tracker)
         answering = is_answering(tracker, "refund_method")
         method = None
@@ -268,7 +270,7 @@ class ValidateRefundForm(IdentityFormValidator):
         """Take an amount: a money entity, "full refund"/"half", or the answer to "how much?"."""
         if latest_intent(tracker) in EXITS:
             return {}
-        if tracker.get_slot("requested_slot") in DESCRIBING:
+        if tracker.get_slot("requested_slot") in DESCRIBING or tracker.get_slot("pending_order_id"):
             return {}
         entity = latest_entity(tracker, "amount")
         if entity:

@@ -93,7 +93,7 @@ async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
     )
     assert asked == []
 
-    slots, _ = await run(
+    slots, said = await run(
         ValidateRefundForm(),
         domain,
         text="yes",
@@ -101,9 +101,10 @@ async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
         slots=tracker_slots,
         requested_slot="refund_amount",
     )
+    assert said == []
     assert (slots["order_id"], slots["pending_order_id"]) == (other, None)
 
-    slots, _ = await run(
+    slots, said = await run(
         ValidateRefundForm(),
         domain,
         text="no, keep it",
@@ -111,6 +112,7 @@ async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
         slots=tracker_slots,
         requested_slot="refund_amount",
     )
+    assert said == []
     assert slots["pending_order_id"] is None
     assert slots.get("order_id", lamp) == lamp
 
