@@ -257,8 +257,15 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
     def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
-        """Take the answer to "what is the order number?" even when NLU found no entity."""
-        if latest_entity(tracker, "order_id") or not is_answering(tracker, "order_id"):
+        """Take the order number the buyer names, or the answer to "what is the order number?".
+
+        The slot has no mapping of its own: a number in a message that is about something else
+        is not the form's order (see the refund form's extraction).
+        """
+        tagged = latest_entity(tracker, "order_id")
+        if tagged:
+            return {"order_id": tagged}
+        if not is_answering(tracker, "order_id"):
             return {}
         return {"order_id": latest_text(tracker)}
 

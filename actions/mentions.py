@@ -52,16 +52,16 @@ def order_named_since_question(tracker: Tracker) -> str | None:
     form asked for afterwards (an anonymous buyer's order number, proven by e-mail).
     """
     start = _user_events_since_question(tracker)
-    named: str | None = None
+    said: str | None = None
+    slot: str | None = None
     for event in tracker.events[start:]:
         if event.get("event") == "slot" and event.get("name") == "order_id":
             value = event.get("value")
-            named = reading.find_order_id(str(value)) if value else None
+            slot = reading.find_order_id(str(value)) if value else None
         elif event.get("event") == "user":
-            found = reading.find_order_id(str(event.get("text") or ""))
-            if found:
-                named = found
-    return named
+            said = reading.find_order_id(str(event.get("text") or "")) or said
+    # The buyer's own words first: a form may have put its draft's order back in the slot.
+    return said or slot
 
 
 def reference_named(tracker: Tracker) -> str | None:

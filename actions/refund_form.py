@@ -108,9 +108,10 @@ def asks_for_a_refund(tracker: Tracker) -> bool:
     )
 
 
-def _describes_enough(reason: str) -> bool:
+def _describes_enough(reason: str, method: RefundMethod | None) -> bool:
+    """Return True when ``reason`` is enough for ``method`` (for any method, when unknown)."""
     try:
-        policy.check_reason(RefundMethod.RETURN_AND_REFUND, reason)
+        policy.check_reason(method or RefundMethod.RETURN_AND_REFUND, reason)
     except ReasonError:
         return False
     return True
@@ -162,6 +163,10 @@ class ValidateRefundForm(IdentityFormValidator):
                 return {"order_id": pending}
             # Not a yes: the draft keeps its order (validate_order_id clears the question).
             return {"order_id": tracker.get_slot("order_id")}
+        if latest_intent(tracker) in ASIDES or tracker.get_slot("requested_slot") in DESCRIBING:
+            # A question about another order, or a description that mentions one: the draft
+            # keeps its order, and the question goes to its own answer (a digression rule).
+            return {}
         customer = customer_of(tracker)
         said = latest_text(tracker)
         if customer and is_answering(tracker, "order_id") and not re.search(r"\d", said):
@@ -314,7 +319,8 @@ class ValidateRefundForm(IdentityFormValidator):
                 # The problem told with the request is not asked for again, when it says
                 # enough for any method.
                 clause = reading.problem_clause(latest_text(tracker))
-                if clause and _describes_enough(clause):
+                method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
+                if clause and _describes_enough(clause, method):
                     return {"refund_reason": clause}
             return {}
         if latest_intent(tracker) in EXITS or latest_text(tracker).startswith("/"):

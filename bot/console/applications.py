@@ -68,9 +68,7 @@ async def review_application(request: web.Request) -> web.Response:
         return queries.application_json(found)
 
     try:
-        data = await transcript.run_in_session(
-            request.app[gateway_keys.SESSIONS], act
-        )
+        data = await transcript.run_in_session(request.app[gateway_keys.SESSIONS], act)
     except ApplicationNotFound as e:
         raise web.HTTPNotFound(text="no such application") from e
     except TransitionNotAllowed as e:

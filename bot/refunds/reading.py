@@ -93,7 +93,7 @@ def method_from_text(text: str) -> RefundMethod | None:
 #: Words of a refund request that ask for an amount without a number.
 AMOUNT_PHRASE = re.compile(
     r"\b(full refund|full amount|all (of )?(my|the) money|everything back|whole amount|"
-    r"refund (it )?all|half)\b",
+    r"refund (it )?all|all of it|the whole (thing|amount)|half)\b",
     re.I,
 )
 
@@ -393,6 +393,17 @@ _CLAUSES = re.compile(r"[.!?;\n]+|,\s+|\s+(?:but|because|since|as)\s+", re.I)
 _ORDER_WORDS = re.compile(r"\b(order|no\.?|number|#)\s*:?\s*\d{12,19}\b|\d{12,19}", re.I)
 
 
+#: Reasons that name no category of item problem but are enough for a refund without return.
+_OTHER_REASONS = re.compile(
+    r"\b(late|delayed|never (arrived|came|shipped)|not (arrived|received|delivered)|"
+    r"(hasn'?t|has not|didn'?t|did not|still not) (arrive|arrived|come|shipped|been delivered)|"
+    r"changed? my mind|(don'?t|do not|no longer) (need|want)|"
+    r"too (small|big|large|tight|long|short)|doesn'?t fit|does not fit|ordered by mistake|"
+    r"by accident|duplicate)",
+    re.I,
+)
+
+
 def problem_clause(text: str) -> str | None:
     """Return the part of a request that describes the problem, if it names one.
 
@@ -401,7 +412,9 @@ def problem_clause(text: str) -> str | None:
     """
     clauses = [c.strip(" -:") for c in _CLAUSES.split(text) if c and c.strip(" -:")]
     described = [
-        _ORDER_WORDS.sub("", c).strip(" -:,") for c in clauses if classify_reason(c) is not None
+        _ORDER_WORDS.sub("", c).strip(" -:,")
+        for c in clauses
+        if classify_reason(c) is not None or _OTHER_REASONS.search(c)
     ]
     described = [c for c in described if c]
     return ", ".join(described) if described else None
