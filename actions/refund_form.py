@@ -15,7 +15,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import (
-    AFFIRMATIVE,
     EXITS,
     SUCCEEDED,
     DomainDict,
@@ -33,6 +32,7 @@ from actions.common import (
     why_not_text,
 )
 from actions.mentions import order_by_words, previous_slot
+from actions.typed import asks_for_a_refund, choose_offered, describes_enough
 from bot.clock import utcnow
 from bot.messages import money, text
 from bot.refunds import policy, reading, store
@@ -69,52 +69,6 @@ _CHANGE_CLEARS = {
     "refund_amount": ("refund_amount", "refund_amount_text"),
     "refund_reason": ("refund_reason_category", "refund_reason"),
 }
-
-
-_ORDINALS = (
-    re.compile(r"\b(first|1st|top)\b", re.I),
-    re.compile(r"\b(second|2nd|middle)\b", re.I),
-    re.compile(r"\b(third|3rd)\b", re.I),
-)
-_LAST = re.compile(r"\b(last|bottom)\b( one| option)?", re.I)
-
-
-def choose_offered(
-    said: str, intent: str | None, offered: list[RefundMethod]
-) -> RefundMethod | None:
-    """Return the offered method an answer without a method's name picks, if it picks one.
-
-    The only method offered is picked by "yes", "ok", "that one" or "all of it"; among
-    several, "the first one", "the second" or "the last one" pick by position.
-    """
-    if not offered:
-        return None
-    if len(offered) == 1 and (
-        intent == "affirm" or AFFIRMATIVE.search(said) or reading.WHOLE_WORDS.search(said)
-    ):
-        return offered[0]
-    for index, pattern in enumerate(_ORDINALS):
-        if pattern.search(said) and index < len(offered):
-            return offered[index]
-    if _LAST.search(said):
-        return offered[-1]
-    return None
-
-
-def asks_for_a_refund(tracker: Tracker) -> bool:
-    """Return True when the latest message starts the refund: everything in it is read."""
-    return latest_intent(tracker) == "request_refund" or (
-        tracker.get_slot("requested_slot") is None and latest_intent(tracker) == "inform"
-    )
-
-
-def _describes_enough(reason: str, method: RefundMethod | None) -> bool:
-    """Return True when ``reason`` is enough for ``method`` (for any method, when unknown)."""
-    try:
-        policy.check_reason(method or RefundMethod.RETURN_AND_REFUND, reason)
-    except ReasonError:
-        return False
-    return True
 
 
 def current_order(session: Session, tracker: Tracker) -> Order | None:
@@ -320,7 +274,7 @@ class ValidateRefundForm(IdentityFormValidator):
                 # enough for any method.
                 clause = reading.problem_clause(latest_text(tracker))
                 method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
-                if clause and _describes_enough(clause, method):
+                if clause and describes_enough(clause, method):
                     return {"refund_reason": clause}
             return {}
         if latest_intent(tracker) in EXITS or latest_text(tracker).startswith("/"):
