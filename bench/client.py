@@ -65,15 +65,19 @@ class Turn:
 
 
 class Buyer(Protocol):
-    """A buyer chatting through one path (widget or bare Rasa)."""
+    """A buyer chatting through one path (widget, Telegram or bare Rasa)."""
 
     path: str
+    conversation_id: str
 
     async def say(self, text: str, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
         """Type ``text`` and wait up to ``wait`` seconds for the bot's answer."""
 
     async def press(self, title: str, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
         """Press the button titled ``title`` of the last answer (case-insensitive)."""
+
+    async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
+        """Send nothing; return what arrives within ``wait`` seconds (e.g. from a person)."""
 
     async def close(self) -> None:
         """Leave."""
@@ -117,6 +121,7 @@ class RestBuyer:
         self._http = http
         self._url = f"{rasa_url.rstrip('/')}/webhooks/rest/webhook"
         self._sender = f"rest-{uuid.uuid4().hex}"
+        self.conversation_id = self._sender
         self._metadata: dict[str, Any] = {"channel": "rest"}
         if customer_id:
             self._metadata["customer_id"] = customer_id
@@ -130,6 +135,10 @@ class RestBuyer:
         """Press a button of the last answer: send its payload, as a channel would."""
         reply, index = find_button(self._last, title)
         return await self._send(reply.buttons[index], reply.payloads[index])
+
+    async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
+        """Return a turn with an error: Rasa's REST channel cannot push messages."""
+        return Turn(sent="", error="the REST channel receives nothing unasked")
 
     async def close(self) -> None:
         """Leave (nothing to close: the HTTP session is shared)."""
@@ -178,6 +187,7 @@ class WidgetBuyer:
         self._previous: Turn | None = None
         self._last: list[Reply] = []
         self.welcome: dict[str, Any] = {}
+        self.conversation_id = ""
 
     @classmethod
     async def connect(
@@ -206,6 +216,8 @@ class WidgetBuyer:
                 raise ConnectionError("the gateway closed the socket before welcoming")
             if frame[1].get("type") == "welcome":
                 buyer.welcome = frame[1]
+                # The session is the conversation id, signed: ``<id>.<signature>``.
+                buyer.conversation_id = str(frame[1].get("session", "")).rpartition(".")[0]
                 return buyer
             if frame[1].get("type") == "error":
                 await buyer.close()
@@ -220,6 +232,42 @@ class WidgetBuyer:
         reply, index = find_button(self._last, title)
         frame = {"type": "button", "message_id": reply.message_id, "index": index}
         return await self._turn(reply.buttons[index], frame, wait)
+
+    async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
+        """Send nothing; collect the messages that arrive, up to a quiet gap after the first."""
+        turn = Turn(sent="")
+        start = time.perf_counter()
+        deadline = start + wait
+        last_reply_at: float | None = None
+        while True:
+            remaining = deadline - time.perf_counter()
+            timeout = self._quiet if last_reply_at is not None else remaining
+            if timeout <= 0:
+                turn.error = f"{NO_ANSWER} within {wait:.0f} s"
+                break
+            try:
+                got = await self._next(timeout)
+            except asyncio.TimeoutError:
+                if last_reply_at is None:
+                    turn.error = f"{NO_ANSWER} within {wait:.0f} s"
+                break
+            if got is None:
+                turn.error = "socket closed"
+                break
+            received, data = got
+            message = data.get("message") or {}
+            if data.get("type") == "message" and message.get("sender") in (
+                "bot",
+                "system",
+                "agent",
+            ):
+                turn.replies.append(_reply(message))
+                last_reply_at = received
+        turn.latency = (last_reply_at or time.perf_counter()) - start
+        self._previous = turn
+        if turn.replies:
+            self._last = turn.replies
+        return turn
 
     async def close(self) -> None:
         """Close the socket."""
