@@ -79,6 +79,9 @@ class Buyer(Protocol):
     async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
         """Send nothing; return what arrives within ``wait`` seconds (e.g. from a person)."""
 
+    async def rejoin(self) -> Turn:
+        """Leave and come back to the same chat; the turn's error says if it is another one."""
+
     async def close(self) -> None:
         """Leave."""
 
@@ -140,6 +143,10 @@ class RestBuyer:
         """Return a turn with an error: Rasa's REST channel cannot push messages."""
         return Turn(sent="", error="the REST channel receives nothing unasked")
 
+    async def rejoin(self) -> Turn:
+        """Come back: the same sender id is the same conversation."""
+        return Turn(sent="(comes back)")
+
     async def close(self) -> None:
         """Leave (nothing to close: the HTTP session is shared)."""
 
@@ -181,6 +188,8 @@ class WidgetBuyer:
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, *, quiet_seconds: float) -> None:
         self._ws = ws
+        self._hello: dict[str, Any] = {}
+        self._reconnect: tuple[aiohttp.ClientSession, str] | None = None
         self._quiet = quiet_seconds
         self._frames: asyncio.Queue[tuple[float, dict[str, Any] | None]] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
@@ -208,19 +217,29 @@ class WidgetBuyer:
         hello: dict[str, Any] = {"type": "hello"}
         if token:
             hello["token"] = token
-        await ws.send_json(hello)
+        buyer._reconnect, buyer._hello = (http, ws_url), hello
+        await buyer._greet()
+        return buyer
+
+    async def _greet(self) -> None:
+        """Say hello and await ``welcome``.
+
+        Raises:
+            ConnectionError: the gateway did not welcome the self.
+        """
+        await self._ws.send_json(self._hello)
         while True:
-            frame = await buyer._next(TURN_TIMEOUT_SECONDS)
+            frame = await self._next(TURN_TIMEOUT_SECONDS)
             if frame is None:
-                await buyer.close()
+                await self.close()
                 raise ConnectionError("the gateway closed the socket before welcoming")
             if frame[1].get("type") == "welcome":
-                buyer.welcome = frame[1]
+                self.welcome = frame[1]
                 # The session is the conversation id, signed: ``<id>.<signature>``.
-                buyer.conversation_id = str(frame[1].get("session", "")).rpartition(".")[0]
-                return buyer
+                self.conversation_id = str(frame[1].get("session", "")).rpartition(".")[0]
+                return
             if frame[1].get("type") == "error":
-                await buyer.close()
+                await self.close()
                 raise ConnectionError(f"the gateway refused hello: {frame[1]}")
 
     async def say(self, text: str, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
@@ -267,6 +286,28 @@ class WidgetBuyer:
         self._previous = turn
         if turn.replies:
             self._last = turn.replies
+        return turn
+
+    async def rejoin(self) -> Turn:
+        """Close the socket, open a new one and say hello with the signed session again."""
+        turn = Turn(sent="(comes back to the chat)")
+        if self._reconnect is None:
+            turn.error = "this buyer cannot reconnect"
+            return turn
+        http, ws_url = self._reconnect
+        before = self.conversation_id
+        await self.close()
+        self._ws = await http.ws_connect(ws_url, heartbeat=None)
+        self._frames = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+        self._hello = {**self._hello, "session": self.welcome.get("session")}
+        try:
+            await self._greet()
+        except (ConnectionError, asyncio.TimeoutError) as e:
+            turn.error = f"could not come back: {e}"
+            return turn
+        if self.conversation_id != before:
+            turn.error = f"came back to another conversation ({self.conversation_id})"
         return turn
 
     async def close(self) -> None:

@@ -24,6 +24,9 @@ A turn is one of:
 
 * ``say: "text"``: the buyer types; ``press: "title"``: the buyer presses a button of the last
   answer (on Telegram an inline button, by callback query).
+* ``rejoin: true``: the buyer leaves and comes back later to the same chat (the widget closes
+  its socket and says hello again with its signed session; a Telegram chat just goes on). The
+  turn fails when the chat is not the same conversation any more.
 * ``agent: take | say | hand_back | close``: a support agent acts in the console (signed in
   through its real form): ``take`` claims the conversation (from the queue, or from the bot),
   ``say`` sends ``text:``, ``hand_back`` returns it to the bot with ``slots:`` it learned (e.g.
@@ -78,7 +81,8 @@ FREE_TYPING = frozenset(
 )
 CHANNELS = ("widget", "telegram")
 AGENT_ACTIONS = ("take", "say", "hand_back", "close")
-_TURN_KEYS = {"say", "press", "agent", "text", "slots", "expect", "expect_not", "buttons", "silent"}
+_ACTIONS = ("say", "press", "agent", "rejoin")
+_TURN_KEYS = {*_ACTIONS, "text", "slots", "expect", "expect_not", "buttons", "silent"}
 
 
 class ScriptError(ValueError):
@@ -98,6 +102,8 @@ class Step:
     """The bot must not answer (a person owns the conversation): wait briefly, expect nothing."""
     agent: str | None = None
     """A support agent's action instead of the buyer's: take, say, hand_back or close."""
+    rejoin: bool = False
+    """The buyer comes back later to the same chat (the widget: a new socket, same session)."""
     text: str = ""
     slots: tuple[tuple[str, str], ...] = ()
 
@@ -107,6 +113,8 @@ class Step:
         if self.agent is not None:
             said = f" {self.text!r}" if self.text else ""
             return f"agent {self.agent}{said}"
+        if self.rejoin:
+            return "come back to the chat"
         return f"say {self.say!r}" if self.say is not None else f"press [{self.press}]"
 
 
@@ -197,8 +205,10 @@ def _script(item: Any, source: str) -> Script:
     steps: list[Step] = []
     for number, turn in enumerate(item.get("turns") or [], start=1):
         at = f"{where}, turn {number}"
-        if not isinstance(turn, dict) or sum(k in turn for k in ("say", "press", "agent")) != 1:
-            raise ScriptError(f"{at}: give exactly one of say / press / agent")
+        if not isinstance(turn, dict) or sum(k in turn for k in _ACTIONS) != 1:
+            raise ScriptError(f"{at}: give exactly one of say / press / agent / rejoin")
+        if "rejoin" in turn and (turn["rejoin"] is not True or set(turn) != {"rejoin"}):
+            raise ScriptError(f"{at}: rejoin: true stands alone")
         unknown = set(turn) - _TURN_KEYS
         if unknown:
             raise ScriptError(f"{at}: unknown keys {sorted(unknown)}")
@@ -219,6 +229,7 @@ def _script(item: Any, source: str) -> Script:
                 buttons=_strings(turn.get("buttons"), at),
                 silent=bool(turn.get("silent", False)),
                 agent=agent,
+                rejoin=bool(turn.get("rejoin", False)),
                 text=str(turn.get("text", "")),
                 slots=tuple((str(k), str(v)) for k, v in slots.items()),
             )
@@ -267,7 +278,9 @@ async def play(
     variables = account.variables()
     for index, step in enumerate(script.steps):
         try:
-            if step.agent is not None:
+            if step.rejoin:
+                turn = await buyer.rejoin()
+            elif step.agent is not None:
                 if agent is None:
                     raise AgentError("no agent console on this path")
                 await agent.act(

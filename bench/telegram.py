@@ -402,6 +402,11 @@ class TelegramBuyer:
         """Send nothing; collect what the chat gets (e.g. from a person) within ``wait``."""
         return await self._collect(Turn(sent=""), time.perf_counter(), wait)
 
+    async def rejoin(self) -> Turn:
+        """Come back to the chat: it is still there, with the bot's earlier messages."""
+        self._take_stray()
+        return Turn(sent="(comes back to the chat)")
+
     async def close(self) -> None:
         """Leave (a Telegram chat has nothing to close)."""
 

@@ -37,6 +37,7 @@ def test_the_corpus_is_large_mostly_typed_freely_and_on_both_channels() -> None:
     covered = {c for s in SCRIPTS for c in s.covers}
     assert corpus_tags() <= covered
     assert any(step.agent == "hand_back" for s in SCRIPTS for step in s.steps)
+    assert any(step.rejoin for s in SCRIPTS if "later_return" in s.covers for step in s.steps)
 
 
 def corpus_tags() -> set[str]:
@@ -59,6 +60,7 @@ def test_malformed_turns_are_refused(tmp_path: Path) -> None:
         "unknown_agent": "[{name: a, turns: [{agent: dance}]}]",
         "unknown_channel": "[{name: a, channel: fax, turns: [{say: x}]}]",
         "unknown_key": "[{name: a, chanel: telegram, turns: [{say: x}]}]",
+        "rejoin_with_words": "[{name: a, turns: [{rejoin: true, expect: hi}]}]",
     }
     for name, text in bad.items():
         path = tmp_path / f"{name}.yml"

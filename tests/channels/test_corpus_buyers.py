@@ -50,6 +50,9 @@ SCRIPT = """
     - agent: hand_back
       slots: {order_id: "{LAMP}"}
       expect: ["The assistant will continue", "Order {LAMP}"]
+    - rejoin: true
+    - say: "I want another refund"
+      expect: "order number"
   store: []
 """
 
