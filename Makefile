@@ -102,7 +102,8 @@ clean: ## Remove models, results and local state (keeps .venv)
 
 # --- Measurement: `make eval` (understanding) and `make bench` (speed), reports in results/ ------
 # Thresholds of `make eval`: held-out intent macro-F1 >= NLU_MIN_MACRO_F1 (above), every test
-# story, every scripted conversation. Cross-validation trains DIET EVAL_FOLDS times, with
+# story, every corpus conversation not in tests/scripted/known_failing.txt (the corpus's pass
+# rate itself is reported, not a threshold). Cross-validation trains DIET EVAL_FOLDS times, with
 # EVAL_CV_EPOCHS epochs (0 = config.yml's); EVAL_SKIP leaves stages out (heldout stories scripted cv).
 EVAL_FOLDS ?= 5
 EVAL_CV_EPOCHS ?= 50
@@ -117,7 +118,7 @@ BENCH_MAX_P95_MS ?= 300
 BENCH_FLAGS ?=
 
 .PHONY: eval
-eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, scripted chats (results/eval.md)
+eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, the conversation corpus (results/eval.md)
 	$(BIN)/python -m bench.eval --model $(MODEL) --out results \
 		--min-macro-f1 $(NLU_MIN_MACRO_F1) --folds $(EVAL_FOLDS) --cv-epochs $(EVAL_CV_EPOCHS) \
 		$(foreach stage,$(EVAL_SKIP),--skip $(stage))

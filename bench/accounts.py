@@ -43,10 +43,17 @@ class Account:
     customer_id: str
     email: str
     orders: dict[str, str]
+    references: dict[str, str] = dataclasses.field(default_factory=dict)
+    """References of the applications the buyer starts with (``SHIRTS_REF``: the T-shirts')."""
 
     def variables(self) -> dict[str, str]:
-        """Return what scripts may write as ``{NAME}``: order numbers, ``EMAIL``, ``CUSTOMER``."""
-        return {**self.orders, "EMAIL": self.email, "CUSTOMER": self.customer_id}
+        """Return what scripts may write as ``{NAME}``: orders, EMAIL, CUSTOMER, SHIRTS_REF."""
+        return {
+            **self.orders,
+            **self.references,
+            "EMAIL": self.email,
+            "CUSTOMER": self.customer_id,
+        }
 
 
 def create_accounts(
@@ -90,16 +97,17 @@ def create_accounts(
     if report.problems:
         raise ImportRowError("; ".join(str(p) for p in report.problems[:5]))
     for account in accounts:
-        _refund_part_of_the_shirts(session, account, now=now, settings=settings)
+        reference = _refund_part_of_the_shirts(session, account, now=now, settings=settings)
+        account.references["SHIRTS_REF"] = reference
     return accounts
 
 
 def _refund_part_of_the_shirts(
     session: Session, account: Account, *, now: dt.datetime, settings: PolicySettings
-) -> None:
+) -> str:
     # Like the demo: 10.00 of the 30.00 T-shirt order was refunded the day after delivery.
     threshold = max(settings.no_return_threshold, demo.PARTLY_REFUNDED_AMOUNT)
-    store.submit_application(
+    submission = store.submit_application(
         session,
         customer_id=account.customer_id,
         order_id=account.orders["T_SHIRTS"],
@@ -112,6 +120,7 @@ def _refund_part_of_the_shirts(
         now=now - dt.timedelta(days=4),
         settings=dataclasses.replace(settings, no_return_threshold=threshold),
     )
+    return str(submission.application.reference)
 
 
 @dataclasses.dataclass(frozen=True)

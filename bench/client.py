@@ -65,15 +65,22 @@ class Turn:
 
 
 class Buyer(Protocol):
-    """A buyer chatting through one path (widget or bare Rasa)."""
+    """A buyer chatting through one path (widget, Telegram or bare Rasa)."""
 
     path: str
+    conversation_id: str
 
     async def say(self, text: str, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
         """Type ``text`` and wait up to ``wait`` seconds for the bot's answer."""
 
     async def press(self, title: str, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
         """Press the button titled ``title`` of the last answer (case-insensitive)."""
+
+    async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
+        """Send nothing; return what arrives within ``wait`` seconds (e.g. from a person)."""
+
+    async def rejoin(self) -> Turn:
+        """Leave and come back to the same chat; the turn's error says if it is another one."""
 
     async def close(self) -> None:
         """Leave."""
@@ -117,6 +124,7 @@ class RestBuyer:
         self._http = http
         self._url = f"{rasa_url.rstrip('/')}/webhooks/rest/webhook"
         self._sender = f"rest-{uuid.uuid4().hex}"
+        self.conversation_id = self._sender
         self._metadata: dict[str, Any] = {"channel": "rest"}
         if customer_id:
             self._metadata["customer_id"] = customer_id
@@ -130,6 +138,14 @@ class RestBuyer:
         """Press a button of the last answer: send its payload, as a channel would."""
         reply, index = find_button(self._last, title)
         return await self._send(reply.buttons[index], reply.payloads[index])
+
+    async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
+        """Return a turn with an error: Rasa's REST channel cannot push messages."""
+        return Turn(sent="", error="the REST channel receives nothing unasked")
+
+    async def rejoin(self) -> Turn:
+        """Come back: the same sender id is the same conversation."""
+        return Turn(sent="(comes back)")
 
     async def close(self) -> None:
         """Leave (nothing to close: the HTTP session is shared)."""
@@ -172,12 +188,15 @@ class WidgetBuyer:
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, *, quiet_seconds: float) -> None:
         self._ws = ws
+        self._hello: dict[str, Any] = {}
+        self._reconnect: tuple[aiohttp.ClientSession, str] | None = None
         self._quiet = quiet_seconds
         self._frames: asyncio.Queue[tuple[float, dict[str, Any] | None]] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
         self._previous: Turn | None = None
         self._last: list[Reply] = []
         self.welcome: dict[str, Any] = {}
+        self.conversation_id = ""
 
     @classmethod
     async def connect(
@@ -198,17 +217,29 @@ class WidgetBuyer:
         hello: dict[str, Any] = {"type": "hello"}
         if token:
             hello["token"] = token
-        await ws.send_json(hello)
+        buyer._reconnect, buyer._hello = (http, ws_url), hello
+        await buyer._greet()
+        return buyer
+
+    async def _greet(self) -> None:
+        """Say hello and await ``welcome``.
+
+        Raises:
+            ConnectionError: the gateway did not welcome the self.
+        """
+        await self._ws.send_json(self._hello)
         while True:
-            frame = await buyer._next(TURN_TIMEOUT_SECONDS)
+            frame = await self._next(TURN_TIMEOUT_SECONDS)
             if frame is None:
-                await buyer.close()
+                await self.close()
                 raise ConnectionError("the gateway closed the socket before welcoming")
             if frame[1].get("type") == "welcome":
-                buyer.welcome = frame[1]
-                return buyer
+                self.welcome = frame[1]
+                # The session is the conversation id, signed: ``<id>.<signature>``.
+                self.conversation_id = str(frame[1].get("session", "")).rpartition(".")[0]
+                return
             if frame[1].get("type") == "error":
-                await buyer.close()
+                await self.close()
                 raise ConnectionError(f"the gateway refused hello: {frame[1]}")
 
     async def say(self, text: str, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
@@ -220,6 +251,64 @@ class WidgetBuyer:
         reply, index = find_button(self._last, title)
         frame = {"type": "button", "message_id": reply.message_id, "index": index}
         return await self._turn(reply.buttons[index], frame, wait)
+
+    async def listen(self, *, wait: float = TURN_TIMEOUT_SECONDS) -> Turn:
+        """Send nothing; collect the messages that arrive, up to a quiet gap after the first."""
+        turn = Turn(sent="")
+        start = time.perf_counter()
+        deadline = start + wait
+        last_reply_at: float | None = None
+        while True:
+            remaining = deadline - time.perf_counter()
+            timeout = self._quiet if last_reply_at is not None else remaining
+            if timeout <= 0:
+                turn.error = f"{NO_ANSWER} within {wait:.0f} s"
+                break
+            try:
+                got = await self._next(timeout)
+            except asyncio.TimeoutError:
+                if last_reply_at is None:
+                    turn.error = f"{NO_ANSWER} within {wait:.0f} s"
+                break
+            if got is None:
+                turn.error = "socket closed"
+                break
+            received, data = got
+            message = data.get("message") or {}
+            if data.get("type") == "message" and message.get("sender") in (
+                "bot",
+                "system",
+                "agent",
+            ):
+                turn.replies.append(_reply(message))
+                last_reply_at = received
+        turn.latency = (last_reply_at or time.perf_counter()) - start
+        self._previous = turn
+        if turn.replies:
+            self._last = turn.replies
+        return turn
+
+    async def rejoin(self) -> Turn:
+        """Close the socket, open a new one and say hello with the signed session again."""
+        turn = Turn(sent="(comes back to the chat)")
+        if self._reconnect is None:
+            turn.error = "this buyer cannot reconnect"
+            return turn
+        http, ws_url = self._reconnect
+        before = self.conversation_id
+        await self.close()
+        self._ws = await http.ws_connect(ws_url, heartbeat=None)
+        self._frames = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+        self._hello = {**self._hello, "session": self.welcome.get("session")}
+        try:
+            await self._greet()
+        except (ConnectionError, asyncio.TimeoutError) as e:
+            turn.error = f"could not come back: {e}"
+            return turn
+        if self.conversation_id != before:
+            turn.error = f"came back to another conversation ({self.conversation_id})"
+        return turn
 
     async def close(self) -> None:
         """Close the socket."""

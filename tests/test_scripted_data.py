@@ -1,16 +1,19 @@
-"""The scripted conversations of `make eval` are well-formed and cover what issue 5 asks."""
+"""The conversation corpus of `make eval` is well formed and covers what the issues ask."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from bench import corpus
 from bench.accounts import DEMO_ORDERS, StoredApplication
-from bench.client import NoSuchButton, Reply, find_button
+from bench.client import NoSuchButton, Reply, Turn, find_button
 from bench.load import percentile
-from bench.scripted import compare_store, fill, load_scripts
+from bench.scripted import Outcome, ScriptError, compare_store, fill, load_scripts
+from bench.telegram import plain_text, reply_of
 from bot.settings import PROJECT_ROOT
 
 SCRIPTS = load_scripts([PROJECT_ROOT / "tests" / "scripted"])
@@ -26,11 +29,83 @@ def test_at_least_thirty_conversations_covering_every_method_and_unhappy_path() 
     assert any(s.bench for s in SCRIPTS)
 
 
+def test_the_corpus_is_large_mostly_typed_freely_and_on_both_channels() -> None:
+    assert len(SCRIPTS) >= 120
+    free = [s for s in SCRIPTS if s.typed_freely]
+    assert len(free) * 2 >= len(SCRIPTS)
+    assert sum(s.channel == "telegram" for s in SCRIPTS) >= 10
+    covered = {c for s in SCRIPTS for c in s.covers}
+    assert corpus_tags() <= covered
+    assert any(step.agent == "hand_back" for s in SCRIPTS for step in s.steps)
+    assert any(step.rejoin for s in SCRIPTS if "later_return" in s.covers for step in s.steps)
+
+
+def corpus_tags() -> set[str]:
+    free = {"digression", "correction", "typed_answer", "two_orders", "hand_back", "later_return"}
+    return free | {"out_of_scope", "nonsense", "return_tracking", "refund_reference", "withdraw"}
+
+
+def test_every_known_failing_conversation_exists_and_says_why() -> None:
+    known = corpus.read_known_failing()
+    names = {s.name for s in SCRIPTS}
+    assert set(known) <= names, sorted(set(known) - names)
+    assert all(why for why in known.values()), "every known failure needs a # comment why"
+
+
+def test_malformed_turns_are_refused(tmp_path: Path) -> None:
+    bad = {
+        "both": "[{name: a, turns: [{say: x, agent: take}]}]",
+        "text_without_say": "[{name: a, turns: [{agent: take, text: hi}]}]",
+        "slots_elsewhere": '[{name: a, turns: [{agent: take, slots: {order_id: "1"}}]}]',
+        "unknown_agent": "[{name: a, turns: [{agent: dance}]}]",
+        "unknown_channel": "[{name: a, channel: fax, turns: [{say: x}]}]",
+        "unknown_key": "[{name: a, chanel: telegram, turns: [{say: x}]}]",
+        "rejoin_with_words": "[{name: a, turns: [{rejoin: true, expect: hi}]}]",
+    }
+    for name, text in bad.items():
+        path = tmp_path / f"{name}.yml"
+        path.write_text(text)
+        with pytest.raises(ScriptError):
+            load_scripts([path])
+
+
+def test_telegram_text_is_read_as_the_buyer_reads_it() -> None:
+    assert plain_text(r"Up to 42\.50 USD \(all of it\)\!", "MarkdownV2") == (
+        "Up to 42.50 USD (all of it)!"
+    )
+    assert plain_text("<b>Sam</b> &amp; co", "HTML") == "Sam & co"
+    reply = reply_of(
+        {
+            "text": r"Order 1\-2",
+            "parse_mode": "MarkdownV2",
+            "reply_markup": '{"inline_keyboard": [[{"text": "Yes", "callback_data": "b:7:0"}]]}',
+        }
+    )
+    assert (reply.text, reply.buttons, reply.payloads) == ("Order 1-2", ["Yes"], ["b:7:0"])
+
+
+def test_a_failure_names_its_first_diverging_turn_and_the_ratchet_counts() -> None:
+    [script] = [s for s in SCRIPTS if s.name == "typed_return_it_all_of_it_damaged_yes"]
+    failed = Outcome(script, "gateway", [Turn("refund", [Reply("Which method?", ["Return"])]),
+                                         Turn("I'll return it", [Reply("Sorry?", [])])],
+                     diverged_at=1, problem="expected ['42.50 USD']")  # fmt: skip
+    found = corpus.divergence(failed)
+    assert (found.turn, found.said, found.shown) == (2, 'say "I\'ll return it"', "Sorry?")
+    assert "'42.50 USD'" in found.expected
+    passed = Outcome(SCRIPTS[0], "gateway")
+    summary = corpus.summarize([failed, passed], {SCRIPTS[0].name: "why"})
+    assert (summary.total, summary.passed, summary.free_total) == (2, 1, 1)
+    assert summary.regressions == [script.name]
+    assert summary.now_passing == [SCRIPTS[0].name]
+    assert any("turn 2" in line for line in corpus.markdown(corpus.details([failed], {})))
+
+
 def test_scripts_only_name_orders_that_exist() -> None:
-    known = {*DEMO_ORDERS, "EMAIL", "CUSTOMER"}
+    known = {*DEMO_ORDERS, "EMAIL", "CUSTOMER", "SHIRTS_REF"}
     for script in SCRIPTS:
         for step in script.steps:
-            for text in (step.say or "", *step.expect, *step.buttons):
+            for text in (step.say or "", step.text, *step.expect, *step.buttons,
+                         *(v for _, v in step.slots)):  # fmt: skip
                 unknown = set(re.findall(r"\{([A-Z_]+)\}", text)) - known
                 assert not unknown, f"{script.name}: {unknown}"
         for application in script.store or ():

@@ -1,12 +1,16 @@
-"""A buyer on Telegram for gateway tests: updates by webhook or getUpdates to the Bot API double."""
+"""A buyer on Telegram for gateway tests: updates by webhook or getUpdates to the Bot API double.
+
+The double, the update builders and the webhook secret are :mod:`bench.telegram`'s (the corpus's
+:class:`~bench.telegram.TelegramBuyer` plays whole conversations the same way).
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from bench.telegram import HOOK_SECRET, reply_of
 from bot.channels.telegram import SECRET_HEADER
 from bot.settings import Settings
 from tests.gateway.doubles import (
@@ -19,7 +23,6 @@ from tests.gateway.doubles import (
 )
 
 CHAT = 4242
-HOOK_SECRET = "hook-secret_1"
 
 
 def telegram_settings(settings: Settings, bot_api: BotApiDouble, mode: str) -> Settings:
@@ -31,6 +34,9 @@ def telegram_settings(settings: Settings, bot_api: BotApiDouble, mode: str) -> S
         telegram_webhook_url="https://shop.example/refundbot" if mode == "webhook" else "",
         telegram_webhook_secret=HOOK_SECRET,
     )
+
+
+__all__ = ["CHAT", "HOOK_SECRET", "Buyer", "telegram_settings"]
 
 
 class Buyer:
@@ -57,10 +63,11 @@ class Buyer:
         )
 
     def last_keyboard(self) -> list[dict[str, Any]]:
-        markup = self.bot_api.called("sendMessage")[-1]["reply_markup"]
-        if isinstance(markup, str):
-            markup = json.loads(markup)
-        return [row[0] for row in markup["inline_keyboard"]]
+        reply = reply_of(self.bot_api.called("sendMessage")[-1])
+        return [
+            {"text": title, "callback_data": data}
+            for title, data in zip(reply.buttons, reply.payloads, strict=True)
+        ]
 
     async def presses(self, title: str) -> None:
         button = next(b for b in self.last_keyboard() if b["text"] == title)
