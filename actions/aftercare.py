@@ -14,11 +14,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_intent, latest_text, unit_of_work
 from actions.lines import bullet_list, describe_application
-from actions.mentions import reference_named
+from actions.mentions import order_by_words, reference_named
 from bot.clock import utcnow
 from bot.messages import text
 from bot.refunds import reading, store
-from bot.refunds.enums import RefundStatus
+from bot.refunds.enums import RefundMethod, RefundStatus
 from bot.refunds.errors import AmountError, TransitionNotAllowed
 from bot.refunds.models import RefundApplication
 
@@ -52,7 +52,9 @@ def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) 
     with unit_of_work() as session:
         applications = store.list_applications(session, customer_id=customer, statuses=OPEN)
         if tracking:
-            awaiting = [a for a in applications if a.status == RefundStatus.AWAITING_RETURN.value]
+            # The item goes back for a return and refund; early (before the merchant's
+            # approval) is still worth keeping.
+            awaiting = [a for a in applications if a.method == RefundMethod.RETURN_AND_REFUND.value]
             if not awaiting:
                 return False
             application = _pick(awaiting, reference)
@@ -75,7 +77,10 @@ def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) 
                 return False
             dispatcher.utter_message(
                 text=text(
-                    "aftercare.tracking_kept", tracking=tracking, reference=application.reference
+                    "aftercare.tracking_kept",
+                    tracking=tracking,
+                    reference=application.reference,
+                    line=describe_application(application),
                 )
             )
             return True
@@ -110,8 +115,11 @@ class ActionUnprompted(Action):
         """Attach it to the application it is about, or say what the bot can do with it."""
         if tell_about_applications(dispatcher, tracker):
             return []
-        if latest_intent(tracker) == "inform" and describes_a_refund(latest_text(tracker)):
-            # "need 20 dollars back on 9000…, keep the item": a refund, with all it says.
+        if latest_intent(tracker) == "inform" and (
+            describes_a_refund(latest_text(tracker)) or _returns_an_item(tracker)
+        ):
+            # "need 20 dollars back on 9000…, keep the item", "I want to return the usb cable":
+            # a refund, with all it says.
             return [FollowupAction("refund_form")]
         response = PLAIN_ANSWERS.get(latest_intent(tracker) or "", "utter_how_can_i_help")
         dispatcher.utter_message(response=response)
@@ -129,3 +137,15 @@ def describes_a_refund(said: str) -> bool:
             reading.method_from_text(said) is not None or reading.classify_reason(said) is not None
         )
     return True
+
+
+def _returns_an_item(tracker: Tracker) -> bool:
+    """Return True when the buyer names a method and one of their orders by its item."""
+    said = latest_text(tracker)
+    customer = customer_of(tracker)
+    if customer is None or reading.method_from_text(said) is None:
+        return False
+    with unit_of_work(read_only=True) as session:
+        return (
+            order_by_words(store.customer_orders(session, customer_id=customer), said) is not None
+        )

@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aftercare import tell_about_applications
-from actions.common import DomainDict, handoff, latest_text, settings
+from actions.common import DomainDict, handoff, latest_text
+from actions.policy_answers import answer_policy, policy_question, policy_topic
 from actions.refund_form import DRAFT_SLOTS
+from actions.status import ActionRefundStatus
 from bot.contract import HandoffReason
-
-#: Which policy answer a question is about; the first that matches wins.
-POLICY_TOPICS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "utter_policy_return_shipping",
-        re.compile(
-            r"ship(ping)? (back|cost|fee)|who pays|postage|"
-            r"return (label|shipping|postage)|send (it )?back",
-            re.I,
-        ),
-    ),
-    (
-        "utter_policy_compensation",
-        re.compile(
-            r"compensat|late|never (arrived|shipped)|"
-            r"didn'?t ship|not shipped|delay",
-            re.I,
-        ),
-    ),
-    (
-        "utter_policy_deadlines",
-        re.compile(
-            r"how long|how many days|deadline|time limit|"
-            r"when will|how soon|days|window|too late|expire",
-            re.I,
-        ),
-    ),
-    ("utter_policy_partial", re.compile(r"partial|part of|some of (the|my) money|only part", re.I)),
-    ("utter_policy_no_return", re.compile(r"keep (it|the item)|no[- ]return|without return", re.I)),
-    (
-        "utter_policy_immediate",
-        re.compile(
-            r"immediate|instant|before (it )?ship|not shipped yet|"
-            r"cancel",
-            re.I,
-        ),
-    ),
-]
+from bot.refunds import reading
 
 
 class ActionPolicyAnswer(Action):
@@ -62,39 +25,18 @@ class ActionPolicyAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Pick the answer the question is about, or give the overview."""
-        answer_policy(dispatcher, policy_topic(latest_text(tracker)) or "utter_policy_overview")
+        """Pick the answer the question is about, or give the overview.
+
+        A question that names an RF reference is about that refund, and one that asks for a
+        person gets one, whatever NLU made of the rest.
+        """
+        said = latest_text(tracker)
+        if reading.find_reference(said):
+            return await ActionRefundStatus().run(dispatcher, tracker, domain)
+        if reading.wants_a_person(said):
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        answer_policy(dispatcher, policy_topic(said) or "utter_policy_overview")
         return []
-
-
-_MONEY_BACK = re.compile(r"\b(refund|money|return|paid|pay ?back|reimburs)", re.I)
-
-
-def policy_topic(said: str) -> str | None:
-    """Return the policy answer a question is about, if it names one of the policy's topics."""
-    return next((name for name, pattern in POLICY_TOPICS if pattern.search(said)), None)
-
-
-def policy_question(said: str) -> str | None:
-    """Return the policy answer for a question about getting money back, read from its words.
-
-    For messages NLU did not take for a policy question ("how long until I get my money
-    back?" asked by a buyer who has no application yet).
-    """
-    return policy_topic(said) if _MONEY_BACK.search(said) else None
-
-
-def answer_policy(dispatcher: CollectingDispatcher, response: str) -> None:
-    """Say the policy ``response`` with the policy's own terms filled in."""
-    config = settings().policy
-    dispatcher.utter_message(
-        response=response,
-        no_return_threshold=str(config.no_return_threshold),
-        currency_hint="per order",
-        protection_days=str(config.protection_window_days),
-        review_days=str(config.review_deadline_days),
-        compensation_percent=f"{config.compensation_rate * 100:.0f}",
-    )
 
 
 class ActionStopForm(Action):
@@ -176,6 +118,8 @@ class ActionNotUnderstood(Action):
         """Say so, or hand over when it keeps happening."""
         if tell_about_applications(dispatcher, tracker):
             return []
+        if reading.wants_a_person(latest_text(tracker)):
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)
         topic = policy_question(latest_text(tracker))
         if topic is not None:
             answer_policy(dispatcher, topic)

@@ -6,7 +6,6 @@ The questions and the read-back are in :mod:`actions.refund_questions`; the subm
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -16,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from actions.common import (
     EXITS,
+    INTERRUPTIONS,
     SUCCEEDED,
     DomainDict,
-    IdentityFormValidator,
     SlotDict,
-    customer_of,
     is_answering,
     latest_entity,
     latest_intent,
@@ -31,17 +29,21 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
-from actions.mentions import order_by_words, previous_slot
-from actions.typed import asks_for_a_refund, choose_offered, describes_enough
+from actions.draft import DESCRIBING, DraftOrderValidator, current_order
+from actions.typed import (
+    EXPLICIT_STOP,
+    asks_for_a_refund,
+    choose_offered,
+    corrects_amount,
+    describes_enough,
+    plainly_answers,
+)
 from bot.clock import utcnow
 from bot.messages import money, text
 from bot.refunds import policy, reading, store
 from bot.refunds.enums import RefundMethod
-from bot.refunds.errors import AmountError, OrderNotFound, ReasonError
+from bot.refunds.errors import AmountError, ReasonError
 from bot.refunds.models import Order
-
-#: Questions whose answer is a description: words in it are not other answers.
-DESCRIBING = ("refund_reason", "refund_reason_category")
 
 #: Slots of one refund draft, cleared when it is submitted or abandoned.
 DRAFT_SLOTS = (
@@ -57,11 +59,6 @@ DRAFT_SLOTS = (
     "pending_order_id",
 )
 
-#: Intents that ask about something else while a draft is open: they never change its order.
-ASIDES = frozenset(
-    {"check_order_status", "check_refund_status", "ask_refund_policy", "cancel_refund"}
-)
-
 #: What must be asked again when a field changes at the read-back.
 _CHANGE_CLEARS = {
     "order_id": ("order_id", "refund_method", "refund_amount", "refund_amount_text"),
@@ -71,18 +68,7 @@ _CHANGE_CLEARS = {
 }
 
 
-def current_order(session: Session, tracker: Tracker) -> Order | None:
-    """Return the validated order of the conversation, or None."""
-    order_id, customer = tracker.get_slot("order_id"), customer_of(tracker)
-    if not order_id or not customer:
-        return None
-    try:
-        return store.find_order(session, order_id=order_id, customer_id=customer)
-    except OrderNotFound:
-        return None
-
-
-class ValidateRefundForm(IdentityFormValidator):
+class ValidateRefundForm(DraftOrderValidator):
     """Extracts and checks every answer of the refund form against the policy."""
 
     def name(self) -> str:
@@ -103,76 +89,6 @@ class ValidateRefundForm(IdentityFormValidator):
             slots.remove("refund_reason_category")
         return slots
 
-    # --- the draft's order ----------------------------------------------------------------
-
-    def extract_order_id(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> SlotDict:
-        """Answer a pending "should it be for order … instead?": yes switches, anything else not."""
-        pending = tracker.get_slot("pending_order_id")
-        if pending:
-            if latest_intent(tracker) == "affirm" or reading.find_order_id(
-                latest_text(tracker)
-            ) == str(pending):
-                return {"order_id": pending}
-            # Not a yes: the draft keeps its order (validate_order_id clears the question).
-            return {"order_id": tracker.get_slot("order_id")}
-        if latest_intent(tracker) in ASIDES or tracker.get_slot("requested_slot") in DESCRIBING:
-            # A question about another order, or a description that mentions one: the draft
-            # keeps its order, and the question goes to its own answer (a digression rule).
-            return {}
-        customer = customer_of(tracker)
-        said = latest_text(tracker)
-        if customer and is_answering(tracker, "order_id") and not re.search(r"\d", said):
-            # "the lamp", "my last order": the buyer's own order these words point at.
-            with unit_of_work(read_only=True) as session:
-                named = order_by_words(store.customer_orders(session, customer_id=customer), said)
-                if named is not None:
-                    return {"order_id": named.id}
-        return super().extract_order_id(dispatcher, tracker, domain)
-
-    def validate_order_id(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> SlotDict:
-        """Keep the draft's order when the buyer only mentions another one.
-
-        Once a draft has an order, another order number in a question ("where is my other
-        order …?") is answered by that question's action and the draft keeps its order; in a
-        description it is part of the description; anywhere else the buyer is asked whether the
-        refund should move to it, and it moves only on a yes.
-        """
-        draft_order = (
-            previous_slot(tracker, "order_id") if tracker.get_slot("refund_draft_id") else None
-        )
-        new = reading.find_order_id(str(value)) if value else None
-        if previous_slot(tracker, "pending_order_id") and new == draft_order:
-            return {"order_id": new, "pending_order_id": None}
-        if draft_order and new and new != draft_order:
-            confirmed = previous_slot(tracker, "pending_order_id") == new
-            if not confirmed:
-                keep: SlotDict = {"order_id": draft_order}
-                asks_to_switch = (
-                    latest_intent(tracker) not in ASIDES
-                    and tracker.get_slot("requested_slot") not in DESCRIBING
-                )
-                if asks_to_switch:
-                    dispatcher.utter_message(
-                        text=text("form.switch_order", current=draft_order, new=new),
-                        buttons=[
-                            {"title": text("form.switch_yes", new=new), "payload": "/affirm"},
-                            {
-                                "title": text("form.switch_no", current=draft_order),
-                                "payload": "/deny",
-                            },
-                        ],
-                    )
-                    keep["pending_order_id"] = new
-                return keep
-        return {
-            **super().validate_order_id(value, dispatcher, tracker, domain),
-            "pending_order_id": None,
-        }
-
     # --- extraction -----------------------------------------------------------------------
 
     def extract_refund_method(
@@ -190,7 +106,9 @@ class ValidateRefundForm(IdentityFormValidator):
         if tracker.get_slot("pending_order_id"):
             return {}  # The message answers "should it be for order … instead?".
         said = latest_text(tracker)
-        answering = is_answering(tracker, "refund_method")
+        answering = is_answering(tracker, "refund_method") or plainly_answers(
+            tracker, "refund_method"
+        )
         method = None
         if answering or asks_for_a_refund(tracker):
             method = reading.method_from_text(said)
@@ -207,8 +125,9 @@ class ValidateRefundForm(IdentityFormValidator):
                     # "all of it" for the only method offered: that method, all it allows.
                     slots["refund_amount"] = said
                 return slots
-        if answering and not latest_entity(tracker, "amount"):
-            # Not a method: validation says so and asks again. (An amount is kept for later.)
+        if answering and not latest_entity(tracker, "amount") and not reading.find_order_id(said):
+            # Not a method: validation says so and asks again. (An amount is kept for later; an
+            # order number is the order's question, see validate_order_id.)
             return {"refund_method": said}
         return {}
 
@@ -227,17 +146,26 @@ class ValidateRefundForm(IdentityFormValidator):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
         """Take an amount: a money entity, "full refund"/"half", or the answer to "how much?"."""
+        said = latest_text(tracker)
+        requested = tracker.get_slot("requested_slot")
+        if requested in DESCRIBING and corrects_amount(said):
+            # "sorry, actually make it 10 dollars" while asked for the reason.
+            return {"refund_amount": said}
         if latest_intent(tracker) in EXITS:
             return {}
-        if tracker.get_slot("requested_slot") in DESCRIBING or tracker.get_slot("pending_order_id"):
+        if requested in DESCRIBING or tracker.get_slot("pending_order_id"):
             return {}
+        if is_answering(tracker, "refund_amount") or plainly_answers(tracker, "refund_amount"):
+            if reading.find_order_id(said):
+                return {}  # About an order, not an amount: see validate_order_id.
+            return {"refund_amount": said}
         entity = latest_entity(tracker, "amount")
         if entity:
+            if requested == "refund_confirmed" and (
+                "?" in said or latest_intent(tracker) in INTERRUPTIONS
+            ):
+                return {}  # "why do I get 5.50 extra?" asks about the read-back.
             return {"refund_amount": entity}
-        if is_answering(tracker, "refund_amount"):
-            if reading.find_order_id(latest_text(tracker)):
-                return {}  # About an order, not an amount: see validate_order_id.
-            return {"refund_amount": latest_text(tracker)}
         phrase = reading.AMOUNT_PHRASE.search(latest_text(tracker)) or (
             reading.AMOUNT_IN_PASSING.search(latest_text(tracker))
         )
@@ -252,7 +180,9 @@ class ValidateRefundForm(IdentityFormValidator):
         entity = latest_entity(tracker, "refund_reason_category")
         if entity:
             return {"refund_reason_category": entity}
-        if is_answering(tracker, "refund_reason_category"):
+        if is_answering(tracker, "refund_reason_category") or plainly_answers(
+            tracker, "refund_reason_category"
+        ):
             return {"refund_reason_category": latest_text(tracker)}
         if asks_for_a_refund(tracker) and not tracker.get_slot("refund_reason_category"):
             category = reading.classify_reason(latest_text(tracker))
@@ -277,9 +207,15 @@ class ValidateRefundForm(IdentityFormValidator):
                 if clause and describes_enough(clause, method):
                     return {"refund_reason": clause}
             return {}
-        if latest_intent(tracker) in EXITS or latest_text(tracker).startswith("/"):
+        said = latest_text(tracker)
+        if said.startswith("/") or corrects_amount(said):
             return {}
-        return {"refund_reason": latest_text(tracker)}
+        if latest_intent(tracker) == "human_handoff" or (
+            latest_intent(tracker) in EXITS and EXPLICIT_STOP.search(said)
+        ):
+            return {}
+        # "I don't need it any more" reads like "stop" but answers the question.
+        return {"refund_reason": said}
 
     def extract_refund_confirmed(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -297,7 +233,14 @@ class ValidateRefundForm(IdentityFormValidator):
         if field is None and intent in ("deny", "inform", "request_refund"):
             field = reading.field_named(said)
         if field in _CHANGE_CLEARS:
-            return {slot: None for slot in (*_CHANGE_CLEARS[field], "refund_confirmed")}
+            cleared: SlotDict = {
+                slot: None for slot in (*_CHANGE_CLEARS[field], "refund_confirmed")
+            }
+            named = reading.find_order_id(said)
+            if field == "order_id" and named:
+                # "wrong order, I meant 9000…": the buyer moves the draft themselves.
+                cleared.update({"order_id": named, "refund_draft_id": None})
+            return cleared
         if intent == "affirm":
             return {"refund_confirmed": True}
         if intent == "deny":
@@ -422,7 +365,12 @@ class ValidateRefundForm(IdentityFormValidator):
         config = settings().policy
         try:
             request = reading.parse_amount(said)
-            amount = request.resolve(facts.balance, facts.currency)
+            # "All of it", "half": of what this method allows, which may be less than the balance.
+            limit = policy.option_for(facts, method, utcnow(), config).max_amount
+            base = facts.balance if limit is None else min(limit, facts.balance)
+            amount = request.resolve(
+                base if request.fraction is not None else facts.balance, facts.currency
+            )
             amount = policy.check_amount(facts, method, amount, utcnow(), config)
         except AmountError as e:
             params = {"method": method_name(method.value), "currency": facts.currency, **e.params}

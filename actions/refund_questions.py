@@ -19,9 +19,9 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
+from actions.draft import current_order
 from actions.lines import bullet_list
 from actions.mentions import previous_slot
-from actions.refund_form import current_order
 from bot.clock import utcnow
 from bot.messages import money, text
 from bot.refunds import policy, reading, store

@@ -15,9 +15,9 @@ from actions.common import (
     latest_text,
     unit_of_work,
 )
-from actions.conversation import answer_policy, policy_question
 from actions.lines import bullet_list, describe_application, describe_order
 from actions.mentions import order_by_words, order_named_since_question, reference_named
+from actions.policy_answers import answer_policy, policy_question
 from bot.clock import utcnow
 from bot.messages import text
 from bot.refunds import reading, store

@@ -9,10 +9,10 @@ import re
 
 from rasa_sdk import Tracker
 
-from actions.common import AFFIRMATIVE, latest_intent
+from actions.common import AFFIRMATIVE, latest_intent, latest_text
 from bot.refunds import policy, reading
 from bot.refunds.enums import RefundMethod
-from bot.refunds.errors import ReasonError
+from bot.refunds.errors import AmountError, ReasonError
 
 _ORDINALS = (
     re.compile(r"\b(first|1st|top)\b", re.I),
@@ -58,3 +58,50 @@ def describes_enough(reason: str, method: RefundMethod | None) -> bool:
     except ReasonError:
         return False
     return True
+
+
+#: A message that only asks to stop: anything longer that NLU took for "stop" may be a reason
+#: ("I don't need it any more", "it is taking far too long").
+EXPLICIT_STOP = re.compile(
+    r"^\W*(please\W+)?(stop|cancel|quit|exit|abort|never ?mind|forget (it|about it)|no thanks?|"
+    r"leave it|(stop|cancel) (it|this|that|the refund|the request|everything))\W*(please)?\W*$",
+    re.I,
+)
+#: Words that correct an answer given before ("actually make it 10 dollars").
+CORRECTION = re.compile(
+    r"\b(actually|make it|change (it|the amount) to|instead|i meant|sorry|correction)\b", re.I
+)
+
+
+def plainly_answers(tracker: Tracker, slot: str) -> bool:
+    """Return True when the message answers the question for ``slot`` by its words alone.
+
+    "ok then the maximum" at the amount question, "the sleeve frays" at the problem question:
+    the words answer, whatever intent NLU read. A question ("…?"), a button's payload, or a plain
+    request to stop is not such an answer.
+    """
+    said = latest_text(tracker)
+    if tracker.get_slot("requested_slot") != slot or not said or said.startswith("/"):
+        return False
+    if "?" in said or EXPLICIT_STOP.search(said) or reading.find_order_id(said):
+        return False
+    if slot == "refund_method":
+        return reading.method_from_text(said) is not None
+    if slot == "refund_reason_category":
+        return reading.classify_reason(said) is not None
+    if slot == "refund_amount":
+        try:
+            reading.parse_amount(said)
+        except AmountError:
+            return False
+        return len(said) <= 80
+    return False
+
+
+def corrects_amount(said: str) -> bool:
+    """Return True when ``said`` corrects the amount ("actually make it 10 dollars")."""
+    return bool(CORRECTION.search(said)) and (
+        reading.AMOUNT_IN_PASSING.search(said) is not None
+        or reading.number_from_words(said) is not None
+        or re.search(r"\b(it|to) \d+([.,]\d{1,2})?\b", said) is not None
+    )

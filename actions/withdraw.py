@@ -7,9 +7,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
-from actions.lines import describe_application
+from actions.lines import bullet_list, describe_application
 from actions.status import named_order
 from bot.clock import utcnow
+from bot.messages import text
 from bot.refunds import policy, reading, store
 from bot.refunds.errors import ApplicationNotFound, TransitionNotAllowed
 
@@ -65,11 +66,15 @@ class ActionWithdrawRefund(Action):
                     dispatcher.utter_message(response="utter_nothing_to_withdraw")
                 return [*forget, SlotSet("application_reference", None)]
             if len(candidates) > 1:
+                lines = [describe_application(a) for a in candidates]
                 dispatcher.utter_message(
                     response="utter_which_application",
+                    lines=bullet_list(lines),
                     buttons=[
                         {
-                            "title": describe_application(a),
+                            "title": text(
+                                "application.button", reference=a.reference, order_id=a.order_id
+                            ),
                             "payload": (
                                 f'/cancel_refund{{"application_reference":"{a.reference}"}}'
                             ),

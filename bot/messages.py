@@ -68,8 +68,8 @@ MESSAGES: dict[str, str] = {
     ),
     # --- what the buyer tells about a submitted application (actions/aftercare.py) -------------
     "aftercare.tracking_kept": (
-        "Thanks, I've added the return tracking number {tracking} to application {reference}. "
-        "The merchant refunds you once the item arrives."
+        "Thanks, I've added the return tracking number {tracking} to application {reference}:"
+        "\n{line}"
     ),
     "aftercare.which_return": (
         "Which application is the tracking number {tracking} for? Please write it again with "
@@ -199,6 +199,8 @@ MESSAGES: dict[str, str] = {
     "form.readback_reason_category": "Reason: {category}: {reason}",
     "form.review_automatic": "It will be approved automatically.",
     "form.review_merchant": "The merchant reviews it within {days} days.",
+    "application.button": "{reference} (order {order_id})",
+    "form.order_by_words": "Order {order}.",
     "form.switch_order": (
         "This refund is for order {current}. Should it be for order {new} instead?"
     ),

@@ -368,7 +368,9 @@ _REASON_KEYWORDS: list[tuple[ReasonCategory, re.Pattern[str]]] = [
         ReasonCategory.QUALITY_PROBLEM,
         re.compile(
             r"quality|defect(ive)?|faulty|(doesn'?t|does not|stopped|won'?t|not) work(ing|s)?|"
-            r"malfunction|cheap|poorly made|falls? apart|fell apart|dead on arrival|won'?t turn on",
+            r"malfunction|cheap|poorly made|falls? apart|fell apart|dead on arrival|won'?t turn on|"
+            r"fray(s|ed|ing)?|peel(s|ed|ing)?|flicker(s|ed|ing)?|wobbl(e|es|y|ing)|"
+            r"(doesn'?t|does not|won'?t|stopped|not) (charg|click|switch|turn|connect|hold)",
             re.I,
         ),
     ),
@@ -432,3 +434,16 @@ def find_tracking_number(text: str) -> str | None:
     """Return a return tracking number in one of the carriers' formats, upper-cased."""
     match = _TRACKING.search(text.upper())
     return match.group(0) if match else None
+
+
+_A_PERSON = re.compile(
+    r"\b(human|real person|a person|someone real|real agent|an agent|live agent|live chat|"
+    r"support (team|agent|staff|person)|operator|representative|customer service|"
+    r"talk to (someone|somebody|a person)|speak to (someone|somebody|a person))\b",
+    re.I,
+)
+
+
+def wants_a_person(text: str) -> bool:
+    """Return True when the buyer asks for a person in so many words."""
+    return _A_PERSON.search(text) is not None

@@ -57,28 +57,24 @@ async def test_the_answer_to_the_merchants_question_is_attached_and_acknowledged
     assert await say(ActionUnprompted(), domain, "yes", "affirm") == ["utter_how_can_i_help"]
 
 
-async def test_a_tracking_number_is_kept_on_the_application_waiting_for_the_item(
+async def test_a_tracking_number_is_kept_on_the_application_the_item_goes_back_for(
     domain: dict[str, Any], session_factory: sessionmaker
 ) -> None:
     _, reference = submitted(session_factory, "c-1", "k-track")
-    # Nothing waits for an item yet: the message is a status question like any other.
+    # Sent before the merchant's decision: kept all the same, with where the application is.
     [said] = await say(
-        ActionRefundStatus(), domain, "sent it back, tracking LX123456789CN", "check_refund_status"
+        ActionRefundStatus(), domain, "sent it back, tracking lx123456789cn", "check_refund_status"
     )
-    assert "LX123456789CN" not in said
+    assert "LX123456789CN" in said
+    assert "waiting for the merchant's review" in said
+    assert application(session_factory, reference).return_tracking == "LX123456789CN"
     with session_factory.begin() as session:
         found = store.find_application(session, reference=reference, customer_id="c-1")
         store.approve(session, application=found, actor="agent:ann", now=utcnow())
     assert application(session_factory, reference).status == RefundStatus.AWAITING_RETURN.value
-    [said] = await say(
-        ActionRefundStatus(),
-        domain,
-        "I sent it back, tracking number lx123456789cn",
-        "check_refund_status",
-    )
-    assert "LX123456789CN" in said
+    [said] = await say(ActionUnprompted(), domain, "new tracking number RR123456785CN", "inform")
     assert reference in said
-    assert application(session_factory, reference).return_tracking == "LX123456789CN"
+    assert application(session_factory, reference).return_tracking == "RR123456785CN"
 
 
 async def test_a_plain_detail_with_nothing_to_attach_it_to_asks_what_to_do(

@@ -100,7 +100,7 @@ async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
         slots=tracker_slots,
         requested_slot="refund_amount",
     )
-    assert said == []
+    assert [m["text"] for m in said] == [f"Order {other} (Test item)."]
     assert (slots["order_id"], slots["pending_order_id"]) == (other, None)
 
     slots, said = await run(
@@ -336,7 +336,8 @@ async def test_the_order_question_is_answered_with_the_items_name(
     slots, said = await run(
         ValidateRefundForm(), domain, text="the desk lamp", requested_slot="order_id"
     )
-    assert said == []
+    # The buyer is told which order the words picked.
+    assert [m["text"] for m in said] == [f"Order {lamp} (Desk lamp with USB port)."]
     assert slots["order_id"] == lamp
 
 

@@ -42,7 +42,7 @@ async def test_the_agents_order_and_method_are_checked_and_kept(
         {"order_id": order_id, "refund_method": "keep the item"},
         requested_slot="order_id",
     )
-    assert said == []
+    assert said == [f"Order {order_id} (Test item)."]
     assert slots["order_id"] == order_id
     assert slots["refund_method"] == "no_return_refund"
     assert slots["refund_draft_id"]

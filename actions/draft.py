@@ -1,0 +1,137 @@
+"""The draft's order: which order a refund is for, and when another order may replace it.
+
+A draft keeps its order while the buyer asks about others; naming another order as the
+refund's asks before moving it; an order may be named by its item ("the desk lamp").
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.common import (
+    DomainDict,
+    IdentityFormValidator,
+    SlotDict,
+    customer_of,
+    is_answering,
+    latest_intent,
+    latest_text,
+    order_summary,
+    unit_of_work,
+)
+from actions.mentions import order_by_words, previous_slot
+from actions.typed import asks_for_a_refund
+from bot.messages import text
+from bot.refunds import reading, store
+from bot.refunds.errors import OrderNotFound
+from bot.refunds.models import Order
+
+#: Questions whose answer is a description: words in it are not other answers.
+DESCRIBING = ("refund_reason", "refund_reason_category")
+
+#: Intents that ask about something else while a draft is open: they never change its order.
+ASIDES = frozenset(
+    {"check_order_status", "check_refund_status", "ask_refund_policy", "cancel_refund"}
+)
+
+
+def current_order(session: Session, tracker: Tracker) -> Order | None:
+    """Return the validated order of the conversation, or None."""
+    order_id, customer = tracker.get_slot("order_id"), customer_of(tracker)
+    if not order_id or not customer:
+        return None
+    try:
+        return store.find_order(session, order_id=order_id, customer_id=customer)
+    except OrderNotFound:
+        return None
+
+
+class DraftOrderValidator(IdentityFormValidator, abc.ABC):
+    """The refund form's order question, with the draft's order kept through asides."""
+
+    # --- the draft's order ----------------------------------------------------------------
+
+    def extract_order_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotDict:
+        """Answer a pending "should it be for order … instead?": yes switches, anything else not."""
+        pending = tracker.get_slot("pending_order_id")
+        if pending:
+            if latest_intent(tracker) == "affirm" or reading.find_order_id(
+                latest_text(tracker)
+            ) == str(pending):
+                return {"order_id": pending}
+            # Not a yes: the draft keeps its order (validate_order_id clears the question).
+            return {"order_id": tracker.get_slot("order_id")}
+        if latest_intent(tracker) in ASIDES or tracker.get_slot("requested_slot") in DESCRIBING:
+            # A question about another order, or a description that mentions one: the draft
+            # keeps its order, and the question goes to its own answer (a digression rule).
+            return {}
+        customer = customer_of(tracker)
+        said = latest_text(tracker)
+        by_words = is_answering(tracker, "order_id") or (
+            asks_for_a_refund(tracker) and tracker.get_slot("requested_slot") is None
+        )
+        if customer and by_words and not re.search(r"\d", said):
+            # "the lamp", "my last order": the buyer's own order these words point at.
+            with unit_of_work(read_only=True) as session:
+                named = order_by_words(store.customer_orders(session, customer_id=customer), said)
+                if named is not None:
+                    return {"order_id": named.id}
+        return super().extract_order_id(dispatcher, tracker, domain)
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotDict:
+        """Keep the draft's order when the buyer only mentions another one.
+
+        Once a draft has an order, another order number in a question ("where is my other
+        order …?") is answered by that question's action and the draft keeps its order; in a
+        description it is part of the description; anywhere else the buyer is asked whether the
+        refund should move to it, and it moves only on a yes.
+        """
+        draft_order = (
+            previous_slot(tracker, "order_id") if tracker.get_slot("refund_draft_id") else None
+        )
+        new = reading.find_order_id(str(value)) if value else None
+        if previous_slot(tracker, "pending_order_id") and new == draft_order:
+            return {"order_id": new, "pending_order_id": None}
+        if draft_order and new and new != draft_order:
+            confirmed = previous_slot(tracker, "pending_order_id") == new
+            if not confirmed:
+                keep: SlotDict = {"order_id": draft_order}
+                asks_to_switch = (
+                    latest_intent(tracker) not in ASIDES
+                    and tracker.get_slot("requested_slot") not in DESCRIBING
+                )
+                if asks_to_switch:
+                    dispatcher.utter_message(
+                        text=text("form.switch_order", current=draft_order, new=new),
+                        buttons=[
+                            {"title": text("form.switch_yes", new=new), "payload": "/affirm"},
+                            {
+                                "title": text("form.switch_no", current=draft_order),
+                                "payload": "/deny",
+                            },
+                        ],
+                    )
+                    keep["pending_order_id"] = new
+                return keep
+        if new is not None and not re.search(r"\d", latest_text(tracker)):
+            # Picked by its item, as "my last order", or by a yes: say which order that is.
+            with unit_of_work(read_only=True) as session:
+                order = current_order(session, tracker)
+                if order is not None:
+                    dispatcher.utter_message(
+                        text=text("form.order_by_words", order=order_summary(order))
+                    )
+        return {
+            **super().validate_order_id(value, dispatcher, tracker, domain),
+            "pending_order_id": None,
+        }
