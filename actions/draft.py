@@ -52,6 +52,14 @@ def current_order(session: Session, tracker: Tracker) -> Order | None:
         return None
 
 
+#: Words that move the draft to another order without asking ("no wait, the other order …").
+_SWITCH_WORDS = re.compile(
+    r"\b(no wait|wait|actually|i meant|i mean|wrong order|the other (order|one)|instead|"
+    r"not (that|this) (order|one)|sorry)\b",
+    re.I,
+)
+
+
 class DraftOrderValidator(IdentityFormValidator, abc.ABC):
     """The refund form's order question, with the draft's order kept through asides."""
 
@@ -102,8 +110,12 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
         new = reading.find_order_id(str(value)) if value else None
         if previous_slot(tracker, "pending_order_id") and new == draft_order:
             return {"order_id": new, "pending_order_id": None}
-        if draft_order and new and new != draft_order:
-            confirmed = previous_slot(tracker, "pending_order_id") == new
+        switching = bool(draft_order and new and new != draft_order)
+        if switching:
+            # "No wait, the other order, 9000…" says it plainly; a bare number is asked about.
+            confirmed = previous_slot(tracker, "pending_order_id") == new or bool(
+                _SWITCH_WORDS.search(latest_text(tracker))
+            )
             if not confirmed:
                 keep: SlotDict = {"order_id": draft_order}
                 asks_to_switch = (
@@ -123,8 +135,8 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                     )
                     keep["pending_order_id"] = new
                 return keep
-        if new is not None and not re.search(r"\d", latest_text(tracker)):
-            # Picked by its item, as "my last order", or by a yes: say which order that is.
+        if new is not None and (switching or not re.search(r"\d", latest_text(tracker))):
+            # Picked by its item, as "my last order", by a yes, or moved: say which order it is.
             with unit_of_work(read_only=True) as session:
                 order = current_order(session, tracker)
                 if order is not None:

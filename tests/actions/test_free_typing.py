@@ -73,7 +73,7 @@ async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
     slots, said = await run(
         ValidateRefundForm(),
         domain,
-        text=f"no wait, it's for order {other}",
+        text=f"it's for order {other}",
         entities={"order_id": other},
         slots=draft(lamp, refund_method="return_and_refund"),
         candidates={"order_id": other},
@@ -114,6 +114,18 @@ async def test_another_order_named_in_the_form_moves_the_draft_only_on_yes(
     assert said == []
     assert slots["pending_order_id"] is None
     assert slots.get("order_id", lamp) == lamp
+
+    # Said plainly, it moves without a question, and the buyer is told where it went.
+    slots, said = await run(
+        ValidateRefundForm(),
+        domain,
+        text=f"no wait, the other order, {other}",
+        entities={"order_id": other},
+        slots=draft(lamp, refund_method="return_and_refund"),
+        requested_slot="refund_amount",
+    )
+    assert [m["text"] for m in said] == [f"Order {other} (Test item)."]
+    assert slots["order_id"] == other
 
 
 @pytest.mark.parametrize("answer", ["all of it", "yes", "ok", "that one please"])
