@@ -145,6 +145,8 @@ def _returns_an_item(tracker: Tracker) -> bool:
     customer = customer_of(tracker)
     if customer is None or reading.method_from_text(said) is None:
         return False
+    if tracker.get_slot("order_id"):
+        return True  # "ok I want to return it": the order the conversation is about.
     with unit_of_work(read_only=True) as session:
         return (
             order_by_words(store.customer_orders(session, customer_id=customer), said) is not None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aftercare import tell_about_applications
 from actions.common import DomainDict, handoff, latest_text
+from actions.mentions import last_action_before_message
 from actions.policy_answers import answer_policy, policy_question, policy_topic
 from actions.refund_form import DRAFT_SLOTS
 from actions.status import ActionRefundStatus
@@ -99,6 +102,18 @@ NOT_UNDERSTOOD = frozenset({"nlu_fallback", "out_of_scope"})
 NOT_UNDERSTOOD_LIMIT = 3
 
 
+_KEEP_WORDS = re.compile(r"\b(no|nope|nah|leave it|keep it|don'?t|not now|never ?mind)\b", re.I)
+
+
+def _keeps_after_withdraw_question(tracker: Tracker) -> bool:
+    """Return True when the buyer's "no"-ish words answer "withdraw this application?"."""
+    if not tracker.get_slot("application_reference"):
+        return False
+    return last_action_before_message(tracker) == "action_withdraw_refund" and bool(
+        _KEEP_WORDS.search(latest_text(tracker))
+    )
+
+
 class ActionNotUnderstood(Action):
     """Answers what the bot cannot help with; repeated, it brings in a person.
 
@@ -120,6 +135,10 @@ class ActionNotUnderstood(Action):
             return []
         if reading.wants_a_person(latest_text(tracker)):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        if _keeps_after_withdraw_question(tracker):
+            # "hmm no, leave it" to "Withdraw application …?"
+            dispatcher.utter_message(response="utter_withdraw_kept")
+            return []
         topic = policy_question(latest_text(tracker))
         if topic is not None:
             answer_policy(dispatcher, topic)

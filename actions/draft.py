@@ -92,6 +92,10 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                 named = order_by_words(store.customer_orders(session, customer_id=customer), said)
                 if named is not None:
                     return {"order_id": named.id}
+            focus = tracker.get_slot("order_id")
+            if focus and latest_intent(tracker) == "inform" and asks_for_a_refund(tracker):
+                # "ok I want to return it": the order the conversation is about (an agent's).
+                return {"order_id": focus}
         return super().extract_order_id(dispatcher, tracker, domain)
 
     def validate_order_id(

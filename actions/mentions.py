@@ -108,3 +108,13 @@ def previous_slot(tracker: Tracker, slot: str) -> Any:
 
 def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") else word
+
+
+def last_action_before_message(tracker: Tracker) -> str | None:
+    """Return the bot's last action before the buyer's latest message (not listening)."""
+    events = tracker.events
+    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=0)
+    for event in reversed(events[:latest]):
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            return str(event.get("name"))
+    return None

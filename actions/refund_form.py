@@ -117,7 +117,11 @@ class ValidateRefundForm(DraftOrderValidator):
             method = next(filter(None, map(reading.method_from_text, tagged)), None)
         if method is not None:
             return {"refund_method": method.value}
-        if answering and not tracker.get_slot("pending_order_id"):
+        picks = answering or (
+            requested == "refund_method" and "?" not in said and not EXPLICIT_STOP.search(said)
+        )
+        if picks:
+            # "ok then the maximum", "yes", "the first one": whatever NLU read.
             chosen = choose_offered(said, latest_intent(tracker), self._offered(tracker))
             if chosen is not None:
                 slots: SlotDict = {"refund_method": chosen.value}
@@ -210,7 +214,7 @@ class ValidateRefundForm(DraftOrderValidator):
         said = latest_text(tracker)
         if said.startswith("/") or corrects_amount(said):
             return {}
-        if latest_intent(tracker) == "human_handoff" or (
+        if reading.wants_a_person(said) or (
             latest_intent(tracker) in EXITS and EXPLICIT_STOP.search(said)
         ):
             return {}

@@ -105,6 +105,7 @@ def _asked_what_to_change(tracker: Tracker) -> bool:
     """Return True when the buyer's "no" to the read-back was just answered with a question."""
     return (
         tracker.get_slot("requested_slot") == "refund_confirmed"
+        and previous_slot(tracker, "requested_slot") == "refund_confirmed"
         and latest_intent(tracker) == "deny"
         and not previous_slot(tracker, "pending_order_id")
         and reading.field_named(latest_text(tracker)) is None

@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
 from actions.lines import bullet_list, describe_application
+from actions.mentions import order_by_words
 from actions.status import named_order
 from bot.clock import utcnow
 from bot.messages import text
@@ -39,6 +40,12 @@ class ActionWithdrawRefund(Action):
         if not reference:
             order_id, forget = named_order(dispatcher, tracker)
         with unit_of_work() as session:
+            if not reference and order_id is None:
+                # "the lamp one": an order of theirs named by its item.
+                named = order_by_words(
+                    store.customer_orders(session, customer_id=customer), latest_text(tracker)
+                )
+                order_id = named.id if named is not None else None
             if reference:
                 try:
                     found = store.find_application(

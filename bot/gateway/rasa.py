@@ -66,7 +66,9 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa unreachable: {e!r}") from e
         if not isinstance(data, list):
             raise RasaUnavailable("Rasa answered something other than a list")
-        return [reply for item in data if (reply := parse_reply(item)) is not None]
+        return one_message_per_turn(
+            [reply for item in data if (reply := parse_reply(item)) is not None]
+        )
 
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
         """Return the conversation's tracker (slots, active loop, events) from the HTTP API.

@@ -216,6 +216,7 @@ async def test_no_at_the_read_back_asks_what_to_change_once(
         refund_method="no_return_refund",
         refund_amount="10.00",
         refund_reason="it is too small",
+        requested_slot="refund_confirmed",
     )
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
@@ -223,6 +224,7 @@ async def test_no_at_the_read_back_asks_what_to_change_once(
     )
     await ValidateRefundForm().run(dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_what_to_change"]
+    # "no" to the read-back is answered by the question alone.
     _, read_back = await run(
         ActionAskRefundConfirmed(),
         domain,
@@ -386,3 +388,25 @@ async def test_how_long_with_nothing_applied_for_is_a_policy_question(
         active_loop=None,
     )
     assert message["response"] == "utter_policy_deadlines"
+
+
+async def test_a_no_to_another_question_still_gets_the_read_back(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(session_factory)
+    filled = draft(
+        order_id,
+        refund_method="no_return_refund",
+        refund_amount="10.00",
+        refund_reason="it does not charge my phone",
+        requested_slot="refund_reason",
+    )
+    _, [read_back] = await run(
+        ActionAskRefundConfirmed(),
+        domain,
+        text="it does not charge my phone",
+        intent="deny",
+        slots=filled,
+        requested_slot="refund_confirmed",
+    )
+    assert "Shall I submit it?" in read_back["text"]

@@ -18,6 +18,7 @@ from bench.agent import ConsoleAgent
 from bench.client import Buyer, WidgetBuyer
 from bench.scripted import load_scripts, play
 from bench.telegram import TelegramBuyer
+from bot import contract
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter, make_token
 from bot.refunds.db import get_sessionmaker
@@ -115,6 +116,6 @@ async def test_a_script_with_an_agent_plays_on_telegram_and_in_the_widget(
     # The Telegram buyer signed in by the shop's deep link, and read MarkdownV2 as plain text.
     assert "You're signed in as Ada Buyer\\." in bot_api.texts(4343)
     assert any(m.startswith("Sam \\(support\\): Hi, Sam here\\.") for m in bot_api.texts(4343))
-    # Handing back ran the form again in both conversations, with the order the agent learned.
-    assert [name for _, name in rasa.executed] == ["refund_form", "refund_form"]
+    # Handing back checked the agent's values, then ran the form again, in both conversations.
+    assert [name for _, name in rasa.executed] == [contract.HAND_BACK_ACTION, "refund_form"] * 2
     assert ("tg-4343", "refund_form") in rasa.executed
