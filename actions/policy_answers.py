@@ -75,3 +75,18 @@ def answer_policy(dispatcher: CollectingDispatcher, response: str) -> None:
         review_days=str(config.review_deadline_days),
         compensation_percent=f"{config.compensation_rate * 100:.0f}",
     )
+
+
+#: Words of a question about the refund policy itself, when no topic of it is named.
+_ABOUT_REFUNDS = re.compile(
+    r"\b(refund|money|return|reimburs|policy|policies|rules?|guarantee|warranty|protection|"
+    r"buyer protection|compensat|how (does|do) (it|this|that|refunds?) work|what (happens|if)|"
+    r"rights|responsible|restocking|fee|not as described|damaged|fake|seller|merchant|"
+    r"package|parcel|ship|deliver|arriv)",
+    re.I,
+)
+
+
+def about_refunds(said: str) -> bool:
+    """Return True when a question is about refunds at all ("can I pay with Apple Pay?" is not)."""
+    return policy_topic(said) is not None or _ABOUT_REFUNDS.search(said) is not None

@@ -334,11 +334,11 @@ class ValidateRefundForm(DraftOrderValidator):
             )
             return {"refund_method": None, "policy_block": "utter_method_not_offered"}
         slots: SlotDict = {"refund_method": method.value, **SUCCEEDED}
-        pending = tracker.get_slot("refund_amount_text")
-        if not pending and "refund_amount" not in tracker.slots_to_validate():
+        pending = None
+        if "refund_amount" not in tracker.slots_to_validate():
             # An amount from an earlier turn is checked again against the new method; one given
-            # in this message is validated on its own right after.
-            pending = tracker.get_slot("refund_amount")
+            # in this message replaces it and is validated on its own right after.
+            pending = tracker.get_slot("refund_amount_text") or tracker.get_slot("refund_amount")
         if pending:
             slots.update(self._resolve_amount(dispatcher, tracker, facts, method, str(pending)))
         return slots
