@@ -21,8 +21,9 @@ from actions.refund_questions import (
 from actions.status import ActionOrderStatus, ActionRefundStatus
 from actions.withdraw import ActionWithdrawRefund
 from bot.clock import utcnow
-from bot.refunds import reading
-from bot.refunds.enums import OrderStatus
+from bot.refunds import reading, store
+from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod
+from bot.settings import PolicySettings
 from tests.actions.conftest import make_tracker, responses, slot_values
 from tests.actions.test_other_flows import submitted
 from tests.factories import make_order
@@ -410,3 +411,51 @@ async def test_a_no_to_another_question_still_gets_the_read_back(
         requested_slot="refund_confirmed",
     )
     assert "Shall I submit it?" in read_back["text"]
+
+
+async def test_a_shop_question_that_is_not_about_refunds_is_out_of_scope(
+    domain: dict[str, Any],
+) -> None:
+    from actions.conversation import ActionPolicyAnswer
+
+    for question, answer in (
+        ("can I pay with Apple Pay?", "utter_out_of_scope"),
+        ("what if my package never arrives?", "utter_policy_overview"),
+    ):
+        _, [message] = await run(
+            ActionPolicyAnswer(), domain, text=question, intent="ask_refund_policy"
+        )
+        assert message["response"] == answer
+
+
+async def test_the_application_to_withdraw_is_picked_by_its_item(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    _, first = submitted(session_factory, "c-1", "k-w1")
+    with session_factory.begin() as session:
+        lamp = make_order(
+            session,
+            customer_id="c-1",
+            now=utcnow(),
+            items=[("L1", "Desk lamp with USB port", 1, Decimal("42.50"))],
+        )
+        application = store.submit_application(
+            session,
+            customer_id="c-1",
+            order_id=lamp.id,
+            method=RefundMethod.RETURN_AND_REFUND,
+            amount=Decimal("10.00"),
+            reason="the switch is loose and the lamp flickers",
+            reason_category=ReasonCategory.QUALITY_PROBLEM,
+            idempotency_key="k-w2",
+            conversation_id=None,
+            now=utcnow(),
+            settings=PolicySettings(),
+        ).application
+        second = application.reference
+    slots, [message] = await run(
+        ActionWithdrawRefund(), domain, text="the lamp one", active_loop=None
+    )
+    assert message["response"] == "utter_confirm_withdraw"
+    assert slots["application_reference"] == second
+    assert first != second
