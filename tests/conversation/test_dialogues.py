@@ -68,11 +68,11 @@ async def test_return_and_refund_of_a_delivered_order(
 async def test_immediate_refund_before_shipping_with_everything_up_front(
     buyer: Buyer, demo_sessions: sessionmaker
 ) -> None:
-    replies = await buyer.texts(
+    # Order, method, amount and reason in one message: nothing is asked, the read-back comes.
+    readback = await buyer.texts(
         f"please cancel order {PHONE_CASE} and refund $10 right away, I ordered the wrong colour"
     )
-    assert "why would you like the refund" in replies
-    readback = await buyer.texts("I ordered the wrong colour by mistake")
+    assert "• Reason: I ordered the wrong colour" in readback
     assert "• Method: Immediate refund" in readback
     assert "• Amount: 10.00 USD" in readback
     answer = await buyer.texts("yes please")
@@ -202,8 +202,9 @@ async def test_not_shipped_in_time_is_refunded_in_full_with_compensation(
     ben = make_buyer("c-1002")
     replies = await ben.say(f"order {GRINDER} still hasn't shipped, I want to cancel it")
     assert "wasn't shipped by the promised date" in replies[0]["text"]
-    await ben.say("all of it")
-    readback = await ben.texts("it was never shipped")
+    # "still hasn't shipped" is the reason, said up front.
+    readback = await ben.texts("all of it")
+    assert "• Reason: still hasn't shipped" in readback
     assert "• Method: Immediate refund" in readback
     assert "• Compensation: 5.50 USD" in readback
     await ben.say("yes")
