@@ -38,7 +38,7 @@ class ActionPolicyAnswer(Action):
             return await ActionRefundStatus().run(dispatcher, tracker, domain)
         if reading.wants_a_person(said):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
-        if not about_refunds(said):
+        if not tracker.active_loop.get("name") and not about_refunds(said):
             # A shop question that is not about refunds ("can I pay with Apple Pay?").
             dispatcher.utter_message(response="utter_out_of_scope")
             return []

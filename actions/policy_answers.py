@@ -82,7 +82,7 @@ _ABOUT_REFUNDS = re.compile(
     r"\b(refund|money|return|reimburs|policy|policies|rules?|guarantee|warranty|protection|"
     r"buyer protection|compensat|how (does|do) (it|this|that|refunds?) work|what (happens|if)|"
     r"rights|responsible|restocking|fee|not as described|damaged|fake|seller|merchant|"
-    r"package|parcel|ship|deliver|arriv)",
+    r"package|parcel|ship|deliver|arriv|difference|method|option)",
     re.I,
 )
 

@@ -418,12 +418,18 @@ async def test_a_shop_question_that_is_not_about_refunds_is_out_of_scope(
 ) -> None:
     from actions.conversation import ActionPolicyAnswer
 
-    for question, answer in (
-        ("can I pay with Apple Pay?", "utter_out_of_scope"),
-        ("what if my package never arrives?", "utter_policy_overview"),
+    for question, loop, answer in (
+        ("can I pay with Apple Pay?", None, "utter_out_of_scope"),
+        ("what if my package never arrives?", None, "utter_policy_overview"),
+        # Inside a refund, a policy question is about refunds whatever its words.
+        ("what's the difference between these two?", "refund_form", "utter_policy_overview"),
     ):
         _, [message] = await run(
-            ActionPolicyAnswer(), domain, text=question, intent="ask_refund_policy"
+            ActionPolicyAnswer(),
+            domain,
+            text=question,
+            intent="ask_refund_policy",
+            active_loop=loop,
         )
         assert message["response"] == answer
 
