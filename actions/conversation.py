@@ -11,7 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.aftercare import tell_about_applications
 from actions.common import DomainDict, handoff, latest_text
 from actions.mentions import last_action_before_message
-from actions.policy_answers import about_refunds, answer_policy, policy_question, policy_topic
+from actions.policy_answers import (
+    about_refunds,
+    answer_policy,
+    policy_question,
+    policy_topic,
+    shop_question,
+)
 from actions.refund_form import DRAFT_SLOTS
 from actions.status import ActionRefundStatus
 from bot.contract import HandoffReason
@@ -38,7 +44,8 @@ class ActionPolicyAnswer(Action):
             return await ActionRefundStatus().run(dispatcher, tracker, domain)
         if reading.wants_a_person(said):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
-        if not tracker.active_loop.get("name") and not about_refunds(said):
+        outside = not tracker.active_loop.get("name")
+        if shop_question(said) or (outside and not about_refunds(said)):
             # A shop question that is not about refunds ("can I pay with Apple Pay?").
             dispatcher.utter_message(response="utter_out_of_scope")
             return []

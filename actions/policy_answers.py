@@ -87,6 +87,23 @@ _ABOUT_REFUNDS = re.compile(
 )
 
 
+#: Shop questions that are not about refunds, even in the middle of one.
+_SHOP_QUESTION = re.compile(
+    r"\b(pay (with|by|using|via)|apple pay|google pay|paypal|klarna|credit card|debit card|"
+    r"gift card|coupon|promo code|discount code|voucher|password|log ?in|sign ?up|newsletter|"
+    r"in stock|size guide)\b",
+    re.I,
+)
+_REFUND_WORDS = re.compile(r"\b(refund|money back|reimburs|return)", re.I)
+
+
 def about_refunds(said: str) -> bool:
     """Return True when a question is about refunds at all ("can I pay with Apple Pay?" is not)."""
+    if _SHOP_QUESTION.search(said) and not _REFUND_WORDS.search(said):
+        return False
     return policy_topic(said) is not None or _ABOUT_REFUNDS.search(said) is not None
+
+
+def shop_question(said: str) -> bool:
+    """Return True for a question about the shop, not refunds ("can I pay with Apple Pay?")."""
+    return _SHOP_QUESTION.search(said) is not None and not _REFUND_WORDS.search(said)

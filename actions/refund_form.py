@@ -6,6 +6,7 @@ The questions and the read-back are in :mod:`actions.refund_questions`; the subm
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ from actions.common import (
     why_not_text,
 )
 from actions.draft import DESCRIBING, DraftOrderValidator, current_order
+from actions.lines import bullet_list, describe_application
 from actions.typed import (
     EXPLICIT_STOP,
     asks_for_a_refund,
@@ -57,6 +59,13 @@ DRAFT_SLOTS = (
     "failed_slot",
     "failed_count",
     "pending_order_id",
+)
+
+#: A question about what was already refunded on the order.
+_ASKS_WHAT_WAS_REFUNDED = re.compile(
+    r"\b(already|so far|before|previous(ly)?|earlier)\b.*\brefund|\brefund(ed|s)?\b.*"
+    r"\b(already|so far|before|earlier)\b",
+    re.I,
 )
 
 #: What must be asked again when a field changes at the read-back.
@@ -117,6 +126,12 @@ class ValidateRefundForm(DraftOrderValidator):
             method = next(filter(None, map(reading.method_from_text, tagged)), None)
         if method is not None:
             return {"refund_method": method.value}
+        if "?" in said:
+            if _ASKS_WHAT_WAS_REFUNDED.search(said):
+                # "didn't you already refund part of this order?": answered, then asked again.
+                self._tell_refunds_so_far(dispatcher, tracker)
+                return {"refund_method": None}
+            return {}  # A question is not an answer; a digression rule takes it.
         picks = answering or (
             requested == "refund_method" and "?" not in said and not EXPLICIT_STOP.search(said)
         )
@@ -134,6 +149,24 @@ class ValidateRefundForm(DraftOrderValidator):
             # order number is the order's question, see validate_order_id.)
             return {"refund_method": said}
         return {}
+
+    @staticmethod
+    def _tell_refunds_so_far(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        """Say what was already applied for on the draft's order."""
+        with unit_of_work(read_only=True) as session:
+            order = current_order(session, tracker)
+            if order is None:
+                return
+            applications = store.list_applications(
+                session, customer_id=order.customer_id, order_id=order.id
+            )
+            if not applications:
+                dispatcher.utter_message(
+                    response="utter_no_applications_for_order", order_id=order.id
+                )
+                return
+            lines = [describe_application(a) for a in applications[:5]]
+        dispatcher.utter_message(text=text("application.list", lines=bullet_list(lines)))
 
     @staticmethod
     def _offered(tracker: Tracker) -> list[RefundMethod]:

@@ -423,6 +423,7 @@ async def test_a_shop_question_that_is_not_about_refunds_is_out_of_scope(
         ("what if my package never arrives?", None, "utter_policy_overview"),
         # Inside a refund, a policy question is about refunds whatever its words.
         ("what's the difference between these two?", "refund_form", "utter_policy_overview"),
+        ("can I pay with Apple Pay next time?", "refund_form", "utter_out_of_scope"),
     ):
         _, [message] = await run(
             ActionPolicyAnswer(),
