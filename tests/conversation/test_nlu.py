@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 
 import pytest
@@ -13,13 +14,27 @@ from sklearn.metrics import f1_score
 from bot.refunds.reading import method_from_text
 from bot.settings import PROJECT_ROOT
 
-pytestmark = pytest.mark.rasa
-
 HELDOUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
+TRAINING = PROJECT_ROOT / "data" / "nlu"
 MIN_MACRO_F1 = float(os.environ.get("NLU_MIN_MACRO_F1", "0.95"))
 MIN_ENTITY_F1 = {"order_id": 0.95, "amount": 0.85, "refund_method": 0.85}
 
 
+def comparable(sentence: str) -> str:
+    """Return the words of a sentence in lower case: "Refund now!!" and "refund now" are one."""
+    return " ".join(re.sub(r"[^\w\s]", " ", sentence.lower()).split())
+
+
+def test_held_out_messages_are_never_trained_on() -> None:
+    trained = {comparable(e.get("text")) for e in load_data(str(TRAINING)).intent_examples}
+    held_out = [e.get("text") for e in load_data(str(HELDOUT)).intent_examples]
+    assert len(trained) >= 1000
+    assert len(held_out) >= 150
+    shared = [text for text in held_out if comparable(text) in trained]
+    assert not shared, "held-out messages also in data/nlu:\n" + "\n".join(shared)
+
+
+@pytest.mark.rasa
 async def test_intents_of_held_out_messages(agent: Agent) -> None:
     examples = load_data(str(HELDOUT)).intent_examples
     assert len(examples) >= 150
@@ -46,6 +61,7 @@ def understood(entity: str, value: object) -> tuple[str, str] | None:
     return (entity, method.value) if method else None
 
 
+@pytest.mark.rasa
 async def test_entities_of_held_out_messages(agent: Agent) -> None:
     examples = load_data(str(HELDOUT)).intent_examples
     expected, found, correct = Counter[str](), Counter[str](), Counter[str]()
