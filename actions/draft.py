@@ -52,6 +52,12 @@ def current_order(session: Session, tracker: Tracker) -> Order | None:
         return None
 
 
+def two_or_more_orders(said: str) -> list[str]:
+    """Return the distinct order numbers of a message that names several, else []."""
+    found = list(dict.fromkeys(m.group(0) for m in reading.ORDER_ID.finditer(said)))
+    return found if len(found) > 1 else []
+
+
 #: Words that move the draft to another order without asking ("no wait, the other order …").
 _SWITCH_WORDS = re.compile(
     r"\b(no wait|wait|actually|i meant|i mean|wrong order|the other (order|one)|instead|"
@@ -83,6 +89,17 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             return {}
         customer = customer_of(tracker)
         said = latest_text(tracker)
+        named_orders = two_or_more_orders(said)
+        if named_orders and tracker.get_slot("requested_slot") in (None, "order_id"):
+            # "refunds for 9000… and 9000…": one at a time, the buyer says which first.
+            dispatcher.utter_message(
+                text=text("form.which_order_first", orders=", ".join(named_orders)),
+                buttons=[
+                    {"title": order, "payload": f'/inform{{"order_id":"{order}"}}'}
+                    for order in named_orders
+                ],
+            )
+            return {}
         by_words = is_answering(tracker, "order_id") or (
             asks_for_a_refund(tracker) and tracker.get_slot("requested_slot") is None
         )

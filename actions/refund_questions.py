@@ -19,7 +19,7 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
-from actions.draft import current_order
+from actions.draft import current_order, two_or_more_orders
 from actions.lines import bullet_list
 from actions.mentions import previous_slot
 from bot.clock import utcnow
@@ -38,6 +38,22 @@ def fault_notice(order: Order, facts: policy.OrderFacts, fault: policy.Fault | N
     if fault is policy.Fault.LATE_DELIVERY:
         return text("form.fault_late", order_id=order.id, full=full, rate=rate)
     return ""
+
+
+class ActionAskRefundFormOrderId(Action):
+    """Asks the refund form's order question, unless the buyer was just asked which order first."""
+
+    def name(self) -> str:
+        """Return the action's name."""
+        return "action_ask_refund_form_order_id"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask for the order number (the domain's question), or stay silent."""
+        if not two_or_more_orders(latest_text(tracker)):
+            dispatcher.utter_message(response="utter_ask_order_id")
+        return []
 
 
 class ActionAskRefundMethod(Action):

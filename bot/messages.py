@@ -201,6 +201,7 @@ MESSAGES: dict[str, str] = {
     "form.review_merchant": "The merchant reviews it within {days} days.",
     "application.button": "{reference} (order {order_id})",
     "form.order_by_words": "Order {order}.",
+    "form.which_order_first": ("One refund at a time: which order shall we start with? {orders}"),
     "form.switch_order": (
         "This refund is for order {current}. Should it be for order {new} instead?"
     ),

@@ -466,3 +466,35 @@ async def test_the_application_to_withdraw_is_picked_by_its_item(
     assert message["response"] == "utter_confirm_withdraw"
     assert slots["application_reference"] == second
     assert first != second
+
+
+async def test_two_orders_in_one_message_are_taken_one_at_a_time(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    from actions.refund_questions import ActionAskRefundFormOrderId
+
+    cable = new_order(session_factory, total=Decimal("12.00"))
+    speaker = new_order(session_factory, status=OrderStatus.SHIPPED)
+    said = f"I want refunds for {cable} and {speaker}"
+    slots, [question] = await run(
+        ValidateRefundForm(),
+        domain,
+        text=said,
+        intent="request_refund",
+        entities={"order_id": cable},
+        active_loop=None,
+    )
+    assert "order_id" not in slots
+    assert cable in question["text"]
+    assert speaker in question["text"]
+    assert [b["payload"] for b in question["buttons"]] == [
+        f'/inform{{"order_id":"{cable}"}}',
+        f'/inform{{"order_id":"{speaker}"}}',
+    ]
+    # The form's own order question would be a second question in the same turn.
+    _, asked = await run(ActionAskRefundFormOrderId(), domain, text=said, requested_slot="order_id")
+    assert asked == []
+    _, [asked_plainly] = await run(
+        ActionAskRefundFormOrderId(), domain, text="I want a refund", requested_slot="order_id"
+    )
+    assert asked_plainly["response"] == "utter_ask_order_id"
