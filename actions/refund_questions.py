@@ -26,6 +26,7 @@ from bot.clock import utcnow
 from bot.messages import money, text
 from bot.refunds import policy, reading, store
 from bot.refunds.enums import RefundMethod, Review
+from bot.refunds.errors import AmountError
 from bot.refunds.models import Order
 
 
@@ -96,6 +97,9 @@ class ActionAskRefundMethod(Action):
                     )
             # An explanation is given once in a conversation; asking again asks only.
             lines = [line for line in lines if not already_said(tracker, line)]
+            noted = _amount_noted(tracker, facts)
+            if noted:
+                lines.append(text("form.amount_noted", amount=noted))
             lines.append(text("form.ask_method"))
             buttons = [
                 {
@@ -107,6 +111,18 @@ class ActionAskRefundMethod(Action):
             ]
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
+
+
+def _amount_noted(tracker: Tracker, facts: policy.OrderFacts) -> str | None:
+    """Return the amount the buyer already named (kept until the method is known), as money."""
+    said = tracker.get_slot("refund_amount_text")
+    if not said:
+        return None
+    try:
+        request = reading.parse_amount(str(said))
+        return money(request.resolve(facts.balance, facts.currency), facts.currency)
+    except AmountError:
+        return None
 
 
 def already_said(tracker: Tracker, *parts: str) -> bool:

@@ -180,6 +180,7 @@ MESSAGES: dict[str, str] = {
     ),
     "form.method_unavailable": "{method} isn't available: {why}.",
     "form.ask_method": "How would you like to be refunded?",
+    "form.amount_noted": "I've noted the amount you asked for: {amount}.",
     "form.method_button": "{method}",
     "form.method_button_limited": "{method} (up to {limit})",
     "form.choose_method": "Please choose one of the refund methods offered (the buttons above).",

@@ -498,3 +498,18 @@ async def test_two_orders_in_one_message_are_taken_one_at_a_time(
         ActionAskRefundFormOrderId(), domain, text="I want a refund", requested_slot="order_id"
     )
     assert asked_plainly["response"] == "utter_ask_order_id"
+
+
+async def test_an_amount_given_before_the_method_is_acknowledged(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id = new_order(
+        session_factory, status=OrderStatus.AWAITING_SHIPMENT, total=Decimal("18.90")
+    )
+    _, [question] = await run(
+        ActionAskRefundMethod(),
+        domain,
+        slots=draft(order_id, refund_amount_text="$15"),
+        requested_slot="refund_method",
+    )
+    assert "I've noted the amount you asked for: 15.00 USD." in question["text"]
