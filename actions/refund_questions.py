@@ -120,7 +120,8 @@ def _amount_noted(tracker: Tracker, facts: policy.OrderFacts) -> str | None:
         return None
     try:
         request = reading.parse_amount(str(said))
-        return money(request.resolve(facts.balance, facts.currency), facts.currency)
+        amount = request.resolve(facts.balance, facts.currency).quantize(reading.CENT)
+        return money(amount, facts.currency)
     except AmountError:
         return None
 
