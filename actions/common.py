@@ -46,6 +46,7 @@ INTERRUPTIONS = frozenset(
         "greet",
         "goodbye",
         "thank",
+        "out_of_scope",
     }
 )
 

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.aftercare import tell_about_applications
 from actions.common import DomainDict, handoff, latest_text
 from actions.mentions import last_action_before_message
+from actions.people import ActionRequestHuman
 from actions.policy_answers import (
     about_refunds,
     answer_policy,
@@ -66,29 +67,6 @@ class ActionStopForm(Action):
         """Clear the draft and say so."""
         dispatcher.utter_message(response="utter_form_stopped")
         return [SlotSet(slot, None) for slot in DRAFT_SLOTS]
-
-
-class ActionRequestHuman(Action):
-    """Records that the buyer asked for a person and tells them what happens next."""
-
-    def name(self) -> str:
-        """Return the action's name."""
-        return "action_request_human"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Acknowledge the request and ask the gateway to move the conversation to the agents.
-
-        Right after the policy refused something (an amount above a limit, a method the order
-        does not allow), the person is needed for the policy, and the agents see that.
-        """
-        dispatcher.utter_message(response="utter_human_requested")
-        reason = (
-            HandoffReason.POLICY if tracker.get_slot("policy_block") else HandoffReason.BUYER_ASKED
-        )
-        handoff(dispatcher, reason)
-        return []
 
 
 class ActionDefaultFallback(Action):
@@ -150,7 +128,12 @@ class ActionNotUnderstood(Action):
             # "hmm no, leave it" to "Withdraw application …?"
             dispatcher.utter_message(response="utter_withdraw_kept")
             return []
-        topic = policy_question(latest_text(tracker))
+        said = latest_text(tracker)
+        topic = policy_question(said)
+        if topic is None and tracker.active_loop.get("name") and "?" in said:
+            # Inside a refund, "what's the difference between these two?" is about refunds.
+            if about_refunds(said) and not shop_question(said):
+                topic = policy_topic(said) or "utter_policy_overview"
         if topic is not None:
             answer_policy(dispatcher, topic)
             return []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aftercare import tell_about_applications
@@ -17,7 +17,9 @@ from actions.common import (
 )
 from actions.lines import bullet_list, describe_application, describe_order
 from actions.mentions import order_by_words, order_named_since_question, reference_named
+from actions.people import ActionRequestHuman
 from actions.policy_answers import answer_policy, policy_question
+from actions.typed import reads_as_a_request
 from bot.clock import utcnow
 from bot.messages import text
 from bot.refunds import reading, store
@@ -140,6 +142,12 @@ class ActionRefundStatus(Action):
         # "I sent it back, tracking number LX…" is news for an application, not a question.
         if tell_about_applications(dispatcher, tracker):
             return []
+        said = latest_text(tracker)
+        if reading.wants_a_person(said):
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        if reading.find_order_id(said) and reads_as_a_request(said):
+            # "refund for the watch strap 9000…": a request for a refund, not about one.
+            return [FollowupAction("refund_form")]
         reference = reference_named(tracker)
         order_id, events = (None, []) if reference else named_order(dispatcher, tracker)
         with unit_of_work() as session:

@@ -44,10 +44,29 @@ def choose_offered(
     return None
 
 
+#: A message that asks for a refund in so many words ("refund for the watch strap 9000…").
+_REQUEST = re.compile(
+    r"^\W*(hi|hello|hey)?\W*(please\W+)?(i (want|need|would like|'d like)( a| my)?|"
+    r"can i (get|have)( a| my)?|refund (for|on|of|me|order|my|the)|return)\b",
+    re.I,
+)
+
+
+def reads_as_a_request(said: str) -> bool:
+    """Return True when the words ask for a refund, not about one (no question, no status)."""
+    return (
+        "?" not in said
+        and _REQUEST.search(said) is not None
+        and re.search(r"\b(status|news|update|where|when|how long)\b", said, re.I) is None
+    )
+
+
 def asks_for_a_refund(tracker: Tracker) -> bool:
     """Return True when the latest message starts the refund: everything in it is read."""
+    starting = tracker.get_slot("requested_slot") is None
     return latest_intent(tracker) == "request_refund" or (
-        tracker.get_slot("requested_slot") is None and latest_intent(tracker) == "inform"
+        starting
+        and (latest_intent(tracker) == "inform" or reads_as_a_request(latest_text(tracker)))
     )
 
 

@@ -513,3 +513,41 @@ async def test_an_amount_given_before_the_method_is_acknowledged(
         requested_slot="refund_method",
     )
     assert "I've noted the amount you asked for: 15.00 USD." in question["text"]
+
+
+async def test_words_beat_a_misread_intent(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    from actions.conversation import ActionNotUnderstood
+
+    strap = new_order(session_factory, status=OrderStatus.CANCELLED)
+    # A request read as a status question starts the refund with its order.
+    tracker = make_tracker(
+        domain,
+        text=f"refund for the watch strap {strap}",
+        intent="check_refund_status",
+        active_loop=None,
+    )
+    events = await ActionRefundStatus().run(CollectingDispatcher(), tracker, domain)
+    assert events == [{"event": "followup", "timestamp": None, "name": "refund_form"}]
+    _, messages = await run(
+        ActionRefundStatus(),
+        domain,
+        text="I have a question for a human about the refund",
+        intent="check_refund_status",
+        active_loop=None,
+    )
+    assert responses_of(messages) == ["utter_human_requested", "handoff"]
+    _, [message] = await run(
+        ActionNotUnderstood(),
+        domain,
+        text="what's the difference between these two?",
+        intent="out_of_scope",
+    )
+    assert message["response"] == "utter_policy_overview"
+
+
+def responses_of(messages: list[dict[str, Any]]) -> list[Any]:
+    dispatcher = CollectingDispatcher()
+    dispatcher.messages = messages
+    return responses(dispatcher)
