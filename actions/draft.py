@@ -20,6 +20,7 @@ from actions.common import (
     SlotDict,
     customer_of,
     is_answering,
+    latest_entity,
     latest_intent,
     latest_text,
     order_summary,
@@ -83,7 +84,10 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                 return {"order_id": pending}
             # Not a yes: the draft keeps its order (validate_order_id clears the question).
             return {"order_id": tracker.get_slot("order_id")}
-        if latest_intent(tracker) in ASIDES or tracker.get_slot("requested_slot") in DESCRIBING:
+        starting = asks_for_a_refund(tracker)
+        if (latest_intent(tracker) in ASIDES and not starting) or tracker.get_slot(
+            "requested_slot"
+        ) in DESCRIBING:
             # A question about another order, or a description that mentions one: the draft
             # keeps its order, and the question goes to its own answer (a digression rule).
             return {}
@@ -113,6 +117,9 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             if focus and latest_intent(tracker) == "inform" and asks_for_a_refund(tracker):
                 # "ok I want to return it": the order the conversation is about (an agent's).
                 return {"order_id": focus}
+        if starting and not latest_entity(tracker, "order_id") and reading.find_order_id(said):
+            # A request NLU read as something else carries its order number untagged.
+            return {"order_id": reading.find_order_id(said)}
         return super().extract_order_id(dispatcher, tracker, domain)
 
     def validate_order_id(

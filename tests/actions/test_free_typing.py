@@ -530,6 +530,15 @@ async def test_words_beat_a_misread_intent(
     )
     events = await ActionRefundStatus().run(CollectingDispatcher(), tracker, domain)
     assert events == [{"event": "followup", "timestamp": None, "name": "refund_form"}]
+    # The form it starts takes the order from the words, untagged as they were.
+    _, said = await run(
+        ValidateRefundForm(),
+        domain,
+        text=f"refund for the watch strap {strap}",
+        intent="check_refund_status",
+        active_loop=None,
+    )
+    assert (said[0]["response"], said[0]["order_id"]) == ("utter_order_has_no_options", strap)
     _, messages = await run(
         ActionRefundStatus(),
         domain,
