@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_intent, latest_text, unit_of_work
 from actions.lines import bullet_list, describe_application
-from actions.mentions import order_by_words, reference_named
+from actions.mentions import customer_order_by_words, reference_named
 from bot.clock import utcnow
 from bot.messages import text
 from bot.refunds import reading, store
@@ -148,6 +148,4 @@ def _returns_an_item(tracker: Tracker) -> bool:
     if tracker.get_slot("order_id"):
         return True  # "ok I want to return it": the order the conversation is about.
     with unit_of_work(read_only=True) as session:
-        return (
-            order_by_words(store.customer_orders(session, customer_id=customer), said) is not None
-        )
+        return customer_order_by_words(session, customer, said) is not None

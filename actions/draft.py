@@ -26,7 +26,7 @@ from actions.common import (
     order_summary,
     unit_of_work,
 )
-from actions.mentions import order_by_words, previous_slot
+from actions.mentions import customer_order_by_words, previous_slot
 from actions.typed import asks_for_a_refund
 from bot.messages import text
 from bot.refunds import reading, store
@@ -105,21 +105,22 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             )
             return {}
         by_words = is_answering(tracker, "order_id") or (
-            asks_for_a_refund(tracker) and tracker.get_slot("requested_slot") is None
+            starting and tracker.get_slot("requested_slot") is None
         )
         if customer and by_words and not re.search(r"\d", said):
             # "the lamp", "my last order": the buyer's own order these words point at.
             with unit_of_work(read_only=True) as session:
-                named = order_by_words(store.customer_orders(session, customer_id=customer), said)
+                named = customer_order_by_words(session, customer, said)
                 if named is not None:
                     return {"order_id": named.id}
             focus = tracker.get_slot("order_id")
-            if focus and latest_intent(tracker) == "inform" and asks_for_a_refund(tracker):
+            if focus and latest_intent(tracker) == "inform" and starting:
                 # "ok I want to return it": the order the conversation is about (an agent's).
                 return {"order_id": focus}
-        if starting and not latest_entity(tracker, "order_id") and reading.find_order_id(said):
+        untagged = reading.find_order_id(said)
+        if starting and untagged and not latest_entity(tracker, "order_id"):
             # A request NLU read as something else carries its order number untagged.
-            return {"order_id": reading.find_order_id(said)}
+            return {"order_id": untagged}
         return super().extract_order_id(dispatcher, tracker, domain)
 
     def validate_order_id(

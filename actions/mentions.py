@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Tracker
+from sqlalchemy.orm import Session
 
 from actions.common import latest_entity, latest_text
-from bot.refunds import reading
+from bot.refunds import reading, store
 from bot.refunds.models import Order
 
 #: Intents that start a question about an order or an application.
@@ -77,28 +78,30 @@ def order_by_words(orders: Sequence[Order], said: str) -> Order | None:
         return None
     if _LAST_ORDER.search(said):
         return max(orders, key=lambda order: order.paid_at)
-    words = {w for w in re.findall(r"[a-z]{4,}", said.lower()) if w not in _COMMON}
+    words = _stems(said)
     if not words:
         return None
     matching = [
-        order
-        for order in orders
-        if any(
-            _stem(w) in {_stem(t) for t in re.findall(r"[a-z]{4,}", item.title.lower())}
-            for item in order.items
-            for w in words
-            if w not in _COMMON
-        )
+        order for order in orders if any(words & _stems(item.title) for item in order.items)
     ]
     return matching[0] if len(matching) == 1 else None
+
+
+def customer_order_by_words(session: Session, customer_id: str, said: str) -> Order | None:
+    """Return the one order of the customer's that ``said`` points at (see order_by_words)."""
+    return order_by_words(store.customer_orders(session, customer_id=customer_id), said)
+
+
+def _latest_message(events: list[dict[str, Any]]) -> int:
+    """Return the index of the buyer's latest message in ``events`` (their length if none)."""
+    return max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
 
 
 def previous_slot(tracker: Tracker, slot: str) -> Any:
     """Return ``slot``'s value as it was before the buyer's latest message."""
     events = tracker.events
-    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
     value: Any = None
-    for event in events[:latest]:
+    for event in events[: _latest_message(events)]:
         if event.get("event") == "slot" and event.get("name") == slot:
             value = event.get("value")
         elif event.get("event") == "restart":
@@ -106,15 +109,19 @@ def previous_slot(tracker: Tracker, slot: str) -> Any:
     return value
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if word.endswith("s") else word
+def _stems(words: str) -> set[str]:
+    """Return the words of four letters or more that can name an item, without a plural s."""
+    return {
+        w[:-1] if w.endswith("s") else w
+        for w in re.findall(r"[a-z]{4,}", words.lower())
+        if w not in _COMMON
+    }
 
 
 def last_action_before_message(tracker: Tracker) -> str | None:
     """Return the bot's last action before the buyer's latest message (not listening)."""
     events = tracker.events
-    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=0)
-    for event in reversed(events[:latest]):
+    for event in reversed(events[: _latest_message(events)]):
         if event.get("event") == "action" and event.get("name") != "action_listen":
             return str(event.get("name"))
     return None

@@ -20,7 +20,6 @@ from actions.common import (
     SUCCEEDED,
     DomainDict,
     SlotDict,
-    is_answering,
     latest_entity,
     latest_intent,
     latest_text,
@@ -34,11 +33,11 @@ from actions.draft import DESCRIBING, DraftOrderValidator, current_order
 from actions.lines import bullet_list, describe_application
 from actions.typed import (
     EXPLICIT_STOP,
+    answers,
     asks_for_a_refund,
     choose_offered,
     corrects_amount,
     describes_enough,
-    plainly_answers,
 )
 from bot.clock import utcnow
 from bot.messages import money, text
@@ -115,9 +114,7 @@ class ValidateRefundForm(DraftOrderValidator):
         if tracker.get_slot("pending_order_id"):
             return {}  # The message answers "should it be for order … instead?".
         said = latest_text(tracker)
-        answering = is_answering(tracker, "refund_method") or plainly_answers(
-            tracker, "refund_method"
-        )
+        answering = answers(tracker, "refund_method")
         method = None
         if answering or asks_for_a_refund(tracker):
             method = reading.method_from_text(said)
@@ -192,7 +189,7 @@ class ValidateRefundForm(DraftOrderValidator):
             return {}
         if requested in DESCRIBING or tracker.get_slot("pending_order_id"):
             return {}
-        if is_answering(tracker, "refund_amount") or plainly_answers(tracker, "refund_amount"):
+        if answers(tracker, "refund_amount"):
             if reading.find_order_id(said):
                 return {}  # About an order, not an amount: see validate_order_id.
             return {"refund_amount": said}
@@ -217,9 +214,7 @@ class ValidateRefundForm(DraftOrderValidator):
         entity = latest_entity(tracker, "refund_reason_category")
         if entity:
             return {"refund_reason_category": entity}
-        if is_answering(tracker, "refund_reason_category") or plainly_answers(
-            tracker, "refund_reason_category"
-        ):
+        if answers(tracker, "refund_reason_category"):
             return {"refund_reason_category": latest_text(tracker)}
         if asks_for_a_refund(tracker) and not tracker.get_slot("refund_reason_category"):
             category = reading.classify_reason(latest_text(tracker))

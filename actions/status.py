@@ -16,7 +16,12 @@ from actions.common import (
     unit_of_work,
 )
 from actions.lines import bullet_list, describe_application, describe_order
-from actions.mentions import order_by_words, order_named_since_question, reference_named
+from actions.mentions import (
+    customer_order_by_words,
+    order_by_words,
+    order_named_since_question,
+    reference_named,
+)
 from actions.people import ActionRequestHuman
 from actions.policy_answers import answer_policy, policy_question
 from actions.typed import reads_as_a_request
@@ -167,9 +172,7 @@ class ActionRefundStatus(Action):
                 dispatcher.utter_message(text=text("application.one", line=line))
                 return []
             if order_id is None:
-                named = order_by_words(
-                    store.customer_orders(session, customer_id=customer), latest_text(tracker)
-                )
+                named = customer_order_by_words(session, customer, latest_text(tracker))
                 order_id = named.id if named is not None else None
             applications = store.list_applications(session, customer_id=customer, order_id=order_id)
             if not applications:

@@ -9,7 +9,7 @@ import re
 
 from rasa_sdk import Tracker
 
-from actions.common import AFFIRMATIVE, latest_intent, latest_text
+from actions.common import AFFIRMATIVE, is_answering, latest_intent, latest_text
 from bot.refunds import policy, reading
 from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import AmountError, ReasonError
@@ -115,6 +115,14 @@ def plainly_answers(tracker: Tracker, slot: str) -> bool:
             return False
         return len(said) <= 80
     return False
+
+
+def answers(tracker: Tracker, slot: str) -> bool:
+    """Return True when the message answers the question for ``slot``, as NLU read it or by words.
+
+    See :func:`actions.common.is_answering` and :func:`plainly_answers`.
+    """
+    return is_answering(tracker, slot) or plainly_answers(tracker, slot)
 
 
 def corrects_amount(said: str) -> bool:

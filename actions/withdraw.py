@@ -6,13 +6,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, customer_of, latest_entity, latest_text, unit_of_work
+from actions.common import DomainDict, customer_of, latest_text, unit_of_work
 from actions.lines import bullet_list, describe_application
-from actions.mentions import order_by_words
+from actions.mentions import customer_order_by_words, reference_named
 from actions.status import named_order
 from bot.clock import utcnow
 from bot.messages import text
-from bot.refunds import policy, reading, store
+from bot.refunds import policy, store
 from bot.refunds.errors import ApplicationNotFound, TransitionNotAllowed
 
 
@@ -32,9 +32,7 @@ class ActionWithdrawRefund(Action):
             dispatcher.utter_message(response="utter_need_identity")
             return []
         # Only a reference is ever repeated back, whatever NLU tagged or a button carried.
-        reference = reading.find_reference(
-            latest_entity(tracker, "application_reference") or ""
-        ) or reading.find_reference(latest_text(tracker))
+        reference = reference_named(tracker)
         order_id: str | None = None
         forget: list[EventType] = []
         if not reference:
@@ -42,9 +40,7 @@ class ActionWithdrawRefund(Action):
         with unit_of_work() as session:
             if not reference and order_id is None:
                 # "the lamp one": an order of theirs named by its item.
-                named = order_by_words(
-                    store.customer_orders(session, customer_id=customer), latest_text(tracker)
-                )
+                named = customer_order_by_words(session, customer, latest_text(tracker))
                 order_id = named.id if named is not None else None
             if reference:
                 try:

@@ -58,7 +58,7 @@ def status_message(application: RefundApplication, event: RefundEvent) -> str | 
     if event.from_status == status:
         # Not a change: the merchant asks the buyer something (bot.refunds.review), or the
         # buyer's own answer or tracking number (bot.refunds.store.add_buyer_note).
-        if not event.note or event.actor.startswith("customer:"):
+        if not event.note or store.is_customer_actor(event.actor):
             return None
         return text("status.merchant_asks", question=event.note, **facts)
     if status == RefundStatus.REJECTED.value and event.note:

@@ -43,6 +43,11 @@ def customer_actor(customer_id: str) -> str:
     return f"customer:{customer_id}"
 
 
+def is_customer_actor(actor: str) -> bool:
+    """Return True when an event's ``actor`` is a buyer (see :func:`customer_actor`)."""
+    return actor.startswith("customer:")
+
+
 # --- orders ---------------------------------------------------------------------------------
 
 
@@ -260,14 +265,16 @@ def add_buyer_note(
 
 
 def open_question(session: Session, *, application: RefundApplication) -> RefundEvent | None:
-    """Return the merchant's latest question on ``application`` if the buyer has not answered."""
-    for event in reversed(events_of(session, application_id=application.id)):
-        if event.from_status != event.to_status or not event.note:
-            return None
-        if event.actor.startswith("customer:"):
-            return None
-        return event
-    return None
+    """Return the merchant's latest question on ``application`` if the buyer has not answered.
+
+    It is open while it is the application's latest event: a status change or the buyer's own
+    note after it closes it.
+    """
+    events = events_of(session, application_id=application.id)
+    latest = events[-1] if events else None
+    if latest is None or latest.from_status != latest.to_status or not latest.note:
+        return None
+    return None if is_customer_actor(latest.actor) else latest
 
 
 def approve(
