@@ -94,6 +94,12 @@ class RasaDouble:
         self.down = False
         self.refused = 0
         self.delay = 0.0
+        # Holds each turn until this many are in Rasa at once (or a few seconds pass), so a test
+        # can see whether the gateway sends conversations side by side without timing it.
+        self.hold_until_in_flight = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._in_flight_changed = asyncio.Condition()
         self.reply: Callable[[dict[str, Any]], list[dict[str, Any]]] = scripted_reply
         self.url = ""
         # The HTTP API: events appended per conversation, the active form, executed actions.
@@ -122,9 +128,31 @@ class RasaDouble:
             return web.Response(status=503, text="down")
         body = await request.json()
         self.requests.append(body)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        return web.json_response(self.reply(body))
+        async with self._in_flight_changed:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._in_flight_changed.notify_all()
+        try:
+            if self.hold_until_in_flight:
+                await self._wait_for_company()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return web.json_response(self.reply(body))
+        finally:
+            async with self._in_flight_changed:
+                self.in_flight -= 1
+
+    async def _wait_for_company(self) -> None:
+        async with self._in_flight_changed:
+            try:
+                await asyncio.wait_for(
+                    self._in_flight_changed.wait_for(
+                        lambda: self.peak_in_flight >= self.hold_until_in_flight
+                    ),
+                    timeout=5,
+                )
+            except asyncio.TimeoutError:
+                pass
 
     async def _tracker(self, request: web.Request) -> web.Response:
         if self.down:

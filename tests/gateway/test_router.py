@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -104,14 +103,15 @@ async def test_replies_with_images_and_custom_payloads_are_kept(
 
 
 async def test_many_conversations_run_side_by_side(gateway: TestClient, rasa: RasaDouble) -> None:
-    rasa.delay = 0.2
+    # Each turn is held in Rasa until all five are there: a gateway that sent one
+    # conversation's turn at a time would leave the first alone until the double gives up.
+    rasa.hold_until_in_flight = 5
     sockets = [(await hello(gateway))[0] for _ in range(5)]
     for i, ws in enumerate(sockets):
         await ws.send_json({"type": "message", "text": f"c{i}", "client_id": "m"})
-    started = asyncio.get_running_loop().time()
     texts = [(await bot_text(ws))["text"] for ws in sockets]
     assert texts == [f"You said: c{i}" for i in range(5)]
-    assert asyncio.get_running_loop().time() - started < 0.9
+    assert rasa.peak_in_flight == 5
     for ws in sockets:
         await ws.close()
 
