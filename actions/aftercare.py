@@ -9,12 +9,12 @@ kept on the application that waits for the item. Everything else goes on to the 
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, customer_of, latest_intent, latest_text, unit_of_work
 from actions.lines import bullet_list, describe_application
-from actions.mentions import customer_order_by_words, reference_named
+from actions.mentions import customer_order_by_words, last_action_before_message, reference_named
 from bot.clock import utcnow
 from bot.messages import text
 from bot.refunds import reading, store
@@ -115,6 +115,14 @@ class ActionUnprompted(Action):
         """Attach it to the application it is about, or say what the bot can do with it."""
         if tell_about_applications(dispatcher, tracker):
             return []
+        offered = tracker.get_slot("next_order_ids")
+        if (
+            offered
+            and latest_intent(tracker) == "affirm"
+            and last_action_before_message(tracker) == "action_submit_refund"
+        ):
+            # "yes" to the next order offered with the submitted application.
+            return [SlotSet("order_id", offered[0]), FollowupAction("refund_form")]
         if latest_intent(tracker) == "inform" and (
             describes_a_refund(latest_text(tracker)) or _returns_an_item(tracker)
         ):

@@ -46,12 +46,37 @@ class ActionPolicyAnswer(Action):
         if reading.wants_a_person(said):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         outside = not tracker.active_loop.get("name")
+        refusal = None if outside else _refusal_asked_about(tracker, said)
+        if refusal:
+            # "why can't I return it?" right after the form refused a method: that refusal.
+            dispatcher.utter_message(text=refusal)
+            return []
         if shop_question(said) or (outside and not about_refunds(said)):
             # A shop question that is not about refunds ("can I pay with Apple Pay?").
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
         answer_policy(dispatcher, policy_topic(said) or "utter_policy_overview")
         return []
+
+
+#: A question about why something is not allowed ("why can't I return it?", "how come?").
+_WHY_NOT = re.compile(
+    r"\bwhy (can'?t|cannot|not|isn'?t|is it not|won'?t|am i not|don'?t)\b|\bhow come\b", re.I
+)
+
+
+def _refusal_asked_about(tracker: Tracker, said: str) -> str | None:
+    """Return the form's latest policy refusal when the buyer asks why, else None."""
+    block = tracker.get_slot("policy_block")
+    if not block or not _WHY_NOT.search(said):
+        return None
+    for event in reversed(tracker.events):
+        if (
+            event.get("event") == "bot"
+            and (event.get("metadata") or {}).get("utter_action") == block
+        ):
+            return str(event.get("text") or "") or None
+    return None
 
 
 class ActionStopForm(Action):

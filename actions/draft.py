@@ -103,7 +103,8 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                     for order in named_orders
                 ],
             )
-            return {}
+            # The others are offered once this one is submitted (action_submit_refund).
+            return {"next_order_ids": named_orders}
         by_words = is_answering(tracker, "order_id") or (
             starting and tracker.get_slot("requested_slot") is None
         )

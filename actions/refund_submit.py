@@ -57,8 +57,17 @@ class ActionSubmitRefund(Action):
         except RefundError as e:
             dispatcher.utter_message(response="utter_refund_failed", why=_refusal_text(e))
             return reset
+        later = [o for o in tracker.get_slot("next_order_ids") or [] if o != application.order_id]
+        if later:
+            # Named together with this one ("refunds for 9000… and 9000…"): offered next.
+            reply["buttons"] = [
+                {
+                    "title": text("form.next_order", order_id=later[0]),
+                    "payload": f'/request_refund{{"order_id":"{later[0]}"}}',
+                }
+            ]
         dispatcher.utter_message(**reply)
-        return reset
+        return [*reset, SlotSet("next_order_ids", later or None)]
 
 
 def _submitted_reply(application: RefundApplication, *, created: bool) -> dict[str, Any]:

@@ -100,7 +100,12 @@ class ActionOrderStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Answer with the order named in the conversation, or with the buyer's orders."""
+        """Answer with the order named in the conversation, or with the buyer's orders.
+
+        A question that names an RF reference is about that refund, whatever NLU made of it.
+        """
+        if reading.find_reference(latest_text(tracker)):
+            return await ActionRefundStatus().run(dispatcher, tracker, domain)
         customer = customer_of(tracker)
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")

@@ -203,6 +203,7 @@ MESSAGES: dict[str, str] = {
     "application.button": "{reference} (order {order_id})",
     "form.order_by_words": "Order {order}.",
     "form.which_order_first": ("One refund at a time: which order shall we start with? {orders}"),
+    "form.next_order": "Now the refund for order {order_id}",
     "form.switch_order": (
         "This refund is for order {current}. Should it be for order {new} instead?"
     ),

@@ -85,3 +85,71 @@ async def test_a_plain_detail_with_nothing_to_attach_it_to_asks_what_to_do(
         "utter_inform_without_context"
     ]
     assert await say(ActionUnprompted(), domain, "no", "deny") == ["utter_nothing_to_stop"]
+
+
+async def test_the_other_order_named_with_the_first_is_offered_once_it_is_submitted(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    from decimal import Decimal
+
+    from actions.refund_submit import ActionSubmitRefund
+    from tests.actions.conftest import slot_values
+    from tests.factories import make_order
+
+    with session_factory.begin() as session:
+        cable = str(make_order(session, customer_id="c-1", total=Decimal("12.00"), now=utcnow()).id)
+        speaker = str(make_order(session, customer_id="c-1", now=utcnow()).id)
+    confirmed = {
+        "order_id": cable,
+        "refund_method": "no_return_refund",
+        "refund_amount": "12.00",
+        "refund_reason_category": "quality_problem",
+        "refund_reason": "it stopped working after a day",
+        "refund_confirmed": True,
+        "refund_draft_id": "draft-1",
+        "next_order_ids": [cable, speaker],
+    }
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, text="yes", intent="affirm", slots=confirmed, active_loop=None)
+    events = await ActionSubmitRefund().run(dispatcher, tracker, domain)
+    [submitted_reply] = dispatcher.messages
+    assert submitted_reply["buttons"] == [
+        {
+            "title": f"Now the refund for order {speaker}",
+            "payload": f'/request_refund{{"order_id":"{speaker}"}}',
+        }
+    ]
+    assert slot_values(events)["next_order_ids"] == [speaker]
+
+    # A typed "yes" to that offer starts the refund for the other order.
+    answer = make_tracker(
+        domain,
+        text="yes please",
+        intent="affirm",
+        slots={"next_order_ids": [speaker]},
+        active_loop=None,
+    )
+    answer.events.insert(1, {"event": "action", "name": "action_submit_refund"})
+    started = await ActionUnprompted().run(CollectingDispatcher(), answer, domain)
+    assert {"event": "slot", "name": "order_id", "value": speaker} in [
+        {k: e[k] for k in ("event", "name", "value") if k in e} for e in started
+    ]
+    assert (started[-1]["event"], started[-1]["name"]) == ("followup", "refund_form")
+
+    # Submitting the last of them offers nothing more.
+    last = CollectingDispatcher()
+    done = {
+        **confirmed,
+        "order_id": speaker,
+        "refund_amount": "10.00",
+        "refund_draft_id": "draft-2",
+        "next_order_ids": [speaker],
+    }
+    events = await ActionSubmitRefund().run(
+        last,
+        make_tracker(domain, text="yes", intent="affirm", slots=done, active_loop=None),
+        domain,
+    )
+    assert last.messages[0]["response"].startswith("utter_refund_submitted")
+    assert not last.messages[0]["buttons"]
+    assert slot_values(events)["next_order_ids"] is None

@@ -1,0 +1,79 @@
+"""Questions in the middle of a refund that are about something the buyer was just told."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import sessionmaker
+
+from actions.conversation import ActionPolicyAnswer
+from actions.status import ActionOrderStatus
+from tests.actions.conftest import make_tracker
+from tests.actions.test_other_flows import submitted
+
+pytestmark = pytest.mark.usefixtures("action_database")
+
+REFUSAL = (
+    "Return and refund isn't available for order 8041000000002703: "
+    "the 15-day protection window after delivery has closed."
+)
+
+
+def refused_then(domain: dict[str, Any], said: str, **slots: Any) -> Any:
+    tracker = make_tracker(
+        domain,
+        text=said,
+        intent="ask_refund_policy",
+        slots={"order_id": "8041000000002703", **slots},
+        requested_slot="refund_method",
+    )
+    refusal = {
+        "event": "bot",
+        "text": REFUSAL,
+        "metadata": {"utter_action": "utter_method_not_offered"},
+    }
+    tracker.events.insert(len(tracker.events) - 2, refusal)
+    return tracker
+
+
+async def test_why_not_after_a_refusal_repeats_that_refusal(domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = refused_then(
+        domain, "why can't I return it?", policy_block="utter_method_not_offered"
+    )
+    await ActionPolicyAnswer().run(dispatcher, tracker, domain)
+    assert [m["text"] for m in dispatcher.messages] == [REFUSAL]
+
+
+async def test_other_policy_questions_after_a_refusal_get_their_own_answer(
+    domain: dict[str, Any],
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = refused_then(
+        domain, "who pays for return shipping?", policy_block="utter_method_not_offered"
+    )
+    await ActionPolicyAnswer().run(dispatcher, tracker, domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_policy_return_shipping"]
+    # Without a refusal to explain, "why" is a policy question like any other.
+    plain = CollectingDispatcher()
+    await ActionPolicyAnswer().run(plain, refused_then(domain, "why can't I return it?"), domain)
+    assert [m.get("text") for m in plain.messages] != [REFUSAL]
+
+
+async def test_a_status_question_naming_a_reference_is_about_that_refund(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id, reference = submitted(session_factory, "c-1", "k-1")
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        domain,
+        text=f"before that, what's the status of {reference}?",
+        intent="check_order_status",
+        active_loop=None,
+    )
+    await ActionOrderStatus().run(dispatcher, tracker, domain)
+    [answer] = dispatcher.messages
+    assert reference in answer["text"]
+    assert order_id in answer["text"]
