@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import bot.api.models
 import bot.console.models
 import bot.gateway.models
 import bot.handoff.models
@@ -14,7 +15,13 @@ import bot.refunds.models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
 
-MODEL_MODULES = (bot.console.models, bot.gateway.models, bot.handoff.models, bot.refunds.models)
+MODEL_MODULES = (
+    bot.api.models,
+    bot.console.models,
+    bot.gateway.models,
+    bot.handoff.models,
+    bot.refunds.models,
+)
 SECURITY_TABLES = {"login_failures", "verification_attempts"}
 
 
