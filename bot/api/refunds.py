@@ -60,7 +60,7 @@ def _listing(request: web.Request) -> tuple[queries.Filters, queries.Position | 
             errors.append({"field": name, "detail": "is not a value this API knows"})
     statuses: list[RefundStatus] | None = None
     if "status" in query:
-        known = {s.value for s in RefundStatus}
+        known = [s.value for s in RefundStatus]
         given = [s for s in query["status"].split(",") if s]
         unknown = [s for s in given if s not in known]
         if unknown or not given:
@@ -83,7 +83,7 @@ def _listing(request: web.Request) -> tuple[queries.Filters, queries.Position | 
         if after is None:
             errors.append({"field": "cursor", "detail": "pass back a next_cursor untouched"})
     if errors:
-        raise invalid(errors)
+        raise invalid(sorted(errors, key=lambda e: e["field"]))
     filters = queries.Filters(
         statuses=statuses,
         order_id=query.get("order_id"),
