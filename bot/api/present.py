@@ -36,19 +36,8 @@ def action_name(action: review.ReviewAction) -> str:
 def application(found: RefundApplication) -> dict[str, Any]:
     """Return an application without its events."""
     return {
-        "reference": found.reference,
-        "order_id": found.order_id,
-        "customer_id": found.customer_id,
-        "method": found.method,
-        "amount": str(found.amount),
-        "compensation": str(found.compensation),
-        "currency": found.currency,
-        "reason_category": found.reason_category,
-        "reason": found.reason,
-        "status": found.status,
-        "review": found.review,
+        **found.fields(),
         "review_due_at": iso(found.review_due_at),
-        "return_tracking": found.return_tracking,
         "created_at": iso(found.created_at),
         "updated_at": iso(found.updated_at),
         "allowed_actions": [action_name(a) for a in review.available_actions(found)],

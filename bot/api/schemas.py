@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
+from bot.refunds.order_rows import REQUIRED_FIELDS
 
 Schema = dict[str, Any]
 
@@ -71,17 +72,7 @@ ORDER_PUT: Schema = {
             "delivered_at": NULLABLE_TIMESTAMP,
             "items": {"type": "array", "minItems": 1, "items": ITEM},
         },
-        required=[
-            "customer_id",
-            "customer_email",
-            "status",
-            "currency",
-            "total",
-            "paid_at",
-            "ship_by",
-            "promised_delivery_by",
-            "items",
-        ],
+        required=[f for f in REQUIRED_FIELDS if f != "order_id"],
     ),
     "description": (
         "An order with the fields of the import file (`refundbot orders import`). `order_id` "

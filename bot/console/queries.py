@@ -170,19 +170,8 @@ def evidence_file(
 def application_json(a: RefundApplication) -> dict[str, Any]:
     """Return an application as the console shows it, with what a reviewer can do now."""
     return {
-        "reference": a.reference,
-        "order_id": a.order_id,
-        "customer_id": a.customer_id,
-        "method": a.method,
-        "amount": str(a.amount),
-        "compensation": str(a.compensation),
-        "currency": a.currency,
-        "reason_category": a.reason_category,
-        "reason": a.reason,
-        "status": a.status,
-        "review": a.review,
+        **a.fields(),
         "review_due_at": None if a.review_due_at is None else a.review_due_at.isoformat(),
-        "return_tracking": a.return_tracking,
         "conversation_id": a.conversation_id,
         "created_at": a.created_at.isoformat(),
         "actions": [action.value for action in review.available_actions(a)],
