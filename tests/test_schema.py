@@ -38,3 +38,11 @@ def test_0004_downgrades_and_upgrades_again(db_url: str) -> None:
     assert not SECURITY_TABLES & set(inspect(get_engine(db_url)).get_table_names())
     upgrade(db_url)
     assert SECURITY_TABLES <= set(inspect(get_engine(db_url)).get_table_names())
+
+
+def test_0005_downgrades_and_upgrades_again(db_url: str) -> None:
+    api_tables = {"api_keys", "api_idempotency"}
+    command.downgrade(alembic_config(db_url), "0004")
+    assert not api_tables & set(inspect(get_engine(db_url)).get_table_names())
+    upgrade(db_url)
+    assert api_tables <= set(inspect(get_engine(db_url)).get_table_names())

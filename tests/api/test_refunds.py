@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -161,3 +162,36 @@ async def test_reject_needs_a_note_and_unknown_things_are_404(
     await problem(await gateway.get("/api/v1/refunds/RF-NOPE0000", headers=auth(key)), 404)
     await problem(await gateway.post("/api/v1/refunds/RF-NOPE0000/approve", headers=auth(key)), 404)
     await problem(await gateway.post(f"{url}/undo", headers=auth(key)), 404)
+
+
+async def test_two_reviewers_at_once_decide_once(gateway: TestClient, settings: Settings) -> None:
+    key = api_key(settings, "refunds:read", "refunds:write")
+    [reference] = file_many(settings, 1, "c-1001")
+    url = f"/api/v1/refunds/{reference}"
+
+    responses = await asyncio.gather(
+        gateway.post(f"{url}/approve", headers=auth(key)),
+        gateway.post(f"{url}/reject", json={"note": "Out of policy."}, headers=auth(key)),
+    )
+
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200, 409]
+    loser = next(r for r in responses if r.status == 409)
+    assert (await problem(loser, 409))["status_now"] in ("awaiting_return", "rejected")
+    detail = await (await gateway.get(url, headers=auth(key))).json()
+    decisions = [e for e in detail["events"] if e["actor"] == "seller:shop"]
+    assert len(decisions) == 1
+
+
+async def test_a_bad_idempotency_key_is_refused(gateway: TestClient, settings: Settings) -> None:
+    key = api_key(settings, "refunds:write")
+    [reference] = file_many(settings, 1, "c-1001")
+    for bad in ("x" * 256, " "):
+        response = await gateway.post(
+            f"/api/v1/refunds/{reference}/approve",
+            headers=auth(key, **{"Idempotency-Key": bad}),
+        )
+        await problem(response, 400)
+    with get_sessionmaker(settings.database_url).begin() as session:
+        application = session.query(RefundApplication).filter_by(reference=reference).one()
+        assert application.status == "pending_review"
