@@ -16,6 +16,8 @@ When no conversation is that recent, the news goes to the one used last, to wait
 application made where no customer is signed in (an anonymous buyer who proved who they are with
 the order's e-mail) is told in its own conversation only, and only conversations bound to the
 application's customer are told: a chat since signed in as someone else hears nothing of it.
+An application the shop filed for the buyer (the shop API) is news from its first event on: the
+buyer is told it was opened, or, when it was approved at once, that it is paid.
 """
 
 from __future__ import annotations
