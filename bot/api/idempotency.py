@@ -6,11 +6,15 @@ concurrent duplicate waits on that row's unique index (PostgreSQL) or on the wri
 then finds the stored answer and replays it; it never runs the work a second time. A request
 that fails (a 4xx) rolls back with its claim, so a retry is judged afresh; only successes are
 kept. The same key with another body (another path, another JSON) is refused with 422.
+
+Answers are kept for :data:`RETENTION` (24 hours, as Stripe does); a key's older ones are deleted
+when it next sends a key, so the table holds about a day of each key's POSTs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +35,7 @@ from bot.gateway import inputs, keys
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+RETENTION = dt.timedelta(hours=24)
 
 Work = Callable[[Session], tuple[int, dict[str, Any]]]
 
@@ -60,6 +65,13 @@ async def run(request: web.Request, caller: Caller, body: Any, work: Work) -> we
     def unit() -> tuple[int, str, bool]:
         with sessions.begin() as session:
             if key is not None:
+                now = utcnow()
+                session.execute(
+                    delete(IdempotentResponse).where(
+                        IdempotentResponse.api_key_id == caller.key_id,
+                        IdempotentResponse.created_at < now - RETENTION,
+                    )
+                )
                 kept = _kept(session, caller, key, fingerprint)
                 if kept is not None:
                     return kept
@@ -69,7 +81,7 @@ async def run(request: web.Request, caller: Caller, body: Any, work: Work) -> we
                     request_hash=fingerprint,
                     status=0,
                     body="",
-                    created_at=utcnow(),
+                    created_at=now,
                 )
                 session.add(claim)
                 session.flush()

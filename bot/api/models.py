@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -38,7 +39,10 @@ class IdempotentResponse(Base):
     """The first response to a POST sent with an ``Idempotency-Key``, per API key."""
 
     __tablename__ = "api_idempotency"
-    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "key"),
+        Index("ix_api_idempotency_api_key_id_created_at", "api_key_id", "created_at"),
+    )
 
     id = Column(ID, primary_key=True)
     api_key_id = Column(ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False)

@@ -51,8 +51,12 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.UniqueConstraint("api_key_id", "key", name="uq_api_idempotency_api_key_id"),
     )
+    op.create_index(
+        "ix_api_idempotency_api_key_id_created_at", "api_idempotency", ["api_key_id", "created_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_api_idempotency_api_key_id_created_at", "api_idempotency")
     op.drop_table("api_idempotency")
     op.drop_table("api_keys")

@@ -4,12 +4,14 @@ and Idempotency-Key on every POST."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot.api.models import IdempotentResponse
+from bot.clock import utcnow
 from bot.gateway.identity import make_token
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
@@ -205,3 +207,21 @@ async def _next_out_or_none(ws: Any) -> dict[str, Any] | None:
         return await asyncio.wait_for(bot_text(ws), 0.3)
     except asyncio.TimeoutError:
         return None
+
+
+async def test_kept_answers_expire_after_a_day(gateway: TestClient, settings: Settings) -> None:
+    key = api_key(settings)
+    await put_order(gateway, key, ORDER_ID, order_body())
+    headers = auth(key, **{"Idempotency-Key": "old"})
+    assert (await gateway.post(URL, json=RETURN, headers=headers)).status == 201
+    with get_sessionmaker(settings.database_url).begin() as session:
+        kept = session.execute(select(IdempotentResponse)).scalar_one()
+        kept.created_at = utcnow() - dt.timedelta(hours=25)
+
+    again = await gateway.post(URL, json={**RETURN, "amount": "5.00"}, headers=headers)
+
+    assert again.status == 201  # a new request, not a reused key
+    assert applications(settings) == 2
+    with get_sessionmaker(settings.database_url).begin() as session:
+        [fresh] = session.execute(select(IdempotentResponse)).scalars()
+        assert fresh.created_at > utcnow() - dt.timedelta(minutes=5)
