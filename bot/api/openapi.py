@@ -70,7 +70,8 @@ def _operation(route: Route) -> dict[str, Any]:
             "content": {"application/json": {"schema": route.response}},
         }
     }
-    for status in sorted({400, 401, 403, *route.errors}):
+    bodies = (413, 415) if route.request is not None else ()
+    for status in sorted({400, 401, 403, *bodies, *route.errors}):
         responses[str(status)] = {
             "description": TITLES[status],
             "content": {CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
