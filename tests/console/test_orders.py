@@ -141,7 +141,9 @@ async def test_a_merchant_starts_a_refund_the_buyer_is_told(
     ws, _ = await hello(buyer, token=make_token(SHOP_SECRET, "c-1001"))
     page = await mia.get(f"/console/api/orders/{DELIVERED}")
 
-    response = await mia.post(f"/console/api/orders/{DELIVERED}/refunds", refund(page["form_token"]))
+    response = await mia.post(
+        f"/console/api/orders/{DELIVERED}/refunds", refund(page["form_token"])
+    )
     assert response.status == 201
     filed = await response.json()
     assert (filed["status"], filed["amount"], filed["customer_id"]) == (
