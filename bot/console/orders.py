@@ -34,6 +34,7 @@ from bot.refunds.errors import (
     RefundError,
 )
 from bot.refunds.models import Order
+from bot.refunds.reading import is_order_id
 
 MAX_QUERY_CHARS = 254
 MAX_REASON_CHARS = 2000
@@ -72,6 +73,8 @@ async def search(request: web.Request) -> web.Response:
 async def order(request: web.Request) -> web.Response:
     """Return an order with its balance, the methods allowed now, its applications, a form token."""
     order_id = request.match_info["id"]
+    if not is_order_id(order_id):
+        raise web.HTTPNotFound(text="no such order")
     settings = request.app[gateway_keys.SETTINGS].policy
     agent = current_agent(request)
 
@@ -105,6 +108,8 @@ async def start_refund(request: web.Request) -> web.Response:
     except Refused as e:
         return refused(e)
     order_id = request.match_info["id"]
+    if not is_order_id(order_id):
+        raise web.HTTPNotFound(text="no such order")
     settings = request.app[gateway_keys.SETTINGS].policy
     now = utcnow()
 

@@ -131,6 +131,7 @@ async def test_an_order_page_shows_balance_methods_and_applications(
     assert read_only["applications"][0]["conversation_id"] is None
     assert read_only["balance"]["requested"] == "20.00"
     assert (await ben.client.get("/console/api/orders/8041235566700000")).status == 404
+    assert (await ben.client.get("/console/api/orders/%00")).status == 404
 
 
 @pytest.mark.usefixtures("shop")
