@@ -78,3 +78,31 @@ async def test_a_merchant_finds_an_order_and_starts_a_refund(
     await review.get_by_role("link", name=f"Open order {ORDER}").click()
     await expect(order.get_by_role("heading", name=f"Order {ORDER}")).to_be_visible()
     await page.close()
+
+
+async def test_an_agent_without_the_role_reads_an_order_but_has_no_form(
+    browser: Browser, gateway_server: TestServer, settings: Settings
+) -> None:
+    add_agent(settings, "sam", Role.AGENT)
+    with get_sessionmaker(settings.database_url).begin() as session:
+        make_order(session, id=ORDER, now=utcnow())
+    page = await browser.new_page()
+    await page.goto(str(gateway_server.make_url("/console")))
+    await page.get_by_label("Name").fill("sam")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+
+    await page.goto(str(gateway_server.make_url(f"/console#orders/{ORDER}")))
+    order = page.get_by_role("region", name="Order")
+    await expect(order.get_by_role("heading", name=f"Order {ORDER}")).to_be_visible()
+    await expect(order).to_contain_text("Only a merchant or an admin can start a refund.")
+    await expect(page.get_by_role("button", name="Start refund")).to_have_count(0)
+    # Back and forth by the tabs, a link to the same order opens it again.
+    await page.get_by_role("button", name="Refunds").click()
+    await expect(order).to_be_hidden()
+    await page.get_by_role("button", name="Orders").click()
+    await expect(page.get_by_role("link", name=ORDER)).to_be_visible()
+    await page.get_by_role("link", name=ORDER).click()
+    await expect(order.get_by_role("heading", name=f"Order {ORDER}")).to_be_visible()
+    await page.close()

@@ -101,7 +101,13 @@
     if (view === "orders" && window.ConsoleOrders) window.ConsoleOrders.show();
   }
   Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
-    tab.addEventListener("click", function () { showView(tab.getAttribute("data-view")); });
+    tab.addEventListener("click", function () {
+      // The tab's own address, so a link to where the agent was before works again.
+      var view = tab.getAttribute("data-view");
+      var target = "#" + (view === "inbox" ? "conversations" : view);
+      if (location.hash !== target) location.hash = target;
+      else showView(view);
+    });
   });
   // Links between the views: #conversations/ID, #refunds/REFERENCE, #orders/ORDER.
   function route() {
