@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -14,13 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from bot.clock import utcnow
-from bot.console.models import Role
 from bot.gateway.identity import make_token
 from bot.refunds import store
 from bot.refunds.enums import OrderStatus, RefundMethod
 from bot.refunds.models import RefundApplication
-from bot.settings import Settings
-from tests.console.agents import Console, add_agent, client_of
+from tests.console.agents import Console, client_of
 from tests.factories import DAMAGED_REASON, make_customer, make_order
 from tests.gateway.doubles import SHOP_SECRET
 from tests.gateway.webchat_client import bot_text, hello
@@ -28,14 +25,6 @@ from tests.gateway.webchat_client import bot_text, hello
 DELIVERED = "8041235566701234"
 AWAITING = "8041235566709876"
 OTHER = "8041235566704444"
-
-
-@pytest.fixture
-async def mia(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) -> Console:
-    add_agent(settings, "mia", Role.MERCHANT)
-    console = await browser_of()
-    assert await console.sign_in("mia") == 302
-    return console
 
 
 @pytest.fixture
