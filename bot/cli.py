@@ -95,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("--customer", default="c-1001", help="demo customer id ('' = anonymous)")
     shell.set_defaults(handler=_shell)
 
+    from bot.api.cli import register as register_api_key_commands
     from bot.console.cli import register as register_agent_commands
 
     register_agent_commands(commands)
+    register_api_key_commands(commands)
     return parser
 
 

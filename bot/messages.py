@@ -62,6 +62,10 @@ MESSAGES: dict[str, str] = {
         "{amount} is on its way."
     ),
     "status.refunded": "Your refund of {amount} for application {reference} has been paid.",
+    "status.filed_by_shop": (
+        "The shop has opened refund application {reference} for {amount} for you. I'll tell "
+        "you here when it moves on."
+    ),
     "status.merchant_asks": (
         "About your refund application {reference}, the merchant asks: {question} Please "
         "answer here."

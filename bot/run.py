@@ -167,6 +167,7 @@ def run_all(settings: Settings, *, model: Path | None = None) -> int:
     if not model.exists():
         print(f"refundbot: no trained model at {model}; run `make train` first", file=sys.stderr)
         return 2
+    api_key = _demo_api_key(settings) if settings.gateway.demo_shop else None
     return supervise(
         services(settings, model),
         var_dir=settings.var_dir,
@@ -174,8 +175,21 @@ def run_all(settings: Settings, *, model: Path | None = None) -> int:
             "REFUNDBOT_DATABASE_URL": settings.database_url,
             "REFUNDBOT_VAR_DIR": str(settings.var_dir),
         },
-        on_ready=lambda started: _print_banner(settings, started),
+        on_ready=lambda started: _print_banner(settings, started, api_key),
     )
+
+
+def _demo_api_key(settings: Settings) -> str:
+    """Return the line that shows the demo's API key (made once per database)."""
+    from bot.api.demo import demo_key
+    from bot.clock import utcnow
+    from bot.refunds.db import get_sessionmaker
+
+    with get_sessionmaker(settings.database_url).begin() as session:
+        key = demo_key(session, var_dir=settings.var_dir, now=utcnow())
+    if key is None:
+        return "a key named demo exists but is not in var/; `refundbot api-key revoke demo`"
+    return f"{key}   (every scope; demo only)"
 
 
 def supervise(
@@ -446,8 +460,9 @@ def _report_failure(service: Service, reason: str) -> None:
             print(f"  {line}", file=sys.stderr)
 
 
-def _print_banner(settings: Settings, started: list[Service]) -> None:
+def _print_banner(settings: Settings, started: list[Service], api_key: str | None) -> None:
     names = ", ".join(s.name for s in started)
+    key = f"\n  Shop API key:  {api_key}" if api_key else ""
     shop = f"http://{settings.gateway.host}:{settings.gateway.port}/"
     demo = (
         f"Demo shop with the chat widget:  {shop}\n"
@@ -460,7 +475,7 @@ def _print_banner(settings: Settings, started: list[Service]) -> None:
 The refund assistant is running ({names}).
 
   {demo}
-  Agent console:  {shop}console   (first: .venv/bin/refundbot agent add NAME --role admin)
+  Agent console:  {shop}console   (first: .venv/bin/refundbot agent add NAME --role admin){key}
   Chat in this terminal, as demo customer Ana (c-1001):   make shell
   As another customer, or anonymously:                    make shell CUSTOMER=c-1002
                                                           make shell CUSTOMER=

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import bot.api.models  # noqa: F401
 import bot.console.models  # noqa: F401
 import bot.gateway.models  # noqa: F401  (registers the gateway tables on Base.metadata)
 import bot.handoff.models  # noqa: F401

@@ -114,3 +114,25 @@ def test_measurement_tooling_is_not_imported_by_the_product() -> None:
         )
     ]
     assert offenders == []
+
+
+def test_the_shop_api_sits_on_the_store_and_the_gateway_only() -> None:
+    """bot/api uses the refund store and the gateway's edge; nothing below imports it back."""
+    api = PROJECT_ROOT / "bot" / "api"
+    upward = {
+        str(path.relative_to(PROJECT_ROOT)): sorted(
+            m
+            for m in imported_modules(path)
+            if m.startswith(("bot.console", "bot.handoff", "bot.channels", "actions"))
+        )
+        for path in sorted(api.glob("*.py"))
+    }
+    assert {path: found for path, found in upward.items() if found} == {}
+    below = [PROJECT_ROOT / d for d in ("bot/gateway", "bot/refunds", "bot/channels", "actions")]
+    offenders = [
+        path.relative_to(PROJECT_ROOT)
+        for root in below
+        for path in root.rglob("*.py")
+        if path.name != "app.py" and any(m.startswith("bot.api") for m in imported_modules(path))
+    ]
+    assert offenders == []

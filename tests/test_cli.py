@@ -100,6 +100,53 @@ def test_seeded_demo_lists_its_refund_as_json(tmp_path: Path) -> None:
 
 def test_help_names_every_command(tmp_path: Path) -> None:
     result = refundbot(f"sqlite:///{tmp_path / 'x.db'}", "--help")
-    for command in ("db", "demo", "orders", "refunds", "run", "shell"):
+    for command in ("db", "demo", "orders", "refunds", "run", "shell", "api-key"):
         assert command in result.stdout
     assert "JSON array" in refundbot("", "orders", "import", "--help").stdout
+
+
+def test_api_keys_are_shown_once_listed_and_revoked(tmp_path: Path) -> None:
+    from bot.api.credentials import authenticate
+    from bot.refunds.db import dispose, get_sessionmaker
+
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(db_url)
+    added = refundbot(
+        db_url, "api-key", "add", "shop-backend", "--scope", "orders:write", "refunds:read"
+    )
+    assert added.returncode == 0, added.stderr
+    secret = added.stdout.strip().splitlines()[-1]
+    assert secret.startswith("rbk_")
+    with get_sessionmaker(db_url).begin() as session:
+        caller = authenticate(session, token=secret)
+    assert caller is not None
+    assert caller.scopes == {"orders:write", "refunds:read"}
+
+    listing = refundbot(db_url, "api-key", "list")
+    assert listing.returncode == 0
+    assert "shop-backend\torders:write refunds:read\tcreated " in listing.stdout
+    assert listing.stdout.rstrip().endswith("active")
+    assert secret not in listing.stdout
+    assert secret.split("_", 2)[2] not in listing.stdout
+
+    taken = refundbot(db_url, "api-key", "add", "shop-backend", "--scope", "orders:read")
+    assert taken.returncode == 1
+    assert "exists already" in taken.stderr
+    bad_scope = refundbot(db_url, "api-key", "add", "x", "--scope", "everything")
+    assert bad_scope.returncode == 2
+    no_scope = refundbot(db_url, "api-key", "add", "x")
+    assert no_scope.returncode == 2
+
+    revoked = refundbot(db_url, "api-key", "revoke", "shop-backend")
+    assert revoked.returncode == 0
+    assert "is revoked" in revoked.stdout
+    assert "revoked 20" in refundbot(db_url, "api-key", "list").stdout
+    assert (
+        refundbot(db_url, "api-key", "revoke", "shop-backend")
+        .stdout.strip()
+        .endswith("was revoked already")
+    )
+    assert refundbot(db_url, "api-key", "revoke", "nobody").returncode == 1
+    with get_sessionmaker(db_url).begin() as session:
+        assert authenticate(session, token=secret) is None
+    dispose(db_url)

@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import bot.api.models
 import bot.console.models
 import bot.gateway.models
 import bot.handoff.models
@@ -14,7 +15,13 @@ import bot.refunds.models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
 
-MODEL_MODULES = (bot.console.models, bot.gateway.models, bot.handoff.models, bot.refunds.models)
+MODEL_MODULES = (
+    bot.api.models,
+    bot.console.models,
+    bot.gateway.models,
+    bot.handoff.models,
+    bot.refunds.models,
+)
 SECURITY_TABLES = {"login_failures", "verification_attempts"}
 
 
@@ -31,3 +38,11 @@ def test_0004_downgrades_and_upgrades_again(db_url: str) -> None:
     assert not SECURITY_TABLES & set(inspect(get_engine(db_url)).get_table_names())
     upgrade(db_url)
     assert SECURITY_TABLES <= set(inspect(get_engine(db_url)).get_table_names())
+
+
+def test_0005_downgrades_and_upgrades_again(db_url: str) -> None:
+    api_tables = {"api_keys", "api_idempotency"}
+    command.downgrade(alembic_config(db_url), "0004")
+    assert not api_tables & set(inspect(get_engine(db_url)).get_table_names())
+    upgrade(db_url)
+    assert api_tables <= set(inspect(get_engine(db_url)).get_table_names())

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add.add_argument("name", help="sign-in name: a-z, 0-9, '.', '_', '-'")
-    add.add_argument("--role", choices=["agent", "admin"], default="agent")
+    add.add_argument("--role", choices=["agent", "merchant", "admin"], default="agent")
     add.add_argument("--display-name", default=None, help="shown to buyers (default: NAME)")
     add.set_defaults(handler=_agent_add)
     listing = agent.add_parser(

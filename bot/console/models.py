@@ -15,10 +15,16 @@ ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Role(str, Enum):
-    """What an agent may do: admins also manage canned replies."""
+    """What an agent may do: merchants also file refunds, admins also manage canned replies."""
 
     AGENT = "agent"
+    MERCHANT = "merchant"
     ADMIN = "admin"
+
+    @property
+    def files_refunds(self) -> bool:
+        """Return whether this role may start a refund for an order (the seller's back-office)."""
+        return self in (Role.MERCHANT, Role.ADMIN)
 
 
 class Agent(Base):

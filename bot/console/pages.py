@@ -75,6 +75,7 @@ async def index(request: web.Request) -> web.Response:
 <title>Agent console</title>
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/console/static/console.js" defer></script>
+<script src="/console/static/orders.js" defer></script>
 </head><body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
@@ -82,6 +83,7 @@ async def index(request: web.Request) -> web.Response:
 <nav aria-label="Sections">
 <button type="button" class="tab" data-view="inbox" aria-pressed="true">Conversations</button>
 <button type="button" class="tab" data-view="refunds" aria-pressed="false">Refunds</button>
+<button type="button" class="tab" data-view="orders" aria-pressed="false">Orders</button>
 </nav>
 <p class="who">{e(session.agent.display_name)}
 <span class="role">({e(session.agent.role.value)})</span></p>
@@ -94,14 +96,15 @@ async def index(request: web.Request) -> web.Response:
 <p id="live-status" class="status" role="status" aria-live="polite"></p>
 <div id="inbox" class="view inbox"></div>
 <div id="refunds" class="view refunds" hidden></div>
+<div id="orders" class="view orders" hidden></div>
 </main>
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
 
 
 async def static(request: web.Request) -> web.FileResponse:
-    """Serve the console's script and style sheet."""
+    """Serve the console's scripts and style sheet."""
     name = request.match_info["name"]
-    if name not in ("console.js", "console.css"):
+    if name not in ("console.js", "orders.js", "console.css"):
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})

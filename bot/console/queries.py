@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -21,7 +21,7 @@ from bot.gateway.models import Conversation
 from bot.handoff import queue
 from bot.refunds import review, store
 from bot.refunds.enums import RefundStatus
-from bot.refunds.models import Customer, Evidence, RefundApplication
+from bot.refunds.models import Customer, Evidence, Order, RefundApplication
 
 
 def summary(session: Session, *, conversation_id: str) -> dict[str, Any]:
@@ -170,19 +170,8 @@ def evidence_file(
 def application_json(a: RefundApplication) -> dict[str, Any]:
     """Return an application as the console shows it, with what a reviewer can do now."""
     return {
-        "reference": a.reference,
-        "order_id": a.order_id,
-        "customer_id": a.customer_id,
-        "method": a.method,
-        "amount": str(a.amount),
-        "compensation": str(a.compensation),
-        "currency": a.currency,
-        "reason_category": a.reason_category,
-        "reason": a.reason,
-        "status": a.status,
-        "review": a.review,
+        **a.fields(),
         "review_due_at": None if a.review_due_at is None else a.review_due_at.isoformat(),
-        "return_tracking": a.return_tracking,
         "conversation_id": a.conversation_id,
         "created_at": a.created_at.isoformat(),
         "actions": [action.value for action in review.available_actions(a)],
@@ -220,4 +209,40 @@ def application_detail(session: Session, *, reference: str) -> dict[str, Any]:
             }
             for e in events
         ],
+    }
+
+
+#: How many orders one search shows; more are hinted at, not paged through.
+SEARCH_LIMIT = 20
+
+
+def search_orders(session: Session, *, query: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
+    """Return the orders whose number, customer id or e-mail is ``query``, newest first.
+
+    An order number matches from its start (at least four digits), a customer id and an e-mail
+    exactly (the e-mail in any case); an empty query lists the latest orders. At most ``limit``
+    orders, and ``more`` when there are others: a merchant narrows the search rather than pages.
+    """
+    wanted = query.strip()
+    statement = select(Order).order_by(Order.paid_at.desc(), Order.id)
+    if wanted:
+        matches = [Order.customer_id == wanted, func.lower(Order.customer_email) == wanted.lower()]
+        if wanted.isdigit() and len(wanted) >= 4:
+            matches.append(Order.id.startswith(wanted))
+        statement = statement.where(or_(*matches))
+    found = session.execute(statement.limit(limit + 1)).scalars().all()
+    return {
+        "orders": [
+            {
+                "order_id": o.id,
+                "customer_id": o.customer_id,
+                "customer_email": o.customer_email,
+                "status": o.status,
+                "total": str(o.total),
+                "currency": o.currency,
+                "paid_at": o.paid_at.isoformat(),
+            }
+            for o in found[:limit]
+        ],
+        "more": len(found) > limit,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import applications, conversations, pages, signin
+from bot.console import applications, conversations, orders, pages, signin
 from bot.console.session import guard
 
 
@@ -33,3 +33,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/api/applications", applications.applications)
     r.add_get("/console/api/applications/{reference}", applications.application)
     r.add_post("/console/api/applications/{reference}/{action}", applications.review_application)
+    r.add_get("/console/api/orders", orders.search)
+    r.add_get("/console/api/orders/{id}", orders.order)
+    r.add_post("/console/api/orders/{id}/refunds", orders.start_refund)

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot.api import problems as api_problems
+from bot.api.routes import setup as setup_api
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChat
 from bot.console import keys as console_keys
@@ -33,7 +35,8 @@ from bot.settings import Settings, ensure_rasa_token, ensure_shop_secret
 
 def create_app(settings: Settings) -> web.Application:
     """Return the gateway app; resources open on startup and close on cleanup."""
-    app = web.Application(middlewares=[inputs.readable_paths])
+    # The shop API's errors are problem+json, those of the middlewares after it included.
+    app = web.Application(middlewares=[api_problems.problems, inputs.readable_paths])
     app[keys.SETTINGS] = settings
     app[keys.LIMITS] = RateLimits.of(settings.gateway)
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
@@ -46,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.gateway.demo_shop:
         demo_shop.setup(app)
     setup_console(app)
+    setup_api(app)
     return app
 
 

@@ -16,6 +16,8 @@ When no conversation is that recent, the news goes to the one used last, to wait
 application made where no customer is signed in (an anonymous buyer who proved who they are with
 the order's e-mail) is told in its own conversation only, and only conversations bound to the
 application's customer are told: a chat since signed in as someone else hears nothing of it.
+An application the shop filed for the buyer (the shop API) is news from its first event on: the
+buyer is told it was opened, or, when it was approved at once, that it is paid.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ def status_message(application: RefundApplication, event: RefundEvent) -> str | 
         "amount": money(application.amount, application.currency),
     }
     status = event.to_status
+    if event.from_status is None:
+        # A new application: the buyer made it in a chat and was answered there, unless the
+        # shop filed it for them (the shop API).
+        return (
+            None if store.is_customer_actor(event.actor) else text("status.filed_by_shop", **facts)
+        )
     if event.from_status == status:
         # Not a change: the merchant asks the buyer something (bot.refunds.review), or the
         # buyer's own answer or tracking number (bot.refunds.store.add_buyer_note).
@@ -82,6 +90,13 @@ _NEWS = frozenset(
 
 #: News that a later change in the same pass already tells ("approved" by "paid", ...).
 SUPERSEDED_BY: dict[str, frozenset[str]] = {
+    RefundStatus.PENDING_REVIEW.value: frozenset(
+        {
+            RefundStatus.APPROVED.value,
+            RefundStatus.AWAITING_RETURN.value,
+            RefundStatus.REFUNDED.value,
+        }
+    ),
     RefundStatus.APPROVED.value: frozenset(
         {RefundStatus.AWAITING_RETURN.value, RefundStatus.REFUNDED.value}
     ),
@@ -120,10 +135,13 @@ def take_batch(session: Session, *, recent: dt.timedelta = RECENT) -> list[Outgo
         .limit(BATCH)
     ).all()
     out: list[Outgoing] = []
+    filers: dict[int, str] = {}
     for i, (event, application) in enumerate(rows):
         cursor.position = event.id
-        if event.at == application.created_at:
-            # Decided while being submitted: the bot has just told the buyer in the conversation.
+        if event.at == application.created_at and store.is_customer_actor(
+            _filer(session, application.id, filers)
+        ):
+            # Decided while the buyer submitted it: the bot has just told them in the chat.
             continue
         later = [e for e, a in rows[i + 1 :] if a.id == application.id]
         superseded = SUPERSEDED_BY.get(event.to_status, frozenset())
@@ -141,6 +159,18 @@ def take_batch(session: Session, *, recent: dt.timedelta = RECENT) -> list[Outgo
         )
         out.extend(Outgoing(conversation.id, news) for conversation in conversations)
     return out
+
+
+def _filer(session: Session, application_id: int, known: dict[int, str]) -> str:
+    """Return who filed the application (the actor of its first event), read once per batch."""
+    if application_id not in known:
+        known[application_id] = session.execute(
+            select(RefundEvent.actor)
+            .where(RefundEvent.application_id == application_id)
+            .order_by(RefundEvent.id)
+            .limit(1)
+        ).scalar_one()
+    return known[application_id]
 
 
 def has_news(session: Session) -> bool:

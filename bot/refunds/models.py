@@ -174,6 +174,27 @@ class RefundApplication(Base):
     updated_at = Column(UTCDateTime, nullable=False)
 
     order = relationship("Order", back_populates="applications")
+
+    def fields(self) -> dict[str, Any]:
+        """Return what the application says of itself, JSON-ready (money as decimal strings).
+
+        The console and the shop API show these and add times and actions in their own forms.
+        """
+        return {
+            "reference": self.reference,
+            "order_id": self.order_id,
+            "customer_id": self.customer_id,
+            "method": self.method,
+            "amount": str(self.amount),
+            "compensation": str(self.compensation),
+            "currency": self.currency,
+            "reason_category": self.reason_category,
+            "reason": self.reason,
+            "status": self.status,
+            "review": self.review,
+            "return_tracking": self.return_tracking,
+        }
+
     events = relationship(
         "RefundEvent",
         back_populates="application",

@@ -135,11 +135,13 @@ def submit_application(
     conversation_id: str | None,
     now: dt.datetime,
     settings: PolicySettings,
+    actor: str | None = None,
 ) -> Submission:
     """Create a refund application, or return the one already made with ``idempotency_key``.
 
     The order row is locked first, so concurrent submissions on one order are serialised and
-    the refundable balance is read and spent in one step.
+    the refundable balance is read and spent in one step. ``actor`` is who files it in the audit
+    trail: the buyer unless given (a seller, through the shop API).
 
     Raises:
         OrderNotFound, MethodNotOffered, AmountError, ReasonError: the application is refused.
@@ -179,9 +181,8 @@ def submit_application(
     )
     session.add(application)
     session.flush()
-    _record(
-        session, application, None, RefundStatus.PENDING_REVIEW, customer_actor(customer_id), now
-    )
+    filer = actor or customer_actor(customer_id)
+    _record(session, application, None, RefundStatus.PENDING_REVIEW, filer, now)
     if decision.review is Review.AUTOMATIC:
         note: str | None = "approved automatically"
         if decision.fault:

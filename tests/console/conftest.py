@@ -40,17 +40,27 @@ async def browser_of(server: TestServer) -> AsyncIterator[Callable[[], Awaitable
         await client.close()
 
 
+async def signed_in(
+    settings: Settings, browser_of: Callable[[], Awaitable[Console]], name: str, role: Role
+) -> Console:
+    """Register an agent and return their browser, signed in through the form."""
+    add_agent(settings, name, role)
+    console = await browser_of()
+    assert await console.sign_in(name) == 302
+    return console
+
+
 @pytest.fixture
 async def ana(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) -> Console:
-    add_agent(settings, "ana", Role.ADMIN)
-    console = await browser_of()
-    assert await console.sign_in("ana") == 302
-    return console
+    return await signed_in(settings, browser_of, "ana", Role.ADMIN)
 
 
 @pytest.fixture
 async def ben(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) -> Console:
-    add_agent(settings, "ben")
-    console = await browser_of()
-    assert await console.sign_in("ben") == 302
-    return console
+    return await signed_in(settings, browser_of, "ben", Role.AGENT)
+
+
+@pytest.fixture
+async def mia(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) -> Console:
+    """A merchant: the seller's back-office."""
+    return await signed_in(settings, browser_of, "mia", Role.MERCHANT)

@@ -137,3 +137,11 @@ def test_passwords_the_sign_in_form_would_refuse_are_refused(
     for args in (("agent", "add", "bob"), ("agent", "password", "ana")):
         status, out, err = refundbot(*args, stdin=password + "\n")
         assert (status, out, err) == (2, "", f"refundbot: {problem}\n")
+
+
+def test_a_merchant_is_added_with_its_role(refundbot: Callable[..., tuple[int, str, str]]) -> None:
+    status, out, _ = refundbot("agent", "add", "mia", "--role", "merchant", stdin=PASSWORD + "\n")
+    assert status == 0
+    assert "agent mia (merchant) added" in out
+    status, out, _ = refundbot("agent", "list")
+    assert "mia\tmerchant\tMia\tactive" in out

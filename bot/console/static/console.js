@@ -1,4 +1,5 @@
-// Agent console: queue, live transcript, context, replies, notes, hand-back and refund review.
+// Agent console: queue, live transcript, context, replies, notes, hand-back and refund review;
+// orders.js adds the seller's Orders view (window.ConsoleOrders) and uses window.ConsoleApi.
 // Plain JS, no build step. Every text from the server goes in through textContent.
 (function () {
   "use strict";
@@ -59,7 +60,12 @@
       var type = response.headers.get("Content-Type") || "";
       var read = type.indexOf("json") >= 0 ? response.json() : response.text();
       return read.then(function (data) {
-        if (!response.ok) throw new Error(typeof data === "string" ? data : (data.error || "failed"));
+        if (!response.ok) {
+          var failure = new Error(typeof data === "string" ? data : (data.error || "failed"));
+          failure.status = response.status;
+          failure.data = data;
+          throw failure;
+        }
         return data;
       });
     });
@@ -83,17 +89,39 @@
   }
 
   // ---- tabs -----------------------------------------------------------------------------
+  var orders = document.getElementById("orders");
+  function showView(view) {
+    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) {
+      t.setAttribute("aria-pressed", String(t.getAttribute("data-view") === view));
+    });
+    inbox.hidden = view !== "inbox";
+    refunds.hidden = view !== "refunds";
+    orders.hidden = view !== "orders";
+    if (view === "refunds") loadApplications();
+    if (view === "orders" && window.ConsoleOrders) window.ConsoleOrders.show();
+  }
   Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
     tab.addEventListener("click", function () {
+      // The tab's own address, so a link to where the agent was before works again.
       var view = tab.getAttribute("data-view");
-      Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) {
-        t.setAttribute("aria-pressed", String(t === tab));
-      });
-      inbox.hidden = view !== "inbox";
-      refunds.hidden = view !== "refunds";
-      if (view === "refunds") loadApplications();
+      var target = "#" + (view === "inbox" ? "conversations" : view);
+      if (location.hash !== target) location.hash = target;
+      else showView(view);
     });
   });
+  // Links between the views: #conversations/ID, #refunds/REFERENCE, #orders/ORDER.
+  function route() {
+    var parts = location.hash.replace(/^#/, "").split("/");
+    var id = parts[1] ? decodeURIComponent(parts[1]) : null;
+    if (parts[0] === "conversations") { showView("inbox"); if (id) openConversation(id); }
+    else if (parts[0] === "refunds") { showView("refunds"); if (id) openApplication(id); }
+    else if (parts[0] === "orders") { showView("orders"); if (id && window.ConsoleOrders) window.ConsoleOrders.open(id); }
+  }
+  window.addEventListener("hashchange", route);
+  document.addEventListener("DOMContentLoaded", route);
+  function link(kind, id, text) {
+    return el("a", { href: "#" + kind + "/" + encodeURIComponent(id), text: text || id });
+  }
 
   // ---- conversations ----------------------------------------------------------------------
   var listPane = el("section", { class: "pane list", "aria-labelledby": "queue-title" });
@@ -304,14 +332,14 @@
       contextPane.appendChild(el("h3", { text: "Orders" }));
       var orders = el("ul", { class: "facts" });
       c.orders.forEach(function (o) {
-        orders.appendChild(el("li", { text: o.id + " — " + o.status.replace(/_/g, " ") + ", " + o.total + " " + o.currency + (o.items.length ? " (" + o.items.join(", ") + ")" : "") }));
+        orders.appendChild(el("li", {}, [link("orders", o.id), " — " + o.status.replace(/_/g, " ") + ", " + o.total + " " + o.currency + (o.items.length ? " (" + o.items.join(", ") + ")" : "")]));
       });
       if (!c.orders.length) orders.appendChild(el("li", { class: "muted", text: "No orders." }));
       contextPane.appendChild(orders);
       contextPane.appendChild(el("h3", { text: "Refund applications" }));
       var apps = el("ul", { class: "facts" });
       c.applications.forEach(function (a) {
-        apps.appendChild(el("li", { text: a.reference + " — " + a.status.replace(/_/g, " ") + ", " + a.amount + " " + a.currency + " (" + a.method.replace(/_/g, " ") + ")" }));
+        apps.appendChild(el("li", {}, [link("refunds", a.reference), " — " + a.status.replace(/_/g, " ") + ", " + a.amount + " " + a.currency + " (" + a.method.replace(/_/g, " ") + ")"]));
       });
       if (!c.applications.length) apps.appendChild(el("li", { class: "muted", text: "None yet." }));
       contextPane.appendChild(apps);
@@ -375,7 +403,7 @@
       items.forEach(function (a) {
         body.appendChild(el("tr", {}, [
           el("td", {}, [el("button", { type: "button", class: "link", text: a.reference, on: { click: function () { openApplication(a.reference); } } })]),
-          el("td", { text: a.order_id }),
+          el("td", {}, [link("orders", a.order_id)]),
           el("td", { text: a.method.replace(/_/g, " ") }),
           el("td", { text: a.amount + " " + a.currency }),
           el("td", { text: a.status.replace(/_/g, " ") }),
@@ -400,6 +428,8 @@
         facts.appendChild(el("dd", { text: f[1] }));
       });
       appDetail.appendChild(facts);
+      appDetail.appendChild(el("p", { class: "links" }, [link("orders", a.order_id, "Open order " + a.order_id),
+        a.conversation_id ? " · " : null, a.conversation_id ? link("conversations", a.conversation_id, "Open the conversation") : null]));
       if (a.evidence.length) {
         var files = el("ul", { class: "facts", "aria-label": "Evidence" });
         a.evidence.forEach(function (f) {
@@ -471,6 +501,8 @@
   setInterval(function () { if (socket && socket.readyState === 1) socket.send('{"type":"ping"}'); }, 20000);
   // Wait times keep counting between events.
   setInterval(function () { if (!inbox.hidden) loadQueue(); }, 30000);
+
+  window.ConsoleApi = { api: api, el: el, clear: clear, say: say, link: link };
 
   api("GET", "/console/api/me").then(function (me) {
     state.me = me;

@@ -1,0 +1,1 @@
+"""The shop API (``/api/v1``): API keys with scopes, problem+json errors, idempotent POSTs."""

@@ -1,0 +1,98 @@
+"""The OpenAPI 3.1 document of the shop API, built from the route table and its schemas.
+
+Nothing here is written by hand beside the views: each operation comes from a
+:class:`bot.api.routes.Route`, its bodies are the :mod:`bot.api.schemas` the views validate with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.api import schemas
+from bot.api.credentials import SCOPES
+from bot.api.idempotency import HEADER
+from bot.api.problems import CONTENT_TYPE, PREFIX, TITLES
+
+if TYPE_CHECKING:
+    from bot.api.routes import Route
+
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def document(routes: Sequence[Route]) -> dict[str, Any]:
+    """Return the OpenAPI document for ``routes``."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "refundbot shop API",
+            "version": "1",
+            "description": (
+                "Orders in, refund applications out, reviewed by the shop. Send "
+                "`Authorization: Bearer KEY` (`refundbot api-key add`). Money is a decimal "
+                f"string, times ISO-8601 UTC. Scopes: {', '.join(SCOPES)}. Errors are "
+                f"`{CONTENT_TYPE}` (RFC 9457)."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Problem": schemas.PROBLEM},
+        },
+        "security": [{"apiKey": []}],
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAMETER.findall(route.path)
+    ]
+    parameters += route.parameters
+    if route.idempotent_post:
+        parameters.append(
+            {
+                "name": HEADER,
+                "in": "header",
+                "required": False,
+                "description": "Retry safely: the same key and body replay the first answer.",
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
+    responses: dict[str, Any] = {
+        str(route.ok): {
+            "description": "OK",
+            "content": {"application/json": {"schema": route.response}},
+        }
+    }
+    bodies = (413, 415) if route.request is not None else ()
+    for status in sorted({400, 401, 403, *bodies, *route.errors}):
+        responses[str(status)] = {
+            "description": TITLES[status],
+            "content": {CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    if route.method == "PUT":
+        responses["201"] = {**responses[str(route.ok)], "description": "Created"}
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(route),
+        "summary": route.summary,
+        "description": f"Needs the scope `{route.scope}`.",
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if route.request is not None:
+        operation["requestBody"] = {
+            "required": route.method == "PUT" or route.request is not schemas.REVIEW,
+            "content": {"application/json": {"schema": route.request}},
+        }
+    return operation
+
+
+def _operation_id(route: Route) -> str:
+    words = re.findall(r"[a-z]+", route.path.replace("{", " ").replace("}", " by "))
+    return route.method.lower() + "".join(w.capitalize() for w in words)
