@@ -65,10 +65,9 @@ def _operation(route: Route) -> dict[str, Any]:
             }
         )
     responses: dict[str, Any] = {
-        str(route.ok): {
-            "description": "OK",
-            "content": {"application/json": {"schema": route.response}},
-        }
+        str(route.ok): {"description": "No content"}
+        if route.response is None
+        else {"description": "OK", "content": {"application/json": {"schema": route.response}}}
     }
     bodies = (413, 415) if route.request is not None else ()
     for status in sorted({400, 401, 403, *bodies, *route.errors}):
