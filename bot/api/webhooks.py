@@ -144,6 +144,19 @@ def retry(session: Session, *, delivery_id: int, now: dt.datetime, window: dt.ti
     return before
 
 
+def retry_failed(
+    session: Session, *, webhook_id: int, now: dt.datetime, window: dt.timedelta
+) -> int:
+    """Send every failed delivery of the webhook again now; return how many."""
+    get_webhook(session, webhook_id=webhook_id)
+    failed = session.execute(
+        select(WebhookDelivery.id).where(
+            WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == "failed"
+        )
+    ).scalars()
+    return sum(1 for d in failed if retry(session, delivery_id=int(d), now=now, window=window))
+
+
 def counts(session: Session) -> dict[int, dict[str, int]]:
     """Return, per webhook, how many deliveries are in each status."""
     found: dict[int, dict[str, int]] = {}
