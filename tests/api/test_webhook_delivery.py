@@ -182,3 +182,23 @@ async def test_two_workers_never_send_one_delivery_twice(
     ids = [r.event["id"] for r in receiver.received]
     assert len(ids) == 12
     assert len(set(ids)) == 12
+
+
+def test_the_readme_receiver_checks_what_the_worker_signs() -> None:
+    from bot.api.delivery import signature
+    from bot.settings import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("import hashlib, hmac, json, time")
+    code = readme[start : readme.index("HTTPServer((", start)]
+    receiver: dict[str, object] = {}
+    exec(code.replace('b"whsec_..."', 'b"whsec_test"'), receiver)  # noqa: S102
+    verified = receiver["verified"]
+    assert callable(verified)
+    body = b'{"id": "evt_1", "type": "refund.created", "created_at": "", "data": {}}'
+    header = signature("whsec_test", 1_764_460_800, body)
+    assert verified(header, body, 1_764_460_800 + 10)
+    assert not verified(header, body.replace(b"created", b"refunded"), 1_764_460_800)
+    assert not verified(header, body, 1_764_460_800 + 301)  # too old: a replay
+    assert not verified(signature("whsec_other", 1_764_460_800, body), body, 1_764_460_800)
+    assert not verified("v1=00", body, 1_764_460_800)
