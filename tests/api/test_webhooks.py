@@ -5,18 +5,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.api.delivery import EVENT_ID_HEADER, SIGNATURE_HEADER
+from bot.clock import utcnow
 from bot.gateway.app import create_app
+from bot.gateway.identity import make_token
+from bot.refunds import store
+from bot.refunds.db import get_sessionmaker
+from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.settings import Settings
 from tests.api.helpers import api_key, auth, order_body, problem, put_order
 from tests.api.receiver import Receiver, verify
 from tests.factories import DAMAGED_REASON
-from tests.gateway.doubles import wait_until, with_gateway
+from tests.gateway.doubles import (
+    SHOP_SECRET,
+    RasaDouble,
+    scripted_reply,
+    wait_until,
+    with_gateway,
+)
 from tests.gateway.webchat_client import bot_text, hello
 
 ORDER = "8041235566701234"
@@ -201,3 +213,57 @@ async def test_delete_stops_deliveries(
     await gateway.post(f"/api/v1/refunds/{reference}/approve", headers=auth(key))
     await asyncio.sleep(0.5)  # several passes of the worker
     assert len(receiver.received) == 1
+
+
+async def test_a_shop_with_only_http_follows_a_widget_refund_through(
+    gateway: TestClient, settings: Settings, receiver: Receiver, rasa: RasaDouble
+) -> None:
+    """The issue's "done when": order in, a widget refund, signed events, approval, buyer told."""
+    key = api_key(settings)
+    hook = await subscribe(gateway, key, receiver.url)
+    await put_order(gateway, key, ORDER, order_body("c-1001"))
+    sessions = get_sessionmaker(settings.database_url)
+
+    def rasa_and_actions(body: dict[str, Any]) -> list[dict[str, Any]]:
+        # Rasa's double; on the buyer's "yes" it files the refund as the action server does.
+        if body["message"] != "yes, file it":
+            return scripted_reply(body)
+        with sessions.begin() as session:
+            filed = store.submit_application(
+                session,
+                customer_id=body["metadata"]["customer_id"],
+                order_id=ORDER,
+                method=RefundMethod.RETURN_AND_REFUND,
+                amount=Decimal("30.00"),
+                reason=DAMAGED_REASON,
+                reason_category=ReasonCategory.DAMAGED,
+                idempotency_key=f"chat:{body['sender']}",
+                conversation_id=body["sender"],
+                now=utcnow(),
+                settings=settings.policy,
+            )
+            reference = filed.application.reference
+        return [{"recipient_id": body["sender"], "text": f"Submitted: {reference}."}]
+
+    rasa.reply = rasa_and_actions
+    ws, _ = await hello(gateway, token=make_token(SHOP_SECRET, "c-1001"))
+    await ws.send_json({"type": "message", "text": "yes, file it", "client_id": "m1"})
+    said = (await bot_text(ws))["text"]
+    assert said.startswith("Submitted: "), said
+    reference = said.removeprefix("Submitted: ").rstrip(".")
+
+    await wait_until(lambda: bool(receiver.events("refund.created")), what="refund.created")
+    [created] = receiver.received
+    assert verify(hook["secret"], created.headers[SIGNATURE_HEADER], created.body)
+    assert created.event["data"]["reference"] == reference
+    assert created.event["data"]["customer_id"] == "c-1001"
+
+    approve = await gateway.post(f"/api/v1/refunds/{reference}/approve", headers=auth(key))
+    assert approve.status == 200
+    told = await bot_text(ws)  # the notifier tells the buyer in the widget
+    assert reference in told["text"]
+    await wait_until(lambda: bool(receiver.events("refund.approved")), what="refund.approved")
+    approved = receiver.received[-1]
+    assert approved.event["type"] == "refund.approved"
+    assert verify(hook["secret"], approved.headers[SIGNATURE_HEADER], approved.body)
+    await ws.close()
