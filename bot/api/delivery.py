@@ -30,7 +30,7 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -133,7 +133,7 @@ class Claimed:
     delivery_id: int
     claim: str
     url: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
     event_id: str
     body: str
 

@@ -6,10 +6,13 @@ import asyncio
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 
 @dataclass
@@ -60,3 +63,12 @@ def verify(secret: str, header: str, body: bytes) -> bool:
     signed = fields["t"].encode() + b"." + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, fields["v1"])
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
+    """A receiver on a random local port, at ``receiver.url``."""
+    found = Receiver()
+    server = await aiohttp_server(found.app(), host="127.0.0.1")
+    found.url = str(server.make_url("/hooks"))
+    return found

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -30,14 +29,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
-    found = Receiver()
-    server = await aiohttp_server(found.app(), host="127.0.0.1")
-    found.url = str(server.make_url("/hooks"))
-    return found
 
 
 @pytest.fixture
@@ -62,6 +53,18 @@ def subscribe(session_factory: sessionmaker, url: str) -> int:
         return int(hook.id)
 
 
+def one_refund_to_send(
+    db_url: str, url: str, http: aiohttp.ClientSession
+) -> tuple[int, Clock, Deliverer]:
+    """A webhook at ``url``, one refund filed, and a worker on a clock the test moves."""
+    sessions = get_sessionmaker(db_url)
+    hook_id = subscribe(sessions, url)
+    with sessions.begin() as session:
+        submit_for_review(session)
+    clock = Clock()
+    return hook_id, clock, deliverer(db_url, http, clock)
+
+
 def the_delivery(session_factory: sessionmaker) -> WebhookDelivery:
     with session_factory.begin() as session:
         [delivery] = session.execute(select(WebhookDelivery)).scalars().all()
@@ -73,11 +76,7 @@ async def test_a_down_receiver_is_retried_later_and_later_then_given_up(
     db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
 ) -> None:
     receiver.status = 503
-    hook_id = subscribe(session_factory, receiver.url)
-    with session_factory.begin() as session:
-        submit_for_review(session)
-    clock = Clock()
-    worker = deliverer(db_url, http, clock)
+    hook_id, clock, worker = one_refund_to_send(db_url, receiver.url, http)
 
     delays: list[dt.timedelta] = []
     while True:
@@ -139,11 +138,7 @@ async def test_deleting_the_webhook_drops_what_it_still_had_to_receive(
     db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
 ) -> None:
     receiver.status = 500
-    hook_id = subscribe(session_factory, receiver.url)
-    with session_factory.begin() as session:
-        submit_for_review(session)
-    clock = Clock()
-    worker = deliverer(db_url, http, clock)
+    hook_id, clock, worker = one_refund_to_send(db_url, receiver.url, http)
     assert await worker.run_once() == 1
     with session_factory.begin() as session:
         webhooks.delete_webhook(session, webhook_id=hook_id)

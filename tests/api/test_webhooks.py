@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bot.api.delivery import EVENT_ID_HEADER, SIGNATURE_HEADER
 from bot.clock import utcnow
@@ -47,14 +47,6 @@ async def gateway(
     """The real gateway, allowing plain http to the local receiver, its worker looking often."""
     changed = with_gateway(settings, webhook_allow_http=True, webhook_poll_seconds=0.05)
     return await aiohttp_client(create_app(changed))
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
-    found = Receiver()
-    server = await aiohttp_server(found.app(), host="127.0.0.1")
-    found.url = str(server.make_url("/hooks"))
-    return found
 
 
 async def subscribe(
