@@ -242,6 +242,29 @@ DELIVERY_LOG: Schema = _object(
     {"data": {"type": "array", "items": DELIVERY, "description": "Newest first, at most 100."}}
 )
 
+HANDOFF: Schema = _object(
+    {
+        "conversation_id": {"type": "string"},
+        "reason": {"type": "string", "description": "Why: buyer_asked, bot_failed, ..."},
+        "detail": {"type": ["string", "null"]},
+        "customer_id": {"type": ["string", "null"], "description": "null for an anonymous buyer"},
+        "channel": {"type": "string"},
+        "requested_at": TIMESTAMP,
+    }
+)
+WEBHOOK_EVENT: Schema = _object(
+    {
+        "id": {"type": "string", "description": "The same on every retry: drop duplicates by it."},
+        "type": EVENT_TYPE,
+        "created_at": TIMESTAMP,
+        "data": {
+            "oneOf": [REFUND, HANDOFF],
+            "description": "refund.*: the application as it stands when the event is sent; "
+            "handoff.requested: the conversation handed to people.",
+        },
+    }
+)
+
 PROBLEM: Schema = {
     "type": "object",
     "properties": {

@@ -51,6 +51,7 @@ def test_the_schemas_are_valid_json_schema() -> None:
             if schema is not None:
                 Draft202012Validator.check_schema(schema)
     Draft202012Validator.check_schema(schemas.PROBLEM)
+    Draft202012Validator.check_schema(schemas.WEBHOOK_EVENT)
 
 
 async def test_responses_match_their_documented_schemas(

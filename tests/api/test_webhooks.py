@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.api import schemas
 from bot.api.delivery import EVENT_ID_HEADER, SIGNATURE_HEADER
 from bot.clock import utcnow
 from bot.gateway.app import create_app
@@ -81,7 +82,10 @@ async def test_a_refund_is_received_signed_and_an_altered_body_fails(
     # data is the application as it stands when the event goes out: approved for a return.
     assert approved.event["data"]["status"] == "awaiting_return"
     assert created.headers[EVENT_ID_HEADER] == created.event["id"]
+    document = await (await gateway.get("/api/v1/openapi.json")).json()
+    documented = document["webhooks"]["event"]["post"]["requestBody"]["content"]
     for delivery in (created, approved):
+        assert schemas.check(documented["application/json"]["schema"], delivery.event) == []
         header = delivery.headers[SIGNATURE_HEADER]
         assert verify(hook["secret"], header, delivery.body)
         assert not verify(hook["secret"], header, delivery.body.replace(b"30.00", b"99.00"))
@@ -180,6 +184,7 @@ async def test_a_handoff_is_announced(
     await ws.send_json({"type": "message", "text": "a person please", "client_id": "m1"})
     await wait_until(lambda: bool(receiver.events()), what="handoff.requested")
     [event] = receiver.events()
+    assert schemas.check(schemas.WEBHOOK_EVENT, event) == []
     assert event["data"]["reason"] == "buyer_asked"
     assert event["data"]["conversation_id"]
     assert event["data"]["channel"] == "webchat"
