@@ -283,8 +283,10 @@ class Deliverer:
         await transcript.run_in_session(
             self._sessions, lambda s: dispatch(s, now=now, window=self._window)
         )
+        # The claim outlasts the send, so no other worker takes a row while it is on its way.
+        lease = max(LEASE, dt.timedelta(seconds=2 * self._settings.webhook_timeout_seconds))
         return await transcript.run_in_session(
-            self._sessions, lambda s: claim_due(s, now=now, limit=limit)
+            self._sessions, lambda s: claim_due(s, now=now, limit=limit, lease=lease)
         )
 
     async def run_once(self) -> int:
