@@ -88,6 +88,16 @@ class GatewaySettings:
     rate_limit_address_messages: int = 60
     """Messages one client address may send in ``rate_limit_seconds`` (0: no limit)."""
     rate_limit_seconds: int = 30
+    webhook_timeout_seconds: float = 10.0
+    """How long one webhook POST may take before it counts as failed."""
+    webhook_concurrency: int = 8
+    """Webhook deliveries sent at once by one gateway."""
+    webhook_poll_seconds: float = 1.0
+    webhook_retry_hours: int = 24
+    """How long a delivery is retried (with growing delays) before it is marked failed."""
+    webhook_allow_http: bool = False
+    """Whether webhook URLs may be plain http; off, only https (and, with the demo shop on,
+    http to this machine)."""
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -205,6 +215,10 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         rate_limit_messages=_int(env, "REFUNDBOT_RATE_LIMIT_MESSAGES", 20),
         rate_limit_address_messages=_int(env, "REFUNDBOT_RATE_LIMIT_ADDRESS_MESSAGES", 60),
         rate_limit_seconds=_int(env, "REFUNDBOT_RATE_LIMIT_SECONDS", 30),
+        webhook_timeout_seconds=float(_positive(env, "REFUNDBOT_WEBHOOK_TIMEOUT_SECONDS", 10)),
+        webhook_concurrency=_positive(env, "REFUNDBOT_WEBHOOK_CONCURRENCY", 8),
+        webhook_retry_hours=_positive(env, "REFUNDBOT_WEBHOOK_RETRY_HOURS", 24),
+        webhook_allow_http=_flag(env, "REFUNDBOT_WEBHOOK_ALLOW_HTTP", False),
     )
 
 

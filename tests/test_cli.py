@@ -100,7 +100,7 @@ def test_seeded_demo_lists_its_refund_as_json(tmp_path: Path) -> None:
 
 def test_help_names_every_command(tmp_path: Path) -> None:
     result = refundbot(f"sqlite:///{tmp_path / 'x.db'}", "--help")
-    for command in ("db", "demo", "orders", "refunds", "run", "shell", "api-key"):
+    for command in ("db", "demo", "orders", "refunds", "run", "shell", "api-key", "webhooks"):
         assert command in result.stdout
     assert "JSON array" in refundbot("", "orders", "import", "--help").stdout
 
@@ -150,3 +150,43 @@ def test_api_keys_are_shown_once_listed_and_revoked(tmp_path: Path) -> None:
     with get_sessionmaker(db_url).begin() as session:
         assert authenticate(session, token=secret) is None
     dispose(db_url)
+
+
+def test_webhooks_are_listed_and_a_failed_delivery_is_sent_again(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from bot.api import webhooks
+    from bot.api.delivery import dispatch
+    from bot.api.models import WebhookDelivery
+    from bot.refunds.db import dispose, get_sessionmaker
+    from tests.factories import NOW, submit_for_review
+
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(db_url)
+    with get_sessionmaker(db_url).begin() as session:
+        hook, _ = webhooks.create_webhook(
+            session, url="https://shop.example/hooks", events=["refund.created"], now=NOW
+        )
+        submit_for_review(session)
+        dispatch(session, now=NOW, window=dt.timedelta(hours=24))
+        [delivery] = session.execute(select(WebhookDelivery)).scalars()
+        delivery.status, delivery.next_attempt_at = "failed", None
+        hook_id, delivery_id = int(hook.id), int(delivery.id)
+    dispose(db_url)
+
+    listing = refundbot(db_url, "webhooks", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert "https://shop.example/hooks\trefund.created" in listing.stdout
+    assert "pending/delivered/failed 0/0/1" in listing.stdout
+    assert "whsec_" not in listing.stdout
+
+    again = refundbot(db_url, "webhooks", "retry", str(delivery_id))
+    assert again.returncode == 0, again.stderr
+    assert "(failed) will be sent again" in again.stdout
+    assert "0/0/1" not in refundbot(db_url, "webhooks", "list").stdout
+    assert refundbot(db_url, "webhooks", "retry", "999").returncode == 1
+    every = refundbot(db_url, "webhooks", "retry", "--webhook", str(hook_id))
+    assert every.stdout.startswith("0 failed deliveries")
+    assert refundbot(db_url, "webhooks", "retry").returncode == 2

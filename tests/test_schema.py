@@ -46,3 +46,11 @@ def test_0005_downgrades_and_upgrades_again(db_url: str) -> None:
     assert not api_tables & set(inspect(get_engine(db_url)).get_table_names())
     upgrade(db_url)
     assert api_tables <= set(inspect(get_engine(db_url)).get_table_names())
+
+
+def test_0006_downgrades_and_upgrades_again(db_url: str) -> None:
+    webhook_tables = {"webhook_events", "webhooks", "webhook_deliveries", "webhook_attempts"}
+    command.downgrade(alembic_config(db_url), "0005")
+    assert not webhook_tables & set(inspect(get_engine(db_url)).get_table_names())
+    upgrade(db_url)
+    assert webhook_tables <= set(inspect(get_engine(db_url)).get_table_names())

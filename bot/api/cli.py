@@ -1,4 +1,4 @@
-"""``refundbot api-key``: make, list and revoke the shop API's keys.
+"""``refundbot api-key`` and ``refundbot webhooks``: the shop API's keys and its webhooks.
 
 Wired into :mod:`bot.cli` with ``bot.api.cli.register(commands)``.
 """
@@ -36,6 +36,25 @@ def register(subparsers: Any) -> None:
     revoke = api_key.add_parser("revoke", help="stop a key from working, at once")
     revoke.add_argument("name")
     revoke.set_defaults(handler=_revoke)
+
+    hooks = subparsers.add_parser("webhooks", help="the shop's webhooks").add_subparsers(
+        metavar="ACTION"
+    )
+    hooks.add_parser(
+        "list", help="print the webhooks (id, URL, events, deliveries pending/delivered/failed)"
+    ).set_defaults(handler=_hooks)
+    retry = hooks.add_parser(
+        "retry",
+        help="send a delivery again now",
+        description=(
+            "Send a delivery (its id is in GET /api/v1/webhooks/{id}/deliveries) again now, "
+            "with a fresh day of retries; with --webhook, every failed delivery of that webhook."
+        ),
+    )
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="the delivery's id")
+    which.add_argument("--webhook", type=int, help="retry every failed delivery of this webhook")
+    retry.set_defaults(handler=_retry)
 
 
 def _add(settings: Settings, args: argparse.Namespace) -> int:
@@ -81,4 +100,45 @@ def _revoke(settings: Settings, args: argparse.Namespace) -> int:
         print(f"refundbot: there is no API key named {args.name!r}", file=sys.stderr)
         return 1
     print(f"API key {args.name} " + ("is revoked" if changed else "was revoked already"))
+    return 0
+
+
+def _hooks(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.api import webhooks
+    from bot.refunds.db import get_sessionmaker
+
+    with get_sessionmaker(settings.database_url).begin() as session:
+        counts = webhooks.counts(session)
+        for hook in webhooks.list_webhooks(session):
+            seen = counts.get(int(hook.id), {})
+            tally = "/".join(str(seen.get(s, 0)) for s in ("pending", "delivered", "failed"))
+            print(
+                f"{hook.id}\t{hook.url}\t{hook.events}\tcreated {hook.created_at.isoformat()}"
+                f"\tpending/delivered/failed {tally}"
+            )
+    return 0
+
+
+def _retry(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.api import webhooks
+    from bot.clock import utcnow
+    from bot.refunds.db import get_sessionmaker
+
+    window = dt.timedelta(hours=settings.gateway.webhook_retry_hours)
+    try:
+        with get_sessionmaker(settings.database_url).begin() as session:
+            if args.webhook is not None:
+                count = webhooks.retry_failed(
+                    session, webhook_id=args.webhook, now=utcnow(), window=window
+                )
+                print(f"{count} failed deliveries of webhook {args.webhook} will be sent again")
+                return 0
+            before = webhooks.retry(session, delivery_id=args.id, now=utcnow(), window=window)
+    except webhooks.NoSuchWebhook:
+        what = f"webhook {args.webhook}" if args.webhook is not None else f"delivery {args.id}"
+        print(f"refundbot: there is no {what}", file=sys.stderr)
+        return 1
+    print(f"delivery {args.id} ({before}) will be sent again now")
     return 0

@@ -40,11 +40,37 @@ def document(routes: Sequence[Route]) -> dict[str, Any]:
             ),
         },
         "paths": paths,
+        "webhooks": {"event": _webhook()},
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Problem": schemas.PROBLEM},
         },
         "security": [{"apiKey": []}],
+    }
+
+
+def _webhook() -> dict[str, Any]:
+    """Return what the shop's endpoint receives (``POST /api/v1/webhooks`` subscribes it)."""
+    header = {"in": "header", "required": True, "schema": {"type": "string"}}
+    return {
+        "post": {
+            "summary": "An event, POSTed to each webhook subscribed to its type",
+            "description": (
+                "`Refundbot-Signature: t=UNIX,v1=HEX`, HEX being the hex HMAC-SHA256 of "
+                '`f"{t}.{raw body}"` with the webhook\'s secret. Any 2xx answer delivers it; '
+                "otherwise it is sent again with growing delays for 24 hours."
+            ),
+            "security": [],
+            "parameters": [
+                {"name": "Refundbot-Signature", **header},
+                {"name": "Refundbot-Event-Id", **header},
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": schemas.WEBHOOK_EVENT}},
+            },
+            "responses": {"2XX": {"description": "Received"}},
+        }
     }
 
 
@@ -65,10 +91,9 @@ def _operation(route: Route) -> dict[str, Any]:
             }
         )
     responses: dict[str, Any] = {
-        str(route.ok): {
-            "description": "OK",
-            "content": {"application/json": {"schema": route.response}},
-        }
+        str(route.ok): {"description": "No content"}
+        if route.response is None
+        else {"description": "OK", "content": {"application/json": {"schema": route.response}}}
     }
     bodies = (413, 415) if route.request is not None else ()
     for status in sorted({400, 401, 403, *bodies, *route.errors}):

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api import openapi, orders, refunds, schemas
+from bot.api import openapi, orders, refunds, schemas, webhooks
 from bot.api.credentials import Caller
 from bot.api.edge import authorize
 from bot.api.problems import PREFIX
@@ -32,7 +32,7 @@ class Route:
     scope: str
     summary: str
     ok: int
-    response: schemas.Schema
+    response: schemas.Schema | None
     request: schemas.Schema | None = None
     parameters: list[dict[str, Any]] = field(default_factory=list)
     errors: tuple[int, ...] = ()
@@ -127,6 +127,57 @@ ROUTES: list[Route] = [
             idempotent_post=True,
         )
         for action in ReviewAction
+    ),
+    Route(
+        "POST",
+        "/webhooks",
+        webhooks.create,
+        "webhooks:write",
+        "Subscribe a URL to events; the answer holds its signing secret, once",
+        201,
+        schemas.WEBHOOK_CREATED,
+        schemas.WEBHOOK_CREATE,
+        errors=(422,),
+        idempotent_post=True,
+    ),
+    Route(
+        "GET",
+        "/webhooks",
+        webhooks.listing,
+        "webhooks:write",
+        "List the webhooks",
+        200,
+        schemas.WEBHOOK_LIST,
+    ),
+    Route(
+        "GET",
+        "/webhooks/{webhook_id}",
+        webhooks.read,
+        "webhooks:write",
+        "Read a webhook",
+        200,
+        schemas.WEBHOOK,
+        errors=(404,),
+    ),
+    Route(
+        "DELETE",
+        "/webhooks/{webhook_id}",
+        webhooks.remove,
+        "webhooks:write",
+        "Delete a webhook: nothing more is sent to it",
+        204,
+        None,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        webhooks.deliveries,
+        "webhooks:write",
+        "The webhook's latest deliveries, each with its attempts and answers",
+        200,
+        schemas.DELIVERY_LOG,
+        errors=(404,),
     ),
 ]
 

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
 from bot.refunds.order_rows import REQUIRED_FIELDS
+from bot.refunds.outbox import EVENT_TYPES
 
 Schema = dict[str, Any]
 
@@ -185,6 +186,84 @@ REFUND_CREATE: Schema = _object(
 )
 
 REVIEW: Schema = _object({"note": NOTE}, required=[])
+
+EVENT_TYPE: Schema = {"type": "string", "enum": list(EVENT_TYPES)}
+WEBHOOK_CREATE: Schema = _object(
+    {
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2000,
+            "description": "An absolute https URL (plain http only where the gateway allows it).",
+        },
+        "events": {"type": "array", "minItems": 1, "uniqueItems": True, "items": EVENT_TYPE},
+    }
+)
+_WEBHOOK_FIELDS: Schema = {
+    "id": {"type": "integer"},
+    "url": {"type": "string"},
+    "events": {"type": "array", "items": EVENT_TYPE},
+    "created_at": TIMESTAMP,
+}
+WEBHOOK: Schema = _object(_WEBHOOK_FIELDS)
+WEBHOOK_CREATED: Schema = _object(
+    {
+        **_WEBHOOK_FIELDS,
+        "secret": {
+            "type": "string",
+            "description": "Signs every body (Refundbot-Signature); shown only this once.",
+        },
+    }
+)
+WEBHOOK_LIST: Schema = _object({"data": {"type": "array", "items": WEBHOOK}})
+ATTEMPT: Schema = _object(
+    {
+        "at": TIMESTAMP,
+        "status_code": {"type": ["integer", "null"]},
+        "response_excerpt": {"type": ["string", "null"], "description": "The answer's start."},
+        "duration_ms": {"type": "integer"},
+        "error": {"type": ["string", "null"], "description": "Why no answer came (timeout, ...)."},
+        "next_attempt_at": NULLABLE_TIMESTAMP,
+    }
+)
+DELIVERY: Schema = _object(
+    {
+        "id": {"type": "integer", "description": "`refundbot webhooks retry ID` sends it again."},
+        "event_id": {"type": "string"},
+        "event_type": EVENT_TYPE,
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+        "created_at": TIMESTAMP,
+        "next_attempt_at": NULLABLE_TIMESTAMP,
+        "delivered_at": NULLABLE_TIMESTAMP,
+        "attempts": {"type": "array", "items": ATTEMPT},
+    }
+)
+DELIVERY_LOG: Schema = _object(
+    {"data": {"type": "array", "items": DELIVERY, "description": "Newest first, at most 100."}}
+)
+
+HANDOFF: Schema = _object(
+    {
+        "conversation_id": {"type": "string"},
+        "reason": {"type": "string", "description": "Why: buyer_asked, bot_failed, ..."},
+        "detail": {"type": ["string", "null"]},
+        "customer_id": {"type": ["string", "null"], "description": "null for an anonymous buyer"},
+        "channel": {"type": "string"},
+        "requested_at": TIMESTAMP,
+    }
+)
+WEBHOOK_EVENT: Schema = _object(
+    {
+        "id": {"type": "string", "description": "The same on every retry: drop duplicates by it."},
+        "type": EVENT_TYPE,
+        "created_at": TIMESTAMP,
+        "data": {
+            "oneOf": [REFUND, HANDOFF],
+            "description": "refund.*: the application as it stands when the event is sent; "
+            "handoff.requested: the conversation handed to people.",
+        },
+    }
+)
 
 PROBLEM: Schema = {
     "type": "object",

@@ -2,9 +2,9 @@
 
 Resources open in ``cleanup_ctx`` generators, in order, and close in reverse: the database
 engines, the HTTP session to Rasa, the routing (outbound path, router, handoffs, web chat),
-Telegram, the notifier. Routes are added when the app is made; their handlers find the parts in
-the app under the typed keys of :mod:`bot.gateway.keys`, :mod:`bot.console.keys` and
-:data:`bot.handoff.service.HANDOFFS`.
+Telegram, the notifier, the webhook deliveries. Routes are added when the app is made; their
+handlers find the parts in the app under the typed keys of :mod:`bot.gateway.keys`,
+:mod:`bot.console.keys` and :data:`bot.handoff.service.HANDOFFS`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.api import problems as api_problems
+from bot.api.delivery import Deliverer
 from bot.api.routes import setup as setup_api
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChat
@@ -42,7 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.TELEGRAM] = None
     app[console_keys.HUB] = ConsoleHub()
-    app.cleanup_ctx.extend([_database, _http, _routing, _telegram, _notifier])
+    app.cleanup_ctx.extend([_database, _http, _routing, _telegram, _notifier, _webhooks])
     # Open sockets would hold a graceful stop for its whole timeout; widgets reconnect anyway.
     app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal/aiohttp stubs disagree
     views.setup_routes(app)
@@ -157,3 +158,16 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         read_sessions=app[keys.READ_SESSIONS],
     ):
         yield
+
+
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    # A session of its own: no cookies from shops' endpoints, no share of Rasa's connections.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        deliverer = Deliverer(
+            sessions=app[keys.SESSIONS],
+            read_sessions=app[keys.READ_SESSIONS],
+            http=http,
+            settings=app[keys.SETTINGS].gateway,
+        )
+        async for _ in deliverer.run():
+            yield

@@ -22,6 +22,7 @@ from bot.console.models import Agent
 from bot.contract import HandoffReason
 from bot.gateway.models import Conversation
 from bot.handoff.models import Handoff
+from bot.refunds import outbox
 
 HUMAN = "human"
 BOT = "bot"
@@ -99,6 +100,7 @@ def request_handoff(
     conversation.handler = HUMAN
     conversation.updated_at = now
     session.flush()
+    _announce(session, conversation, row)
     return _info(session, row), True
 
 
@@ -140,7 +142,28 @@ def claim(
     row.claimed_at = now
     conversation.updated_at = now
     session.flush()
+    if from_bot:
+        _announce(session, conversation, row)
     return _info(session, row), True, from_bot
+
+
+def _announce(session: Session, conversation: Conversation, row: Handoff) -> None:
+    """Write the ``handoff.requested`` webhook event in the handoff's own unit of work."""
+    outbox.emit(
+        session,
+        type=outbox.HANDOFF_REQUESTED,
+        now=row.requested_at,
+        data={
+            "conversation_id": conversation.id,
+            "reason": row.reason,
+            "detail": row.detail,
+            "customer_id": conversation.customer_id,
+            "channel": conversation.channel,
+            "requested_at": row.requested_at.astimezone(dt.timezone.utc)
+            .isoformat()
+            .replace("+00:00", "Z"),
+        },
+    )
 
 
 def end_handoff(

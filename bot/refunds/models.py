@@ -258,3 +258,23 @@ class VerificationAttempt(Base):
     client_address = Column(String(64), nullable=True)
     succeeded = Column(Boolean, nullable=False)
     at = Column(UTCDateTime, nullable=False)
+
+
+class OutboxEvent(Base):
+    """An event waiting to be fanned out to the webhooks (``dispatched_at`` once it was)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_dispatched_at", "dispatched_at"),)
+
+    id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: What receivers see as the event's ``id``; a retried delivery carries the same one.
+    event_id = Column(String(40), nullable=False, unique=True)
+    type = Column(String(40), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    #: The application a refund event is about; its data is read when the event is fanned out.
+    application_id = Column(
+        ForeignKey("refund_applications.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    #: The data of an event that is not about an application (a handoff), as JSON.
+    data = Column(Text, nullable=True)
+    dispatched_at = Column(UTCDateTime, nullable=True)

@@ -1,7 +1,8 @@
 """The refund store: every read and write of orders and applications.
 
 Functions take an open ``session`` (keyword-only) and never commit: the caller owns the unit of
-work (``with factory.begin() as session:``). Every status change writes a :class:`RefundEvent`.
+work (``with factory.begin() as session:``). Every status change writes a :class:`RefundEvent`,
+and, in the same unit of work, the webhook outbox row of the event (:mod:`bot.refunds.outbox`).
 
 Buyers, agents and the review-deadline sweep change one application's status from separate units
 of work. Each change is therefore conditional on the status it was decided from (``UPDATE ...
@@ -22,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.refunds import policy
+from bot.refunds import outbox, policy
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
 from bot.refunds.errors import (
     ApplicationNotFound,
@@ -454,6 +455,15 @@ def _record(
             at=now,
         )
     )
+    # The shop's webhooks hear of it from the same commit (bot.refunds.outbox).
+    kind = outbox.refund_event_type(
+        from_status.value if from_status else None,
+        to_status.value,
+        by_buyer=is_customer_actor(actor),
+        note=note,
+    )
+    if kind is not None:
+        outbox.emit(session, type=kind, now=now, application_id=application.id)
 
 
 def _new_reference() -> str:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from tests.api.receiver import receiver
 from tests.gateway.doubles import gateway, rasa, settings
 
-__all__ = ["gateway", "rasa", "settings"]
+__all__ = ["gateway", "rasa", "receiver", "settings"]

@@ -32,7 +32,7 @@ async def test_every_api_route_is_documented(gateway: TestClient) -> None:
         (method, path) for path, operations in document["paths"].items() for method in operations
     }
     assert served == documented
-    assert len(served) == 10
+    assert len(served) == 15
 
     for path, operations in document["paths"].items():
         names = set(re.findall(r"\{(\w+)\}", path))
@@ -51,6 +51,7 @@ def test_the_schemas_are_valid_json_schema() -> None:
             if schema is not None:
                 Draft202012Validator.check_schema(schema)
     Draft202012Validator.check_schema(schemas.PROBLEM)
+    Draft202012Validator.check_schema(schemas.WEBHOOK_EVENT)
 
 
 async def test_responses_match_their_documented_schemas(
@@ -88,3 +89,18 @@ async def test_responses_match_their_documented_schemas(
     await call(
         "POST", "/refunds/{reference}/approve", f"/api/v1/refunds/{reference}/approve", json={}
     )
+    hooks = "/api/v1/webhooks"
+    created = await call(
+        "POST",
+        "/webhooks",
+        hooks,
+        json={"url": "https://127.0.0.1:9/hooks", "events": ["refund.created"]},
+    )
+    await call("POST", "/webhooks", hooks, json={"url": "ftp://x", "events": ["refund.nope"]})
+    await call("GET", "/webhooks", hooks)
+    await call("GET", "/webhooks/{webhook_id}", f"{hooks}/{created['id']}")
+    await call("GET", "/webhooks/{webhook_id}", f"{hooks}/999")
+    await call("GET", "/webhooks/{webhook_id}/deliveries", f"{hooks}/{created['id']}/deliveries")
+    deleted = await gateway.delete(f"{hooks}/{created['id']}", headers=auth(key))
+    assert deleted.status == 204
+    assert "204" in document["paths"][hooks + "/{webhook_id}"]["delete"]["responses"]

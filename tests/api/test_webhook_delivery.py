@@ -1,0 +1,199 @@
+"""The delivery worker on its own clock: retries with growing delays, gives up, sends once."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from bot.api import webhooks
+from bot.api.delivery import Deliverer
+from bot.api.models import WebhookDelivery
+from bot.refunds.db import get_sessionmaker
+from bot.settings import GatewaySettings
+from tests.api.receiver import Receiver
+from tests.factories import NOW, submit_for_review
+
+
+class Clock:
+    """The worker's "now", moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def deliverer(db_url: str, http: aiohttp.ClientSession, clock: Clock, **settings: int) -> Deliverer:
+    return Deliverer(
+        sessions=get_sessionmaker(db_url),
+        read_sessions=get_sessionmaker(db_url, read_only=True),
+        http=http,
+        settings=dataclasses.replace(GatewaySettings(webhook_timeout_seconds=2.0), **settings),
+        clock=clock,
+    )
+
+
+def subscribe(session_factory: sessionmaker, url: str) -> int:
+    with session_factory.begin() as session:
+        hook, _ = webhooks.create_webhook(session, url=url, events=["refund.created"], now=NOW)
+        return int(hook.id)
+
+
+def one_refund_to_send(
+    db_url: str, url: str, http: aiohttp.ClientSession
+) -> tuple[int, Clock, Deliverer]:
+    """A webhook at ``url``, one refund filed, and a worker on a clock the test moves."""
+    sessions = get_sessionmaker(db_url)
+    hook_id = subscribe(sessions, url)
+    with sessions.begin() as session:
+        submit_for_review(session)
+    clock = Clock()
+    return hook_id, clock, deliverer(db_url, http, clock)
+
+
+def the_delivery(session_factory: sessionmaker) -> WebhookDelivery:
+    with session_factory.begin() as session:
+        [delivery] = session.execute(select(WebhookDelivery)).scalars().all()
+        session.expunge(delivery)
+        return delivery
+
+
+async def test_a_down_receiver_is_retried_later_and_later_then_given_up(
+    db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    receiver.status = 503
+    hook_id, clock, worker = one_refund_to_send(db_url, receiver.url, http)
+
+    delays: list[dt.timedelta] = []
+    while True:
+        assert await worker.run_once() == 1
+        assert await worker.run_once() == 0  # not due again yet
+        delivery = the_delivery(session_factory)
+        if delivery.status != "pending":
+            break
+        delays.append(delivery.next_attempt_at - clock.now)
+        clock.now = delivery.next_attempt_at
+
+    assert delivery.status == "failed"
+    assert delivery.next_attempt_at is None
+    # Doubling from about 30 s until the one-hour cap, half of each wait random.
+    assert dt.timedelta(seconds=15) <= delays[0] <= dt.timedelta(seconds=30)
+    assert all(a < b for a, b in zip(delays[:6], delays[1:7], strict=True))
+    assert max(delays) <= dt.timedelta(hours=1)
+    assert clock.now - NOW <= dt.timedelta(hours=24)
+    assert clock.now - NOW >= dt.timedelta(hours=23)
+    assert len(receiver.received) == delivery.attempts == len(delays) + 1
+    assert len({r.event["id"] for r in receiver.received}) == 1  # the same event each time
+
+    with session_factory.begin() as session:
+        [entry] = webhooks.delivery_log(session, webhook_id=hook_id)
+    assert len(entry["attempts"]) == delivery.attempts
+    assert {a["status_code"] for a in entry["attempts"]} == {503}
+    assert entry["attempts"][0]["response_excerpt"] == "answered 503"
+    assert entry["attempts"][-1]["next_attempt_at"] is None
+    assert entry["next_attempt_at"] is None
+
+    # `refundbot webhooks retry ID` sends it again, now, with a fresh day of retries.
+    receiver.status = 204
+    with session_factory.begin() as session:
+        before = webhooks.retry(
+            session, delivery_id=entry["id"], now=clock.now, window=dt.timedelta(hours=24)
+        )
+    assert before == "failed"
+    assert await worker.run_once() == 1
+    assert the_delivery(session_factory).status == "delivered"
+
+
+async def test_an_unreachable_receiver_is_an_attempt_with_an_error(
+    db_url: str, session_factory: sessionmaker, http: aiohttp.ClientSession
+) -> None:
+    hook_id = subscribe(session_factory, "http://127.0.0.1:9/hooks")
+    with session_factory.begin() as session:
+        submit_for_review(session)
+    assert await deliverer(db_url, http, Clock()).run_once() == 1
+    with session_factory.begin() as session:
+        [entry] = webhooks.delivery_log(session, webhook_id=hook_id)
+    [attempt] = entry["attempts"]
+    assert attempt["status_code"] is None
+    assert attempt["error"]
+    assert entry["status"] == "pending"
+    assert entry["next_attempt_at"] is not None
+
+
+async def test_deleting_the_webhook_drops_what_it_still_had_to_receive(
+    db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    receiver.status = 500
+    hook_id, clock, worker = one_refund_to_send(db_url, receiver.url, http)
+    assert await worker.run_once() == 1
+    with session_factory.begin() as session:
+        webhooks.delete_webhook(session, webhook_id=hook_id)
+    clock.now += dt.timedelta(days=1)
+    assert await worker.run_once() == 0
+    assert len(receiver.received) == 1
+
+
+async def test_two_workers_never_send_one_delivery_twice(
+    db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    subscribe(session_factory, receiver.url)
+    with session_factory.begin() as session:
+        for i in range(12):
+            submit_for_review(session, customer_id=f"c-{i}", key=f"k{i}")
+    clock = Clock()
+    first = deliverer(db_url, http, clock, webhook_concurrency=5)
+    second = deliverer(db_url, http, clock, webhook_concurrency=5)
+
+    async def claim_all(worker: Deliverer) -> list[int]:
+        claimed = []
+        for _ in range(3):
+            claimed += [c.delivery_id for c in await worker.claim(5)]
+        return claimed
+
+    mine, theirs = await asyncio.gather(claim_all(first), claim_all(second))
+    assert sorted(mine + theirs) == sorted(set(mine + theirs))
+    assert len(mine + theirs) == 12
+    assert receiver.received == []
+
+    # Both gateways died holding their claims: once the claims run out, the rows are due again,
+    # and two workers sending side by side send each one once.
+    clock.now += dt.timedelta(minutes=3)
+    while sum(await asyncio.gather(first.run_once(), second.run_once())):
+        pass
+    ids = [r.event["id"] for r in receiver.received]
+    assert len(ids) == 12
+    assert len(set(ids)) == 12
+
+
+def test_the_readme_receiver_checks_what_the_worker_signs() -> None:
+    from bot.api.delivery import signature
+    from bot.settings import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("import hashlib, hmac, json, time")
+    code = readme[start : readme.index("HTTPServer((", start)]
+    receiver: dict[str, object] = {}
+    exec(code.replace('b"whsec_..."', 'b"whsec_test"'), receiver)  # noqa: S102
+    verified = receiver["verified"]
+    assert callable(verified)
+    body = b'{"id": "evt_1", "type": "refund.created", "created_at": "", "data": {}}'
+    header = signature("whsec_test", 1_764_460_800, body)
+    assert verified(header, body, 1_764_460_800 + 10)
+    assert not verified(header, body.replace(b"created", b"refunded"), 1_764_460_800)
+    assert not verified(header, body, 1_764_460_800 + 301)  # too old: a replay
+    assert not verified(signature("whsec_other", 1_764_460_800, body), body, 1_764_460_800)
+    assert not verified("v1=00", body, 1_764_460_800)
