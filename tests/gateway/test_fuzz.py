@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.channels.telegram import SECRET_HEADER
@@ -239,7 +239,20 @@ async def test_no_upload_form_is_a_server_error(
     _, welcome = await hello(fuzzed)
     statuses: list[int] = []
 
+    def widget_form(file: bytes) -> tuple[str, bytes]:
+        fields = [
+            part("session", welcome["session"].encode()),
+            part("client_id", b"c-1"),
+            part("file", file, "evidence.png"),
+        ]
+        body = b"".join(b"--b0undary\r\n" + f + b"\r\n" for f in fields) + b"--b0undary--\r\n"
+        return "multipart/form-data; boundary=b0undary", body
+
+    # Whatever else is drawn, a good form, a broken one and one too big are always among them.
     @FUZZ
+    @example(form=widget_form(PNG))
+    @example(form=("application/octet-stream", b"not a form"))
+    @example(form=widget_form(b"A" * 100_000))
     @given(form=forms(welcome["session"]))
     def one_form(form: tuple[str, bytes]) -> None:
         status = run(post(fuzzed, *form))
@@ -315,7 +328,10 @@ async def test_no_webhook_body_is_a_server_error(
     run = on_loop(asyncio.get_running_loop())
     statuses: Counter[int] = Counter()
 
+    # Whatever else is drawn, an update and a body that is not JSON are always among them.
     @FUZZ
+    @example(body=json.dumps(text_update(AFTER_CHAT + 1, "hi")).encode())
+    @example(body=b"not json")
     @given(body=webhook_bodies)
     def one_update(body: bytes) -> None:
         status = run(hook(client, body))
