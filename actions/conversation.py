@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
+from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aftercare import tell_about_applications
@@ -21,6 +21,7 @@ from actions.policy_answers import (
 )
 from actions.refund_form import DRAFT_SLOTS
 from actions.status import ActionRefundStatus
+from actions.typed import reads_as_a_request
 from bot.contract import HandoffReason
 from bot.refunds import reading
 
@@ -46,6 +47,9 @@ class ActionPolicyAnswer(Action):
         if reading.wants_a_person(said):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         outside = not tracker.active_loop.get("name")
+        if outside and reads_as_a_request(said):
+            # "can I get my money back for the usb cable 9000… without sending it back?"
+            return [FollowupAction("refund_form")]
         refusal = None if outside else _refusal_asked_about(tracker, said)
         if refusal:
             # "why can't I return it?" right after the form refused a method: that refusal.

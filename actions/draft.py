@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -67,8 +68,21 @@ _SWITCH_WORDS = re.compile(
 )
 
 
+#: Slots an extraction sets that are not questions of the form: rasa-sdk validates (and keeps)
+#: only the form's own slots, so these are passed on as they were extracted.
+CARRIED = ("next_order_ids",)
+
+
 class DraftOrderValidator(IdentityFormValidator, abc.ABC):
     """The refund form's order question, with the draft's order kept through asides."""
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Validate the form's slots, and keep the carried ones set by this turn's extraction."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        set_now = tracker.slots_to_validate()
+        return [*events, *(SlotSet(slot, set_now[slot]) for slot in CARRIED if slot in set_now)]
 
     # --- the draft's order ----------------------------------------------------------------
 

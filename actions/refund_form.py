@@ -67,6 +67,9 @@ _ASKS_WHAT_WAS_REFUNDED = re.compile(
     re.I,
 )
 
+#: "change the reason", "edit the amount": a change asked for in so many words, whatever NLU read.
+_CHANGE_REQUEST = re.compile(r"^\W*(please\W+)?(change|edit|fix|correct|update)\b", re.I)
+
 #: What must be asked again when a field changes at the read-back.
 _CHANGE_CLEARS = {
     "order_id": ("order_id", "refund_method", "refund_amount", "refund_amount_text"),
@@ -262,7 +265,9 @@ class ValidateRefundForm(DraftOrderValidator):
             return {}
         field = latest_entity(tracker, "change_field")
         said = latest_text(tracker)
-        if field is None and intent in ("deny", "inform", "request_refund"):
+        if field is None and (
+            intent in ("deny", "inform", "request_refund") or _CHANGE_REQUEST.search(said)
+        ):
             field = reading.field_named(said)
         if field in _CHANGE_CLEARS:
             cleared: SlotDict = {

@@ -53,9 +53,13 @@ _REQUEST = re.compile(
 
 
 def reads_as_a_request(said: str) -> bool:
-    """Return True when the words ask for a refund, not about one (no question, no status)."""
+    """Return True when the words ask for a refund, not about one (no status question).
+
+    A question is about refunds in general unless it names the order ("can I get my money
+    back for the usb cable 9000…?").
+    """
     return (
-        "?" not in said
+        ("?" not in said or reading.find_order_id(said) is not None)
         and _REQUEST.search(said) is not None
         and re.search(r"\b(status|news|update|where|when|how long)\b", said, re.I) is None
     )

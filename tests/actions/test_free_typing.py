@@ -485,6 +485,8 @@ async def test_two_orders_in_one_message_are_taken_one_at_a_time(
         active_loop=None,
     )
     assert "order_id" not in slots
+    # Both are kept, so the other one is offered once the first is submitted.
+    assert slots["next_order_ids"] == [cable, speaker]
     assert cable in question["text"]
     assert speaker in question["text"]
     assert [b["payload"] for b in question["buttons"]] == [
