@@ -77,3 +77,55 @@ async def test_a_status_question_naming_a_reference_is_about_that_refund(
     [answer] = dispatcher.messages
     assert reference in answer["text"]
     assert order_id in answer["text"]
+
+
+async def test_a_policy_question_naming_an_order_starts_its_refund(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id, _ = submitted(session_factory, "c-1", "k-2")
+    said = f"can I get my money back for the usb cable {order_id} without sending it back?"
+    tracker = make_tracker(domain, text=said, intent="ask_refund_policy", active_loop=None)
+    dispatcher = CollectingDispatcher()
+    events = await ActionPolicyAnswer().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+    assert [(e["event"], e.get("name")) for e in events] == [("followup", "refund_form")]
+    # Without an order it is a question about the policy.
+    general = make_tracker(
+        domain,
+        text="can I get my money back without sending it back?",
+        intent="ask_refund_policy",
+        active_loop=None,
+    )
+    answered = CollectingDispatcher()
+    assert await ActionPolicyAnswer().run(answered, general, domain) == []
+    [answer] = answered.messages
+    assert answer["response"].startswith("utter_policy_")
+
+
+async def test_change_the_reason_at_the_read_back_is_a_change_whatever_nlu_read(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    from actions.refund_form import ValidateRefundForm
+    from tests.actions.conftest import slot_values
+
+    order_id, _ = submitted(session_factory, "c-1", "k-3")
+    draft = {
+        "order_id": order_id,
+        "refund_method": "return_and_refund",
+        "refund_amount": "10.00",
+        "refund_reason_category": "quality_problem",
+        "refund_reason": "it flickers all the time and the switch is loose",
+        "refund_draft_id": "d-1",
+    }
+    tracker = make_tracker(
+        domain,
+        text="change the reason",
+        intent="bot_challenge",
+        slots=draft,
+        requested_slot="refund_confirmed",
+    )
+    events = await ValidateRefundForm().run(CollectingDispatcher(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["refund_reason"] is None
+    assert slots["refund_reason_category"] is None
+    assert slots.get("refund_amount", "10.00") == "10.00"  # the amount stays
