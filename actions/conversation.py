@@ -21,7 +21,7 @@ from actions.policy_answers import (
 )
 from actions.refund_form import DRAFT_SLOTS
 from actions.status import ActionRefundStatus
-from actions.typed import reads_as_a_request
+from actions.typed import asks_about_the_order_in_focus, reads_as_a_request
 from bot.contract import HandoffReason
 from bot.refunds import reading
 
@@ -47,7 +47,8 @@ class ActionPolicyAnswer(Action):
         if reading.wants_a_person(said):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         outside = not tracker.active_loop.get("name")
-        if outside and reads_as_a_request(said):
+        names_an_order = reading.find_order_id(said) is not None and reads_as_a_request(said)
+        if outside and (names_an_order or asks_about_the_order_in_focus(tracker)):
             # "can I get my money back for the usb cable 9000… without sending it back?"
             return [FollowupAction("refund_form")]
         refusal = None if outside else _refusal_asked_about(tracker, said)

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from actions.common import (
 )
 from actions.draft import DESCRIBING, DraftOrderValidator, current_order
 from actions.lines import bullet_list, describe_application
+from actions.policy_answers import shop_question
 from actions.typed import (
     EXPLICIT_STOP,
     answers,
@@ -85,6 +87,19 @@ class ValidateRefundForm(DraftOrderValidator):
     def name(self) -> str:
         """Return the action's name."""
         return "validate_refund_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Validate the answer; a question about the shop is answered as out of scope."""
+        said = latest_text(tracker)
+        if tracker.get_slot("requested_slot") and "?" in said and shop_question(said):
+            # "can I pay with Apple Pay next time?" while asked how much: not an answer. The
+            # slot set keeps Rasa running the form, which asks its question again.
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return [SlotSet("policy_block", tracker.get_slot("policy_block"))]
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return events
 
     async def required_slots(
         self,

@@ -70,7 +70,30 @@ def asks_for_a_refund(tracker: Tracker) -> bool:
     starting = tracker.get_slot("requested_slot") is None
     return latest_intent(tracker) == "request_refund" or (
         starting
-        and (latest_intent(tracker) == "inform" or reads_as_a_request(latest_text(tracker)))
+        and (
+            latest_intent(tracker) == "inform"
+            or reads_as_a_request(latest_text(tracker))
+            or asks_about_the_order_in_focus(tracker)
+        )
+    )
+
+
+_CAN_I = re.compile(r"\bcan i\b", re.I)
+_REFUND_WORD = re.compile(r"\b(refund|money back|reimburs)", re.I)
+
+
+def asks_about_the_order_in_focus(tracker: Tracker) -> bool:
+    """Return True for "so can I send it back for a refund?" while the chat is about an order.
+
+    The order is the conversation's (an agent handed back with it): asking whether a method is
+    possible for it is asking for it.
+    """
+    said = latest_text(tracker)
+    return (
+        bool(tracker.get_slot("order_id"))
+        and _CAN_I.search(said) is not None
+        and _REFUND_WORD.search(said) is not None
+        and reading.method_from_text(said) is not None
     )
 
 

@@ -129,3 +129,47 @@ async def test_change_the_reason_at_the_read_back_is_a_change_whatever_nlu_read(
     assert slots["refund_reason"] is None
     assert slots["refund_reason_category"] is None
     assert slots.get("refund_amount", "10.00") == "10.00"  # the amount stays
+
+
+async def test_a_shop_question_while_asked_for_the_amount_is_not_an_answer(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    from actions.refund_form import ValidateRefundForm
+
+    order_id, _ = submitted(session_factory, "c-1", "k-4")
+    tracker = make_tracker(
+        domain,
+        text="can I pay with Apple Pay next time?",
+        intent="inform",
+        slots={"order_id": order_id, "refund_method": "return_and_refund"},
+        requested_slot="refund_amount",
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ValidateRefundForm().run(dispatcher, tracker, domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_out_of_scope"]
+    assert {e["name"] for e in events if e["event"] == "slot"} == {"policy_block"}
+
+
+async def test_can_i_send_it_back_asks_for_the_order_the_chat_is_about(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id, _ = submitted(session_factory, "c-1", "k-5")
+    tracker = make_tracker(
+        domain,
+        text="so can I send it back for a refund?",
+        intent="ask_refund_policy",
+        slots={"order_id": order_id},
+        active_loop=None,
+    )
+    events = await ActionPolicyAnswer().run(CollectingDispatcher(), tracker, domain)
+    assert [(e["event"], e.get("name")) for e in events] == [("followup", "refund_form")]
+    # With no order in the conversation it is a policy question.
+    general = make_tracker(
+        domain,
+        text="so can I send it back for a refund?",
+        intent="ask_refund_policy",
+        active_loop=None,
+    )
+    answered = CollectingDispatcher()
+    assert await ActionPolicyAnswer().run(answered, general, domain) == []
+    assert answered.messages
