@@ -75,7 +75,8 @@ async def test_a_refund_is_received_signed_and_an_altered_body_fails(
     await gateway.post(f"/api/v1/refunds/{reference}/approve", headers=auth(key))
     await wait_until(lambda: len(receiver.received) == 2, what="two events")
 
-    created, approved = receiver.received
+    # Deliveries run side by side: a receiver orders them by created_at, not by arrival.
+    created, approved = sorted(receiver.received, key=lambda d: str(d.event["created_at"]))
     assert [created.event["type"], approved.event["type"]] == ["refund.created", "refund.approved"]
     assert set(created.event) == {"id", "type", "created_at", "data"}
     assert created.event["data"]["reference"] == reference
