@@ -149,9 +149,12 @@ class BadGateway:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.received: list[dict[str, object]] = []
+        self.sockets: set[web.WebSocketResponse] = set()
 
     def app(self) -> web.Application:
         app = web.Application()
+        # Like the gateway, close open sockets on shutdown rather than wait for the browser.
+        app.on_shutdown.append(self.close_sockets)
         app.router.add_get("/", self.page)
         app.router.add_get("/widget.js", self.static)
         app.router.add_get("/widget.css", self.static)
@@ -168,9 +171,21 @@ class BadGateway:
     async def static(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / request.path.removeprefix("/"))
 
+    async def close_sockets(self, _: web.Application) -> None:
+        for ws in list(self.sockets):
+            await ws.close(code=1001)
+
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            await self.answer(ws)
+        finally:
+            self.sockets.discard(ws)
+        return ws
+
+    async def answer(self, ws: web.WebSocketResponse) -> None:
         async for message in ws:
             if message.type is not WSMsgType.TEXT:
                 continue
@@ -183,7 +198,6 @@ class BadGateway:
                 if self.mode == "refuse":
                     await ws.send_json({"type": "error", "code": "bad_frame", "message": "No."})
                 await ws.close(code=1011)
-        return ws
 
 
 async def test_the_widget_gives_up_a_frame_that_keeps_closing_the_socket(
