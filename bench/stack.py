@@ -2,6 +2,8 @@
 
 Everything lives in a temporary directory: the SQLite refund store (migrated and seeded with
 the demo orders), Rasa's tracker store, the logs. Nothing under the project's ``var/`` is used.
+:func:`on_database` points a running stack's action server at another refund store (a test's
+own, on SQLite or PostgreSQL) while Rasa keeps the model it took long to load.
 """
 
 from __future__ import annotations
@@ -37,11 +39,15 @@ class StackError(RuntimeError):
 
 @dataclasses.dataclass
 class Process:
-    """One running process of the stack."""
+    """One running process of the stack, and how it was started."""
 
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    health_url: str
 
     @property
     def pid(self) -> int:
@@ -146,9 +152,7 @@ def running_stack(
         action_server_url=f"http://127.0.0.1:{free_port()}/webhook",
         gateway=GatewaySettings(port=free_port(), shop_secret=shop_secret),
     )
-    upgrade(database_url)
-    with get_sessionmaker(database_url).begin() as session:
-        seed_demo(session, now=utcnow(), settings=PolicySettings())
+    prepare_database(database_url)
     started: list[Process] = []
     try:
         for service in services(settings, model):
@@ -175,19 +179,13 @@ def running_stack(
                 **(service_env or {}).get(service.name, {}),
             }
             log_path = workdir / f"{service.name}.log"
-            with log_path.open("ab") as log:
-                popen = subprocess.Popen(
-                    service.argv,
-                    cwd=(service_cwd or {}).get(service.name, PROJECT_ROOT),
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            process = Process(service.name, popen, log_path)
+            cwd = (service_cwd or {}).get(service.name, PROJECT_ROOT)
+            popen = _popen(service.argv, env, cwd, log_path)
+            process = Process(
+                service.name, popen, log_path, service.argv, env, cwd, service.health_url
+            )
             started.append(process)
-            _wait_healthy(process, service.health_url)
+            _wait_healthy(process)
         yield Stack(workdir, settings, shop_secret, rasa_token, started)
     finally:
         _stop(started)
@@ -196,18 +194,72 @@ def running_stack(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def prepare_database(database_url: str) -> None:
+    """Migrate the refund store at ``database_url`` as the product does; upsert the demo data."""
+    upgrade(database_url)
+    with get_sessionmaker(database_url).begin() as session:
+        seed_demo(session, now=utcnow(), settings=PolicySettings())
+
+
+@contextlib.contextmanager
+def on_database(stack: Stack, database_url: str) -> Iterator[Stack]:
+    """Run ``stack``'s action server on ``database_url`` meanwhile; Rasa stays as it is.
+
+    The database is prepared as the stack's own was (:func:`prepare_database`) and the action
+    server restarted with it on the port Rasa calls; on exit it is restarted on the stack's own
+    database. Rasa needs no restart: the refund store is the action server's alone.
+
+    Yields:
+        ``stack`` as seen from ``database_url``.
+
+    Raises:
+        StackError: the action server did not come back up.
+    """
+    prepare_database(database_url)
+    [actions] = [p for p in stack.processes if p.name == "actions"]
+    own = actions.env
+    try:
+        _restart(actions, {**own, "REFUNDBOT_DATABASE_URL": database_url})
+        settings = dataclasses.replace(stack.settings, database_url=database_url)
+        yield dataclasses.replace(stack, settings=settings)
+    finally:
+        _restart(actions, own)
+
+
+def _popen(
+    argv: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _restart(process: Process, env: dict[str, str]) -> None:
+    _stop([process])
+    process.env = env
+    process.popen = _popen(process.argv, env, process.cwd, process.log_path)
+    _wait_healthy(process)
+
+
 def _clean_environ() -> dict[str, str]:
     # The caller's own REFUNDBOT_* (a production database, a Telegram token) must not leak in.
     return {k: v for k, v in os.environ.items() if not k.startswith("REFUNDBOT_")}
 
 
-def _wait_healthy(process: Process, url: str) -> None:
+def _wait_healthy(process: Process) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
             break
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(process.health_url, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):

@@ -72,3 +72,17 @@ async def put_order(
     assert response.status in (200, 201), await response.text()
     result: dict[str, Any] = await response.json()
     return result
+
+
+async def subscribe(
+    client: TestClient, key: str, url: str, events: list[str] | None = None
+) -> dict[str, Any]:
+    """Create a webhook at ``url``; return it with the secret (shown only in this answer)."""
+    response = await client.post(
+        "/api/v1/webhooks",
+        json={"url": url, "events": events or ["refund.created", "refund.approved"]},
+        headers=auth(key),
+    )
+    assert response.status == 201, await response.text()
+    created: dict[str, Any] = await response.json()
+    return created

@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.settings import PROJECT_ROOT
+
 
 @dataclass
 class Received:
@@ -63,6 +65,18 @@ def verify(secret: str, header: str, body: bytes) -> bool:
     signed = fields["t"].encode() + b"." + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, fields["v1"])
+
+
+def readme_verified(secret: str) -> Callable[[str, bytes, float], bool]:
+    """Return ``verified(header, body, now)`` of the README's receiver, holding ``secret``."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("import hashlib, hmac, json, time")
+    code = readme[start : readme.index("HTTPServer((", start)]
+    receiver: dict[str, Any] = {}
+    exec(code.replace('b"whsec_..."', repr(secret.encode())), receiver)  # noqa: S102
+    verified = receiver["verified"]
+    assert callable(verified)
+    return verified
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from bot.api.delivery import Deliverer
 from bot.api.models import WebhookDelivery
 from bot.refunds.db import get_sessionmaker
 from bot.settings import GatewaySettings
-from tests.api.receiver import Receiver
+from tests.api.receiver import Receiver, readme_verified
 from tests.factories import NOW, submit_for_review
 
 
@@ -181,15 +181,8 @@ async def test_two_workers_never_send_one_delivery_twice(
 
 def test_the_readme_receiver_checks_what_the_worker_signs() -> None:
     from bot.api.delivery import signature
-    from bot.settings import PROJECT_ROOT
 
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    start = readme.index("import hashlib, hmac, json, time")
-    code = readme[start : readme.index("HTTPServer((", start)]
-    receiver: dict[str, object] = {}
-    exec(code.replace('b"whsec_..."', 'b"whsec_test"'), receiver)  # noqa: S102
-    verified = receiver["verified"]
-    assert callable(verified)
+    verified = readme_verified("whsec_test")
     body = b'{"id": "evt_1", "type": "refund.created", "created_at": "", "data": {}}'
     header = signature("whsec_test", 1_764_460_800, body)
     assert verified(header, body, 1_764_460_800 + 10)

@@ -20,7 +20,7 @@ from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.settings import Settings
-from tests.api.helpers import api_key, auth, order_body, problem, put_order
+from tests.api.helpers import api_key, auth, order_body, problem, put_order, subscribe
 from tests.api.receiver import Receiver, verify
 from tests.factories import DAMAGED_REASON
 from tests.gateway.doubles import (
@@ -48,19 +48,6 @@ async def gateway(
     """The real gateway, allowing plain http to the local receiver, its worker looking often."""
     changed = with_gateway(settings, webhook_allow_http=True, webhook_poll_seconds=0.05)
     return await aiohttp_client(create_app(changed))
-
-
-async def subscribe(
-    gateway: TestClient, key: str, url: str, events: list[str] | None = None
-) -> dict[str, Any]:
-    response = await gateway.post(
-        "/api/v1/webhooks",
-        json={"url": url, "events": events or ["refund.created", "refund.approved"]},
-        headers=auth(key),
-    )
-    assert response.status == 201, await response.text()
-    created: dict[str, Any] = await response.json()
-    return created
 
 
 async def test_a_refund_is_received_signed_and_an_altered_body_fails(

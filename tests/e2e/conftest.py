@@ -1,4 +1,8 @@
-"""Fixtures of the browser tests: the real gateway on a port, Rasa double, headless Chromium."""
+"""Fixtures of the e2e tests: the gateway on a port, Rasa double or the real stack, Chromium.
+
+The real stack's fixtures are imported here, once for the folder: a session fixture imported
+into each test module would be one per module, and each would load Rasa's model again.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from playwright.async_api import Browser, async_playwright
 
 from bot.gateway.app import create_app
 from bot.settings import Settings
+from tests.e2e.realstack import real_stack, real_stack_on_db
 from tests.gateway.doubles import bot_api, db_url, rasa, settings
 
-__all__ = ["bot_api", "db_url", "rasa", "settings"]
+__all__ = ["bot_api", "db_url", "rasa", "real_stack", "real_stack_on_db", "settings"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -2,7 +2,9 @@
 
 Started once per test session (Rasa takes ~20 s to load a model here) on a migrated SQLite file
 with the demo data, by the same code as ``make bench``; the gateway runs in the test's own
-event loop against it.
+event loop against it. ``real_stack_on_db`` runs the action server on the test's own ``db_url``
+instead (SQLite or PostgreSQL), so the gateway and the actions share one refund store; Rasa
+stays loaded.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.stack import Stack, running_stack
+from bench.stack import Stack, on_database, running_stack
 from bot.settings import PROJECT_ROOT
 from tests.conftest import require
 
-__all__ = ["Stack", "real_stack"]
+__all__ = ["Stack", "real_stack", "real_stack_on_db"]
 
 MODELS = [
     Path(os.environ.get("REFUNDBOT_TEST_MODEL", "")),
@@ -32,4 +34,11 @@ def real_stack() -> Iterator[Stack]:
     require(model is not None, "no trained model: run `make train`")
     assert model is not None
     with running_stack(model, only=("actions", "rasa")) as stack:
+        yield stack
+
+
+@pytest.fixture
+def real_stack_on_db(real_stack: Stack, db_url: str) -> Iterator[Stack]:
+    """The real stack with its action server on this test's ``db_url`` (restarted, ~3 s)."""
+    with on_database(real_stack, db_url) as stack:
         yield stack

@@ -28,7 +28,7 @@ from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.settings import GatewaySettings, PolicySettings, Settings
 from tests.channels.telegram_buyer import CHAT, HOOK_SECRET, Buyer
 from tests.console.agents import PASSWORD, client_of
-from tests.e2e.realstack import Stack, real_stack
+from tests.e2e.realstack import Stack
 from tests.e2e.widget_page import log, open_widget, send
 from tests.factories import NOW
 from tests.gateway.doubles import (
@@ -38,8 +38,6 @@ from tests.gateway.doubles import (
     text_update,
     wait_until,
 )
-
-__all__ = ["real_stack"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa, pytest.mark.demo_shop]
 
