@@ -51,7 +51,6 @@ async def json_body(request: web.Request, *, optional: bool = False) -> tuple[An
     try:
         raw = await inputs.read_body(request, max_bytes=MAX_BODY_BYTES)
     except inputs.InvalidInput as e:
-        await _drain(request)
         raise Problem(e.status, "too-large", str(e)) from e
     if not raw.strip() and optional:
         return {}, b""
@@ -65,16 +64,6 @@ async def json_body(request: web.Request, *, optional: bool = False) -> tuple[An
     if not inputs.integers_fit(body) or not _storable(body):
         raise Problem(400, "malformed-json", "the body holds values no field can take")
     return body, raw
-
-
-async def _drain(request: web.Request, *, limit: int = 4 * MAX_BODY_BYTES) -> None:
-    """Read and drop what is left of a refused body, up to ``limit`` bytes.
-
-    The client then reads the answer, not a connection reset by a close with its body unread.
-    """
-    left = limit
-    while left > 0 and (chunk := await request.content.read(min(64 * 1024, left))):
-        left -= len(chunk)
 
 
 def _storable(value: Any) -> bool:

@@ -140,11 +140,15 @@ def integers_fit(value: Any) -> bool:
 async def read_body(request: web.BaseRequest, *, max_bytes: int) -> bytes:
     """Return the request's body, reading no more than ``max_bytes`` of it, chunked or not.
 
+    A refused body is read on and dropped (up to four times the limit) before the error, so
+    the client reads the answer rather than a connection reset by a close with its body unread.
+
     Raises:
         InvalidInput: The body is longer (status 413).
     """
     too_big = InvalidInput("too_large", f"the body may be at most {max_bytes} bytes", status=413)
     if request.content_length is not None and request.content_length > max_bytes:
+        await _drain(request, limit=4 * max_bytes)
         raise too_big
     body = bytearray()
     while len(body) <= max_bytes:
@@ -153,8 +157,15 @@ async def read_body(request: web.BaseRequest, *, max_bytes: int) -> bytes:
             break
         body.extend(chunk)
     if len(body) > max_bytes:
+        await _drain(request, limit=3 * max_bytes)
         raise too_big
     return bytes(body)
+
+
+async def _drain(request: web.BaseRequest, *, limit: int) -> None:
+    left = limit
+    while left > 0 and (chunk := await request.content.read(min(64 * 1024, left))):
+        left -= len(chunk)
 
 
 async def read_json(request: web.BaseRequest, *, max_bytes: int) -> Any:
