@@ -119,7 +119,8 @@ def dispatch(session: Session, *, now: dt.datetime, window: dt.timedelta) -> int
 
 
 def _data(session: Session, event: OutboxEvent) -> dict[str, Any]:
-    if event.application_id is not None:
+    if event.data is None and event.application_id is not None:
+        # Written before refund events carried the application as it was: all there is is now.
         application: RefundApplication = session.get(RefundApplication, event.application_id)
         return present.application(application)
     data: dict[str, Any] = json.loads(event.data or "{}")

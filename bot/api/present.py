@@ -1,7 +1,9 @@
 """Orders and refund applications as the shop API shows them (see :mod:`bot.api.schemas`).
 
-Money is a decimal string, times are ISO-8601 in UTC with ``Z``. What an order allows now comes
-from :func:`bot.refunds.policy.method_options`, the rule the chat follows.
+Money is a decimal string, times are ISO-8601 in UTC with ``Z``. An application is shown as its
+webhook events carry it (:mod:`bot.refunds.presented`, which the store freezes into each event).
+What an order allows now comes from :func:`bot.refunds.policy.method_options`, the rule the chat
+follows.
 """
 
 from __future__ import annotations
@@ -14,34 +16,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.messages import text
-from bot.refunds import policy, review, store
+from bot.refunds import policy, store
 from bot.refunds.enums import RefundStatus
 from bot.refunds.models import Order, RefundApplication, RefundEvent
 from bot.refunds.policy import WHY_NOT_CODES
+from bot.refunds.presented import action_name, application, iso
 from bot.settings import PolicySettings
 
-
-def iso(value: dt.datetime | None) -> str | None:
-    """Return a time as ISO-8601 in UTC (``2026-11-20T09:30:00Z``)."""
-    if value is None:
-        return None
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def action_name(action: review.ReviewAction) -> str:
-    """Return the path segment of a review action (``request-info``)."""
-    return action.value.replace("_", "-")
-
-
-def application(found: RefundApplication) -> dict[str, Any]:
-    """Return an application without its events."""
-    return {
-        **found.fields(),
-        "review_due_at": iso(found.review_due_at),
-        "created_at": iso(found.created_at),
-        "updated_at": iso(found.updated_at),
-        "allowed_actions": [action_name(a) for a in review.available_actions(found)],
-    }
+__all__ = ["action_name", "application", "application_detail", "event", "iso", "order"]
 
 
 def application_detail(session: Session, found: RefundApplication) -> dict[str, Any]:

@@ -259,7 +259,7 @@ WEBHOOK_EVENT: Schema = _object(
         "created_at": TIMESTAMP,
         "data": {
             "oneOf": [REFUND, HANDOFF],
-            "description": "refund.*: the application as it stands when the event is sent; "
+            "description": "refund.*: the application as it was when the event happened; "
             "handoff.requested: the conversation handed to people.",
         },
     }

@@ -53,3 +53,13 @@ class ReasonCategory(str, Enum):
     WRONG_ITEM = "wrong_item"
     DAMAGED = "damaged"
     OTHER = "other"
+
+
+class ReviewAction(str, Enum):
+    """What a reviewer can do with an application (which statuses allow it: the policy)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_INFO = "request_info"
+    RETURN_RECEIVED = "return_received"
+    REFUNDED = "refunded"

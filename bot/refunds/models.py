@@ -271,10 +271,11 @@ class OutboxEvent(Base):
     event_id = Column(String(40), nullable=False, unique=True)
     type = Column(String(40), nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
-    #: The application a refund event is about; its data is read when the event is fanned out.
+    #: The application a refund event is about.
     application_id = Column(
         ForeignKey("refund_applications.id", ondelete="CASCADE"), nullable=True, index=True
     )
-    #: The data of an event that is not about an application (a handoff), as JSON.
+    #: The event's data as JSON, as it was when the event happened (rows written before refund
+    #: events carried it have none: their application is read when they are fanned out).
     data = Column(Text, nullable=True)
     dispatched_at = Column(UTCDateTime, nullable=True)

@@ -2,7 +2,9 @@
 
 :func:`bot.refunds.store` writes a row beside each audited refund event and the handoff queue one
 when a conversation goes to people, in the caller's unit of work: the event and its outbox row are
-committed together or not at all, whichever process made the change (the action server too). Who
+committed together or not at all, whichever process made the change (the action server too). The
+row holds the event's data as it is at that moment (a refund event: the application as
+:mod:`bot.refunds.presented` shows it), so an event sent later still tells what happened then. Who
 is subscribed is not known here: the gateway's delivery worker (:mod:`bot.api.delivery`) fans each
 row out to the webhooks that want it and sends them. Nothing here speaks HTTP.
 """

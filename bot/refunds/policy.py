@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
-from bot.refunds.enums import OrderStatus, RefundMethod, RefundStatus, Review
+from bot.refunds.enums import OrderStatus, RefundMethod, RefundStatus, Review, ReviewAction
 from bot.refunds.errors import AmountError, MethodNotOffered, ReasonError, TransitionNotAllowed
 from bot.refunds.reading import CENT
 from bot.settings import PolicySettings
@@ -237,6 +237,23 @@ def decide(
         now + dt.timedelta(days=policy.review_deadline_days) if review is Review.MERCHANT else None
     )
     return Decision(review=review, fault=fault, compensation=compensation, review_due_at=due)
+
+
+#: The statuses each review action starts from.
+ALLOWED_FROM: dict[ReviewAction, frozenset[RefundStatus]] = {
+    ReviewAction.APPROVE: frozenset({RefundStatus.PENDING_REVIEW}),
+    ReviewAction.REJECT: frozenset({RefundStatus.PENDING_REVIEW}),
+    ReviewAction.REQUEST_INFO: frozenset(
+        {RefundStatus.PENDING_REVIEW, RefundStatus.AWAITING_RETURN, RefundStatus.RETURN_RECEIVED}
+    ),
+    ReviewAction.RETURN_RECEIVED: frozenset({RefundStatus.AWAITING_RETURN}),
+    ReviewAction.REFUNDED: frozenset({RefundStatus.APPROVED, RefundStatus.RETURN_RECEIVED}),
+}
+
+
+def review_actions(status: RefundStatus) -> list[ReviewAction]:
+    """Return the review actions ``status`` allows, in the console's order."""
+    return [action for action in ReviewAction if status in ALLOWED_FROM[action]]
 
 
 def after_approval(method: RefundMethod) -> RefundStatus:

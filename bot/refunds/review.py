@@ -11,45 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.refunds import store
+from bot.refunds import policy, store
 from bot.refunds.enums import RefundStatus
+from bot.refunds.enums import ReviewAction as ReviewAction  # how reviewers' callers name it
 from bot.refunds.errors import ApplicationNotFound, ReasonError, TransitionNotAllowed
 from bot.refunds.models import RefundApplication
 
 MAX_NOTE_CHARS = 1000
 
 
-class ReviewAction(str, Enum):
-    """What a reviewer can do with an application."""
-
-    APPROVE = "approve"
-    REJECT = "reject"
-    REQUEST_INFO = "request_info"
-    RETURN_RECEIVED = "return_received"
-    REFUNDED = "refunded"
-
-
-#: The statuses each action starts from.
-ALLOWED_FROM: dict[ReviewAction, frozenset[RefundStatus]] = {
-    ReviewAction.APPROVE: frozenset({RefundStatus.PENDING_REVIEW}),
-    ReviewAction.REJECT: frozenset({RefundStatus.PENDING_REVIEW}),
-    ReviewAction.REQUEST_INFO: frozenset(
-        {RefundStatus.PENDING_REVIEW, RefundStatus.AWAITING_RETURN, RefundStatus.RETURN_RECEIVED}
-    ),
-    ReviewAction.RETURN_RECEIVED: frozenset({RefundStatus.AWAITING_RETURN}),
-    ReviewAction.REFUNDED: frozenset({RefundStatus.APPROVED, RefundStatus.RETURN_RECEIVED}),
-}
-
-
 def available_actions(application: RefundApplication) -> list[ReviewAction]:
     """Return the actions the application's status allows, in the console's order."""
-    status = RefundStatus(application.status)
-    return [action for action in ReviewAction if status in ALLOWED_FROM[action]]
+    return policy.review_actions(RefundStatus(application.status))
 
 
 def get_application(
@@ -90,7 +67,7 @@ def review(
         ReasonError: a rejection without a reason, a question without text, or a note too long.
     """
     status = RefundStatus(application.status)
-    if status not in ALLOWED_FROM[action]:
+    if status not in policy.ALLOWED_FROM[action]:
         raise TransitionNotAllowed(
             f"cannot {action.value.replace('_', ' ')} an application that is {status.value}",
             current=status.value,

@@ -2,7 +2,8 @@
 
 Functions take an open ``session`` (keyword-only) and never commit: the caller owns the unit of
 work (``with factory.begin() as session:``). Every status change writes a :class:`RefundEvent`,
-and, in the same unit of work, the webhook outbox row of the event (:mod:`bot.refunds.outbox`).
+and, in the same unit of work, the webhook outbox row of the event (:mod:`bot.refunds.outbox`)
+with the application as it stands after the change (:mod:`bot.refunds.presented`).
 
 Buyers, agents and the review-deadline sweep change one application's status from separate units
 of work. Each change is therefore conditional on the status it was decided from (``UPDATE ...
@@ -23,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.refunds import outbox, policy
+from bot.refunds import outbox, policy, presented
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
 from bot.refunds.errors import (
     ApplicationNotFound,
@@ -455,7 +456,8 @@ def _record(
             at=now,
         )
     )
-    # The shop's webhooks hear of it from the same commit (bot.refunds.outbox).
+    # The shop's webhooks hear of it from the same commit (bot.refunds.outbox), with the
+    # application as it is now: later changes, even in this unit of work, are events of their own.
     kind = outbox.refund_event_type(
         from_status.value if from_status else None,
         to_status.value,
@@ -463,7 +465,13 @@ def _record(
         note=note,
     )
     if kind is not None:
-        outbox.emit(session, type=kind, now=now, application_id=application.id)
+        outbox.emit(
+            session,
+            type=kind,
+            now=now,
+            application_id=application.id,
+            data=presented.application(application),
+        )
 
 
 def _new_reference() -> str:

@@ -1,4 +1,5 @@
-"""The delivery worker on its own clock: retries with growing delays, gives up, sends once."""
+"""The delivery worker on its own clock: what it sends, retries with growing delays, gives up,
+sends once."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.api import webhooks
+from bot.api import present, webhooks
 from bot.api.delivery import Deliverer
 from bot.api.models import WebhookDelivery
+from bot.refunds import outbox, store
 from bot.refunds.db import get_sessionmaker
+from bot.refunds.models import RefundApplication
 from bot.settings import GatewaySettings
 from tests.api.receiver import Receiver, readme_verified
 from tests.factories import NOW, submit_for_review
@@ -70,6 +73,53 @@ def the_delivery(session_factory: sessionmaker) -> WebhookDelivery:
         [delivery] = session.execute(select(WebhookDelivery)).scalars().all()
         session.expunge(delivery)
         return delivery
+
+
+async def test_each_event_carries_the_application_as_it_was_when_it_happened(
+    db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    """Filed, then approved, both before the worker's first pass: each body tells its moment."""
+    later = NOW + dt.timedelta(minutes=5)
+    with session_factory.begin() as session:
+        webhooks.create_webhook(
+            session, url=receiver.url, events=["refund.created", "refund.approved"], now=NOW
+        )
+        application_id = int(submit_for_review(session).id)
+    with session_factory.begin() as session:
+        application = session.get(RefundApplication, application_id)
+        store.approve(session, application=application, actor="merchant", now=later)
+        assert application.status == "awaiting_return"  # a return: it went on at once
+
+    worker = deliverer(db_url, http, Clock(), webhook_concurrency=1)  # one at a time: in order
+    while await worker.run_once():
+        pass
+
+    created, approved = receiver.events()
+    assert (created["type"], approved["type"]) == ("refund.created", "refund.approved")
+    assert created["data"]["status"] == "pending_review"
+    assert created["data"]["allowed_actions"] == ["approve", "reject", "request-info"]
+    assert created["data"]["updated_at"] == present.iso(NOW)
+    assert approved["data"]["status"] == "approved"
+    assert approved["data"]["allowed_actions"] == ["refunded"]
+    assert approved["data"]["updated_at"] == present.iso(later)
+    assert created["data"]["reference"] == approved["data"]["reference"]
+
+
+async def test_an_event_recorded_without_its_data_is_sent_as_the_application_is_now(
+    db_url: str, session_factory: sessionmaker, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    """Outbox rows written before events carried their data are still sent, read when sent."""
+    with session_factory.begin() as session:
+        webhooks.create_webhook(session, url=receiver.url, events=["refund.approved"], now=NOW)
+        application = submit_for_review(session)
+        # An older gateway's row: the application's id only.
+        outbox.emit(session, type="refund.approved", now=NOW, application_id=application.id)
+        expected = present.application(application)
+
+    assert await deliverer(db_url, http, Clock()).run_once() == 1
+
+    [event] = receiver.events()
+    assert event["data"] == expected
 
 
 async def test_a_down_receiver_is_retried_later_and_later_then_given_up(

@@ -67,8 +67,9 @@ async def test_a_refund_is_received_signed_and_an_altered_body_fails(
     assert [created.event["type"], approved.event["type"]] == ["refund.created", "refund.approved"]
     assert set(created.event) == {"id", "type", "created_at", "data"}
     assert created.event["data"]["reference"] == reference
-    # data is the application as it stands when the event goes out: approved for a return.
-    assert approved.event["data"]["status"] == "awaiting_return"
+    # data is the application as it was at the event: approved (it went on to awaiting_return).
+    assert created.event["data"]["status"] == "pending_review"
+    assert approved.event["data"]["status"] == "approved"
     assert created.headers[EVENT_ID_HEADER] == created.event["id"]
     document = await (await gateway.get("/api/v1/openapi.json")).json()
     documented = document["webhooks"]["event"]["post"]["requestBody"]["content"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.refunds import review, store
-from bot.refunds.enums import RefundStatus
+from bot.refunds import presented, review, store
+from bot.refunds.enums import OrderStatus, RefundMethod, RefundStatus
 from bot.refunds.models import OutboxEvent, RefundApplication
-from tests.factories import NOW, submit_for_review
+from bot.settings import PolicySettings
+from tests.factories import NOW, make_order, submit_for_review
 
 
 def outbox(session_factory: sessionmaker) -> list[tuple[str, int | None]]:
@@ -46,6 +50,38 @@ def test_each_refund_event_has_its_outbox_row_without_any_worker(
         ("refund.awaiting_return", application_id),
         ("refund.return_received", application_id),
         ("refund.refunded", application_id),
+    ]
+
+
+def test_each_outbox_row_holds_the_application_as_it_was_then(
+    session_factory: sessionmaker,
+) -> None:
+    """An automatic approval is three events in one unit of work, each with its own status."""
+    with session_factory.begin() as session:
+        order = make_order(session, status=OrderStatus.AWAITING_SHIPMENT)
+        filed = store.submit_application(
+            session,
+            customer_id=order.customer_id,
+            order_id=order.id,
+            method=RefundMethod.IMMEDIATE,
+            amount=Decimal("5.00"),
+            reason="changed my mind",
+            reason_category=None,
+            idempotency_key="k-immediate",
+            conversation_id=None,
+            now=NOW,
+            settings=PolicySettings(),
+        ).application
+    with session_factory.begin() as session:
+        rows = session.execute(select(OutboxEvent).order_by(OutboxEvent.id)).scalars().all()
+        statuses = [(r.type, json.loads(r.data)["status"]) for r in rows]
+        # What the API shows of the application read back is what the last event froze.
+        now = presented.application(session.get(RefundApplication, filed.id))
+        assert json.loads(rows[-1].data) == now
+    assert statuses == [
+        ("refund.created", "pending_review"),
+        ("refund.approved", "approved"),
+        ("refund.refunded", "refunded"),
     ]
 
 
