@@ -52,7 +52,8 @@ db: $(VENV)/.installed ## Migrate the database and seed the demo orders
 .PHONY: run
 run: $(VENV)/.installed train db ## Build what is needed and start the assistant with the demo shop (Ctrl-C stops it)
 	@echo "Demo mode: the demo shop page signs anyone in as any demo customer (REFUNDBOT_DEMO_SHOP=true)."
-	REFUNDBOT_DEMO_SHOP=true $(BIN)/refundbot run --model $(MODEL)
+	@echo "Demo mode: webhooks may point to this machine and private networks (REFUNDBOT_WEBHOOK_ALLOW_PRIVATE=true)."
+	REFUNDBOT_DEMO_SHOP=true REFUNDBOT_WEBHOOK_ALLOW_PRIVATE=true $(BIN)/refundbot run --model $(MODEL)
 
 .PHONY: shell
 shell: $(VENV)/.installed ## Chat in the terminal with the running assistant (CUSTOMER=c-1002; empty = anonymous)

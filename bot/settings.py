@@ -98,6 +98,9 @@ class GatewaySettings:
     webhook_allow_http: bool = False
     """Whether webhook URLs may be plain http; off, only https (and, with the demo shop on,
     http to this machine)."""
+    webhook_allow_private: bool = False
+    """Whether webhooks may point inside the network (loopback, private, link-local, ...
+    addresses): for development only, ``make run`` turns it on."""
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -219,6 +222,7 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         webhook_concurrency=_positive(env, "REFUNDBOT_WEBHOOK_CONCURRENCY", 8),
         webhook_retry_hours=_positive(env, "REFUNDBOT_WEBHOOK_RETRY_HOURS", 24),
         webhook_allow_http=_flag(env, "REFUNDBOT_WEBHOOK_ALLOW_HTTP", False),
+        webhook_allow_private=_flag(env, "REFUNDBOT_WEBHOOK_ALLOW_PRIVATE", False),
     )
 
 

@@ -11,11 +11,12 @@ is at least once).
 :class:`Deliverer` runs in the gateway as a background task: it claims due deliveries, POSTs them
 (``Refundbot-Signature: t=UNIX,v1=HMAC-SHA256(secret, f"{t}.{body}")``), at most
 ``webhook_concurrency`` at once with a short timeout, off every request's path, and records each
-attempt. A 2xx answer delivers it; anything else is retried after growing, jittered delays until
-``webhook_retry_hours`` have passed, then it is failed. A claim is an ``UPDATE`` conditional on the
-row being due (its ``next_attempt_at`` moves to the end of a lease), selected with ``FOR UPDATE
-SKIP LOCKED`` on PostgreSQL, so several gateways never send one row at the same time; a gateway
-that dies mid-send leaves the row to be sent again when the lease runs out.
+attempt; a host inside the network is refused without connecting (:mod:`bot.api.destinations`)
+and recorded as such. A 2xx answer delivers it; anything else is retried after growing, jittered
+delays until ``webhook_retry_hours`` have passed, then it is failed. A claim is an ``UPDATE``
+conditional on the row being due (its ``next_attempt_at`` moves to the end of a lease), selected
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several gateways never send one row at the
+same time; a gateway that dies mid-send leaves the row to be sent again when the lease runs out.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import aiohttp
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.api import present
+from bot.api import destinations, present
 from bot.api.models import OutboxEvent, Webhook, WebhookAttempt, WebhookDelivery
 from bot.clock import utcnow
 from bot.gateway import transcript
@@ -255,7 +256,11 @@ def has_work(session: Session, *, now: dt.datetime) -> bool:
 
 
 class Deliverer:
-    """Sends the webhooks' due deliveries, a bounded number at once, from the gateway."""
+    """Sends the webhooks' due deliveries, a bounded number at once, from the gateway.
+
+    ``http`` is a :func:`bot.api.destinations.client_session`: its resolver, with
+    :func:`~bot.api.destinations.check_host` here, refuses hosts inside the network at each send.
+    """
 
     def __init__(
         self,
@@ -311,6 +316,7 @@ class Deliverer:
         excerpt: str | None = None
         error: str | None = None
         try:
+            destinations.check_host(claimed.url, allow_private=self._settings.webhook_allow_private)
             async with self._http.post(
                 claimed.url,
                 data=body,
@@ -324,7 +330,7 @@ class Deliverer:
         except asyncio.TimeoutError:
             error = f"no answer within {self._settings.webhook_timeout_seconds:g} s"
         except (aiohttp.ClientError, ValueError, OSError) as e:
-            error = f"{type(e).__name__}: {e}"[:300]
+            error = _failure(e)
         outcome = Outcome(
             at=at,
             duration_ms=int((time.monotonic() - started) * 1000),
@@ -367,3 +373,11 @@ class Deliverer:
         except Exception:
             # The claim runs out and the delivery is sent again; the secret is never logged.
             log.exception("webhook delivery %s failed to record", claimed.delivery_id)
+
+
+def _failure(error: Exception) -> str:
+    """Return an attempt's error: ``refused: …`` when the host was not let through."""
+    cause = error.os_error if isinstance(error, aiohttp.ClientConnectorError) else error
+    if isinstance(cause, destinations.Refused):
+        return f"refused: {cause}"[:300]  # nothing was connected to
+    return f"{type(error).__name__}: {error}"[:300]

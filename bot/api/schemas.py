@@ -194,7 +194,8 @@ WEBHOOK_CREATE: Schema = _object(
             "type": "string",
             "minLength": 1,
             "maxLength": 2000,
-            "description": "An absolute https URL (plain http only where the gateway allows it).",
+            "description": "An absolute https URL on a public host (plain http, or a host "
+            "inside the network, only where the gateway allows it).",
         },
         "events": {"type": "array", "minItems": 1, "uniqueItems": True, "items": EVENT_TYPE},
     }

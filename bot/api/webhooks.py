@@ -1,25 +1,24 @@
 """``/api/v1/webhooks``: the shop subscribes an endpoint to events, reads them and their log.
 
-A webhook is a URL and the event types it wants (:data:`bot.refunds.outbox.EVENT_TYPES`). Its
-signing secret is made here and answered once, on creation; it is kept as it is, since each
-body's HMAC needs it (:mod:`bot.api.delivery`), and never shown or logged again. Deleting a
-webhook deletes its pending deliveries with it, so nothing more is sent to it. Table functions
-take a ``session`` (keyword-only) and never commit.
+A webhook is a URL, public unless allowed otherwise (:mod:`bot.api.destinations`), and the event
+types it wants (:data:`bot.refunds.outbox.EVENT_TYPES`). Its signing secret is made here and
+answered once, on creation; it is kept as it is, since each body's HMAC needs it
+(:mod:`bot.api.delivery`), and never shown or logged again. Deleting a webhook deletes its
+pending deliveries with it, so nothing more is sent to it. Table functions take a ``session``
+(keyword-only) and never commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.api import idempotency, schemas
+from bot.api import destinations, idempotency, schemas
 from bot.api.credentials import Caller
 from bot.api.edge import json_body
 from bot.api.models import OutboxEvent, Webhook, WebhookAttempt, WebhookDelivery
@@ -27,44 +26,13 @@ from bot.api.present import iso
 from bot.api.problems import Problem, invalid
 from bot.clock import utcnow
 from bot.gateway import keys, transcript
-from bot.settings import GatewaySettings
 
-MAX_URL_CHARS = 2000
 #: How many deliveries the log answers with, newest first.
 LOG_LIMIT = 100
 
 
 class NoSuchWebhook(Exception):
     """No webhook or delivery has that id."""
-
-
-def url_problem(url: str, settings: GatewaySettings) -> str | None:
-    """Return why ``url`` cannot be a webhook's, or ``None`` when it can."""
-    if len(url) > MAX_URL_CHARS:
-        return f"at most {MAX_URL_CHARS} characters"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018  (raises on a port that is not a number)
-    except ValueError:
-        return "is not a URL"
-    if parts.scheme not in ("http", "https") or not host:
-        return "an absolute http(s) URL, such as https://shop.example/refundbot"
-    if parts.username is not None or parts.password is not None:
-        return "credentials do not belong in the URL"
-    if parts.scheme == "http" and not settings.webhook_allow_http:
-        if not (settings.demo_shop and _loopback(host)):
-            return "use https (plain http is only for REFUNDBOT_WEBHOOK_ALLOW_HTTP=true)"
-    return None
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_webhook(
@@ -212,7 +180,7 @@ async def create(request: web.Request, caller: Caller) -> web.Response:
     body, _ = await json_body(request)
     errors = schemas.check(schemas.WEBHOOK_CREATE, body)
     if not errors:
-        why = url_problem(body["url"], request.app[keys.SETTINGS].gateway)
+        why = await destinations.problem(body["url"], request.app[keys.SETTINGS].gateway)
         if why is not None:
             errors = [{"field": "url", "detail": why}]
     if errors:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.api import problems as api_problems
 from bot.api.delivery import Deliverer
+from bot.api.destinations import client_session
 from bot.api.routes import setup as setup_api
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChat
@@ -161,8 +162,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:
-    # A session of its own: no cookies from shops' endpoints, no share of Rasa's connections.
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+    async with client_session(app[keys.SETTINGS].gateway) as http:
         deliverer = Deliverer(
             sessions=app[keys.SESSIONS],
             read_sessions=app[keys.READ_SESSIONS],

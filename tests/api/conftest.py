@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from tests.api.receiver import receiver
+from tests.api.worker import http
 from tests.gateway.doubles import gateway, rasa, settings
 
-__all__ = ["gateway", "rasa", "receiver", "settings"]
+__all__ = ["gateway", "http", "rasa", "receiver", "settings"]

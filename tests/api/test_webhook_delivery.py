@@ -4,12 +4,9 @@ sends once."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -19,35 +16,9 @@ from bot.api.models import WebhookDelivery
 from bot.refunds import outbox, store
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import RefundApplication
-from bot.settings import GatewaySettings
 from tests.api.receiver import Receiver, readme_verified
+from tests.api.worker import Clock, deliverer
 from tests.factories import NOW, submit_for_review
-
-
-class Clock:
-    """The worker's "now", moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def deliverer(db_url: str, http: aiohttp.ClientSession, clock: Clock, **settings: int) -> Deliverer:
-    return Deliverer(
-        sessions=get_sessionmaker(db_url),
-        read_sessions=get_sessionmaker(db_url, read_only=True),
-        http=http,
-        settings=dataclasses.replace(GatewaySettings(webhook_timeout_seconds=2.0), **settings),
-        clock=clock,
-    )
 
 
 def subscribe(session_factory: sessionmaker, url: str) -> int:

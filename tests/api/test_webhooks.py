@@ -46,7 +46,12 @@ async def gateway(
     aiohttp_client: Callable[..., Awaitable[TestClient]], settings: Settings
 ) -> TestClient:
     """The real gateway, allowing plain http to the local receiver, its worker looking often."""
-    changed = with_gateway(settings, webhook_allow_http=True, webhook_poll_seconds=0.05)
+    changed = with_gateway(
+        settings,
+        webhook_allow_http=True,
+        webhook_allow_private=True,
+        webhook_poll_seconds=0.05,
+    )
     return await aiohttp_client(create_app(changed))
 
 

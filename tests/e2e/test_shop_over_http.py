@@ -63,8 +63,10 @@ def shop_settings(stack: Stack, tmp_path: Path) -> Settings:
             shop_secret=stack.shop_secret,
             notify_interval_seconds=0.1,
             webhook_poll_seconds=0.1,
-            # The receiver listens on http://127.0.0.1; a shop's real one would be https.
+            # The receiver listens on http://127.0.0.1; a shop's real one would be https, on a
+            # public address.
             webhook_allow_http=True,
+            webhook_allow_private=True,
         ),
     )
 

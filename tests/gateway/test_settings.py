@@ -35,6 +35,7 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
             "REFUNDBOT_DEMO_SHOP": "true",
             "REFUNDBOT_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
             "REFUNDBOT_NOTIFY_RECENT_DAYS": "7",
+            "REFUNDBOT_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
     gateway = settings.gateway
@@ -46,6 +47,7 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
     assert gateway.demo_shop is True
     assert gateway.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16")
     assert gateway.notify_recent_days == 7
+    assert gateway.webhook_allow_private is True
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -56,6 +58,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert gateway.demo_shop is False
     assert gateway.trusted_proxies == ()
     assert gateway.notify_recent_days == 30
+    # Webhooks reach nothing inside the network.
+    assert gateway.webhook_allow_private is False
 
 
 @pytest.mark.parametrize(
@@ -67,6 +71,7 @@ def test_defaults(tmp_path: Path) -> None:
         ("REFUNDBOT_DEMO_SHOP", "sure"),
         ("REFUNDBOT_TRUSTED_PROXIES", "10.0.0.1, the-proxy"),
         ("REFUNDBOT_NOTIFY_RECENT_DAYS", "0"),
+        ("REFUNDBOT_WEBHOOK_ALLOW_PRIVATE", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
