@@ -101,6 +101,9 @@ class GatewaySettings:
     webhook_allow_private: bool = False
     """Whether webhooks may point inside the network (loopback, private, link-local, ...
     addresses): for development only, ``make run`` turns it on."""
+    webhook_retention_days: int = 30
+    """How long a delivered or failed webhook delivery is kept (in the delivery log) after its
+    retries ended; events go once no delivery of theirs is left."""
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -223,6 +226,7 @@ def _gateway(env: Mapping[str, str]) -> GatewaySettings:
         webhook_retry_hours=_positive(env, "REFUNDBOT_WEBHOOK_RETRY_HOURS", 24),
         webhook_allow_http=_flag(env, "REFUNDBOT_WEBHOOK_ALLOW_HTTP", False),
         webhook_allow_private=_flag(env, "REFUNDBOT_WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_retention_days=_positive(env, "REFUNDBOT_WEBHOOK_RETENTION_DAYS", 30),
     )
 
 

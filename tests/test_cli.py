@@ -28,12 +28,12 @@ GOOD = {
 
 
 def refundbot(
-    db_url: str, *args: str, stdin: str | None = None
+    db_url: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "REFUNDBOT_DATABASE_URL": db_url},
+        env={**os.environ, "REFUNDBOT_DATABASE_URL": db_url, **(env or {})},
         input=stdin,
         capture_output=True,
         text=True,
@@ -190,3 +190,44 @@ def test_webhooks_are_listed_and_a_failed_delivery_is_sent_again(tmp_path: Path)
     every = refundbot(db_url, "webhooks", "retry", "--webhook", str(hook_id))
     assert every.stdout.startswith("0 failed deliveries")
     assert refundbot(db_url, "webhooks", "retry").returncode == 2
+
+
+def test_webhooks_prune_removes_old_finished_deliveries_and_says_how_many(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from bot.api import webhooks
+    from bot.api.delivery import dispatch
+    from bot.api.models import OutboxEvent, WebhookDelivery
+    from bot.refunds.db import dispose, get_sessionmaker
+    from tests.factories import NOW, submit_for_review
+
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(db_url)
+    with get_sessionmaker(db_url).begin() as session:
+        webhooks.create_webhook(
+            session, url="https://shop.example/hooks", events=["refund.created"], now=NOW
+        )
+        submit_for_review(session)
+        submit_for_review(session, customer_id="c-2", key="k2")
+        dispatch(session, now=NOW, window=dt.timedelta(hours=24))
+        first, second = session.execute(select(WebhookDelivery)).scalars()
+        first.status, first.next_attempt_at = "failed", None  # retries over since NOW + 24 h
+    dispose(db_url)
+
+    century = {"REFUNDBOT_WEBHOOK_RETENTION_DAYS": "36500"}
+    kept = refundbot(db_url, "webhooks", "prune", env=century)
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.startswith("removed 0 rows older than 36500 days")
+    pruned = refundbot(db_url, "webhooks", "prune", "--older-than", "0", env=century)
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.strip() == (
+        "removed 2 rows older than 0 days: 1 deliveries, 0 attempts, 1 events"
+    )
+    with get_sessionmaker(db_url).begin() as session:
+        [left] = session.execute(select(WebhookDelivery)).scalars()
+        assert left.status == "pending"  # never removed
+        assert session.execute(select(func.count()).select_from(OutboxEvent)).scalar_one() == 1
+    dispose(db_url)
+    assert refundbot(db_url, "webhooks", "prune", "--older-than", "-1").returncode == 2

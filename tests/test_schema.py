@@ -54,3 +54,15 @@ def test_0006_downgrades_and_upgrades_again(db_url: str) -> None:
     assert not webhook_tables & set(inspect(get_engine(db_url)).get_table_names())
     upgrade(db_url)
     assert webhook_tables <= set(inspect(get_engine(db_url)).get_table_names())
+
+
+def test_0007_downgrades_and_upgrades_again(db_url: str) -> None:
+    indexes = {"ix_webhook_deliveries_expires_at", "ix_webhook_deliveries_event_id"}
+
+    def found() -> set[str]:
+        return {i["name"] for i in inspect(get_engine(db_url)).get_indexes("webhook_deliveries")}
+
+    command.downgrade(alembic_config(db_url), "0006")
+    assert not indexes & found()
+    upgrade(db_url)
+    assert indexes <= found()

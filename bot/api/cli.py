@@ -55,6 +55,23 @@ def register(subparsers: Any) -> None:
     which.add_argument("id", nargs="?", type=int, help="the delivery's id")
     which.add_argument("--webhook", type=int, help="retry every failed delivery of this webhook")
     retry.set_defaults(handler=_retry)
+    prune = hooks.add_parser(
+        "prune",
+        help="remove old finished deliveries and sent events",
+        description=(
+            "Remove the deliveries that were delivered or failed, with their attempts, once "
+            "their retries ended more than DAYS days ago, and the events sent that long ago "
+            "that no delivery needs any more; pending deliveries stay. The gateway does this "
+            "by itself every hour with REFUNDBOT_WEBHOOK_RETENTION_DAYS."
+        ),
+    )
+    prune.add_argument(
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        help="days to keep (default: REFUNDBOT_WEBHOOK_RETENTION_DAYS, 30)",
+    )
+    prune.set_defaults(handler=_prune)
 
 
 def _add(settings: Settings, args: argparse.Namespace) -> int:
@@ -141,4 +158,27 @@ def _retry(settings: Settings, args: argparse.Namespace) -> int:
         print(f"refundbot: there is no {what}", file=sys.stderr)
         return 1
     print(f"delivery {args.id} ({before}) will be sent again now")
+    return 0
+
+
+def _days(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()):
+        raise argparse.ArgumentTypeError(f"a whole number of days, got {raw!r}")
+    return int(raw)
+
+
+def _prune(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.api.retention import prune_all
+    from bot.clock import utcnow
+    from bot.refunds.db import get_sessionmaker
+
+    days = settings.gateway.webhook_retention_days if args.older_than is None else args.older_than
+    before = utcnow() - dt.timedelta(days=days)
+    pruned = prune_all(get_sessionmaker(settings.database_url), before=before)
+    print(
+        f"removed {pruned.rows} rows older than {days} days: {pruned.deliveries} deliveries, "
+        f"{pruned.attempts} attempts, {pruned.events} events"
+    )
     return 0

@@ -17,6 +17,8 @@ delays until ``webhook_retry_hours`` have passed, then it is failed. A claim is 
 conditional on the row being due (its ``next_attempt_at`` moves to the end of a lease), selected
 with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several gateways never send one row at the
 same time; a gateway that dies mid-send leaves the row to be sent again when the lease runs out.
+Once an hour a pass also removes what the retention period no longer keeps
+(:mod:`bot.api.retention`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import aiohttp
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.api import destinations, present
+from bot.api import destinations, present, retention
 from bot.api.models import OutboxEvent, Webhook, WebhookAttempt, WebhookDelivery
 from bot.clock import utcnow
 from bot.gateway import transcript
@@ -56,6 +58,8 @@ MAX_DELAY = dt.timedelta(hours=1)
 LEASE = dt.timedelta(minutes=2)
 EXCERPT_CHARS = 500
 BATCH = 100
+#: How often a worker removes what the retention period no longer keeps (bot.api.retention).
+PRUNE_EVERY = dt.timedelta(hours=1)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -279,6 +283,8 @@ class Deliverer:
         self._clock = clock
         self._rng = rng
         self._window = dt.timedelta(hours=settings.webhook_retry_hours)
+        self._retention = dt.timedelta(days=settings.webhook_retention_days)
+        self._next_prune: dt.datetime | None = None  # the first pass prunes
         self._sending: set[asyncio.Task[None]] = set()
 
     async def claim(self, limit: int) -> list[Claimed]:
@@ -300,6 +306,22 @@ class Deliverer:
         claimed = await self.claim(self._settings.webhook_concurrency)
         await asyncio.gather(*(self.send(c) for c in claimed))
         return len(claimed)
+
+    async def prune(self) -> retention.Pruned | None:
+        """Remove a batch of what the retention period no longer keeps, if it is time to.
+
+        Return what went, or ``None`` when it is not time yet: once an hour, or at the next
+        pass while batches come back full.
+        """
+        now = self._clock()
+        if self._next_prune is not None and now < self._next_prune:
+            return None
+        before = now - self._retention
+        pruned = await transcript.run_in_session(
+            self._sessions, lambda s: retention.prune(s, before=before)
+        )
+        self._next_prune = now if pruned.more else now + PRUNE_EVERY
+        return pruned
 
     async def send(self, claimed: Claimed) -> str | None:
         """POST one delivery, signed, and record the attempt; return the delivery's status."""
@@ -361,6 +383,7 @@ class Deliverer:
                     task = asyncio.create_task(self._send_logged(claimed))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
+                await self.prune()
             except asyncio.CancelledError:
                 raise
             except Exception:

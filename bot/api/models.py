@@ -1,7 +1,8 @@
 """Tables of the shop API: its keys, the responses kept for idempotent retries, its webhooks.
 
 They share :data:`bot.refunds.models.Base`; the schema itself is owned by migrations ``0005``
-(keys, idempotency) and ``0006`` (webhooks, their deliveries and each attempt).
+(keys, idempotency), ``0006`` (webhooks, their deliveries and each attempt) and ``0007`` (what
+the retention pass looks deliveries up by).
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ class WebhookDelivery(Base):
 
     id = Column(ID, primary_key=True)
     webhook_id = Column(ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False, index=True)
-    event_id = Column(ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False)
+    event_id = Column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     #: pending, delivered or failed.
     status = Column(String(16), nullable=False)
     body = Column(Text, nullable=False)
@@ -96,8 +99,9 @@ class WebhookDelivery(Base):
     created_at = Column(UTCDateTime, nullable=False)
     #: When it is due; while a worker sends it, when its claim runs out.
     next_attempt_at = Column(UTCDateTime, nullable=True)
-    #: Retries stop after this (24 hours after the first attempt, or after a manual retry).
-    expires_at = Column(UTCDateTime, nullable=False)
+    #: Retries stop after this (24 hours after the first attempt, or after a manual retry);
+    #: a finished delivery is kept for the retention period after it (bot.api.retention).
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
     delivered_at = Column(UTCDateTime, nullable=True)
     #: The worker's claim while it sends (a random token), so its answer is recorded once.
     claim = Column(String(32), nullable=True)

@@ -63,6 +63,9 @@ def delete_webhook(session: Session, *, webhook_id: int) -> None:
     """Delete the webhook, its deliveries and their attempts: nothing more is sent to it."""
     hook = get_webhook(session, webhook_id=webhook_id)
     deliveries = select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == hook.id)
+    # Deliveries before attempts, in id order, as the retention pass takes them: never a
+    # deadlock with it (bot.api.retention).
+    session.execute(deliveries.order_by(WebhookDelivery.id).with_for_update()).all()
     session.execute(
         delete(WebhookAttempt)
         .where(WebhookAttempt.delivery_id.in_(deliveries))
@@ -101,7 +104,10 @@ def delivery_log(
 
 def retry(session: Session, *, delivery_id: int, now: dt.datetime, window: dt.timedelta) -> str:
     """Send the delivery again now, with a fresh retry window; return its status before."""
-    delivery: WebhookDelivery | None = session.get(WebhookDelivery, delivery_id)
+    # Locked: with the retention pass (bot.api.retention), the second finds what the first left.
+    delivery: WebhookDelivery | None = session.get(
+        WebhookDelivery, delivery_id, with_for_update=True
+    )
     if delivery is None:
         raise NoSuchWebhook(str(delivery_id))
     before = str(delivery.status)

@@ -36,6 +36,7 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
             "REFUNDBOT_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
             "REFUNDBOT_NOTIFY_RECENT_DAYS": "7",
             "REFUNDBOT_WEBHOOK_ALLOW_PRIVATE": "true",
+            "REFUNDBOT_WEBHOOK_RETENTION_DAYS": "90",
         }
     )
     gateway = settings.gateway
@@ -48,6 +49,7 @@ def test_gateway_settings_from_env(tmp_path: Path) -> None:
     assert gateway.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16")
     assert gateway.notify_recent_days == 7
     assert gateway.webhook_allow_private is True
+    assert gateway.webhook_retention_days == 90
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -58,8 +60,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert gateway.demo_shop is False
     assert gateway.trusted_proxies == ()
     assert gateway.notify_recent_days == 30
-    # Webhooks reach nothing inside the network.
+    # Webhooks reach nothing inside the network; what was sent is kept a month.
     assert gateway.webhook_allow_private is False
+    assert gateway.webhook_retention_days == 30
 
 
 @pytest.mark.parametrize(
@@ -72,6 +75,7 @@ def test_defaults(tmp_path: Path) -> None:
         ("REFUNDBOT_TRUSTED_PROXIES", "10.0.0.1, the-proxy"),
         ("REFUNDBOT_NOTIFY_RECENT_DAYS", "0"),
         ("REFUNDBOT_WEBHOOK_ALLOW_PRIVATE", "maybe"),
+        ("REFUNDBOT_WEBHOOK_RETENTION_DAYS", "0"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
