@@ -37,11 +37,10 @@ def period_of(
     week = dt.timedelta(days=DEFAULT_DAYS)
     start = parse_day(since, "--since") if since else None
     end = parse_day(until, "--until") if until else None
-    if start is None and end is None:
-        end = now
-    if end is None:
-        assert start is not None
+    if start is not None and end is None:
         end = start + week
+    elif end is None:
+        end = now
     if start is None:
         start = end - week
     if end <= start:

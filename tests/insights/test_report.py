@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from bot.insights.figures import (
@@ -20,7 +21,9 @@ from bot.insights.figures import (
 )
 from bot.insights.queries import percentile_cont
 from bot.insights.report import NLU_NOT_RECORDED, NO_SURVEY, build_report
-from tests.insights.week import SINCE, UNTIL, day
+from bot.refunds.db import get_sessionmaker
+from tests.insights.history import History
+from tests.insights.week import SINCE, UNTIL, build_week, day
 
 
 def test_every_figure_of_a_known_week(week: sessionmaker) -> None:
@@ -60,6 +63,22 @@ def test_every_figure_of_a_known_week(week: sessionmaker) -> None:
     assert report.messages_by_hour == tuple(hours)
     assert report.nlu_fallback == NotRecorded(NLU_NOT_RECORDED)
     assert report.csat == NotRecorded(NO_SURVEY)
+
+
+@pytest.mark.postgres
+def test_hours_and_bounds_are_utc_whatever_the_sessions_time_zone(postgres_url: str) -> None:
+    factory = get_sessionmaker(postgres_url)
+    with factory.begin() as session:
+        build_week(History(session))
+    with factory.begin() as session:
+        session.execute(text("SET TIME ZONE 'Pacific/Chatham'"))  # UTC+13:45 in November
+        report = build_report(session, since=SINCE, until=UNTIL)
+
+    hours = [0] * 24
+    hours[0], hours[9], hours[14], hours[21], hours[23] = 1, 3, 1, 1, 1
+    assert report.messages_by_hour == tuple(hours)
+    assert report.conversations.total == 6
+    assert report.time_to_payout == Durations(count=4, median_seconds=0.0, p90_seconds=120960.0)
 
 
 def test_the_week_before_holds_only_what_started_before_it(week: sessionmaker) -> None:

@@ -17,9 +17,10 @@
   }
   function day(date) { return date.toISOString().slice(0, 10); }
 
-  var today = new Date();
-  var since = el("input", { id: "insights-since", type: "date", value: day(new Date(today.getTime() - 7 * 86400000)) });
-  var until = el("input", { id: "insights-until", type: "date", value: day(today) });
+  // The last seven days, today included: until is the day after today (not included).
+  var tomorrow = new Date(Date.now() + 86400000);
+  var since = el("input", { id: "insights-since", type: "date", value: day(new Date(tomorrow.getTime() - 7 * 86400000)) });
+  var until = el("input", { id: "insights-until", type: "date", value: day(tomorrow) });
   var download = el("a", { class: "download", text: "Download CSV" });
   var form = el("form", { class: "filter", "aria-label": "Period" }, [
     el("label", { for: "insights-since", text: "From" }), since,
