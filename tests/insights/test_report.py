@@ -20,6 +20,7 @@ from bot.insights.figures import (
     RefundGroup,
 )
 from bot.insights.queries import percentile_cont
+from bot.insights.render import to_text
 from bot.insights.report import NLU_NOT_RECORDED, NO_SURVEY, build_report
 from bot.refunds.db import get_sessionmaker
 from tests.insights.history import History
@@ -112,6 +113,43 @@ def test_an_empty_period_has_counts_of_zero_and_no_rates(week: sessionmaker) -> 
     assert report.time_to_decision == Durations(count=0, median_seconds=None, p90_seconds=None)
     assert report.time_to_payout == Durations(count=0, median_seconds=None, p90_seconds=None)
     assert report.messages_by_hour == (0,) * 24
+
+
+def test_the_text_of_the_week_has_its_tables(week: sessionmaker) -> None:
+    with week.begin() as session:
+        text = to_text(build_report(session, since=SINCE, until=UNTIL))
+
+    cells = [line.split() for line in text.splitlines()]
+    assert ["reason", "handoffs", "conversations", "rate"] in cells
+    assert ["policy", "1", "1", "16.7", "%"] in cells
+    assert ["return_and_refund", "pending_review", "EUR", "1", "40.50", "0.00"] in cells
+    assert "Buyer messages: 7; busiest hours UTC: 09:00 (3), 00:00 (1), 14:00 (1)" in text
+
+
+def test_the_text_of_an_empty_period_says_none_and_no_rates(session_factory: sessionmaker) -> None:
+    with session_factory.begin() as session:
+        report = build_report(session, since=SINCE, until=UNTIL)
+
+    assert to_text(report).splitlines() == [
+        "Report for 2026-11-02T00:00:00Z to 2026-11-09T00:00:00Z (until excluded)",
+        "",
+        "Conversations: 0",
+        "Contained (no person asked in): 0  rate -",
+        "",
+        "Handoffs by reason:",
+        "  none",
+        "",
+        "Refund applications (status at the period's end):",
+        "  none",
+        "",
+        "Decided: 0 (approved 0, rejected 0)  approval rate -",
+        "Submission to decision: median -  p90 -  (0 applications)",
+        "Submission to payout: median -  p90 -  (0 applications)",
+        "",
+        "Buyer messages: 0",
+        f"NLU fallback rate: {NLU_NOT_RECORDED}",
+        f"CSAT: {NO_SURVEY}",
+    ]
 
 
 @pytest.mark.parametrize(
