@@ -21,6 +21,7 @@ def parse_day(value: str, option: str) -> dt.datetime:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise BadPeriod(f"{option} must be a date as YYYY-MM-DD, not {value!r}") from None
+    # Python 3.11's fromisoformat also takes "20261102"; the documented form is the one taken.
     if len(value) != len("YYYY-MM-DD"):
         raise BadPeriod(f"{option} must be a date as YYYY-MM-DD, not {value!r}")
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)

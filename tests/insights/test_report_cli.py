@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from bot.cli import main
 from bot.refunds.migrate import upgrade
 from tests.test_cli import refundbot
 
@@ -125,3 +126,21 @@ def test_the_default_period_is_the_last_seven_days(tmp_path: Path) -> None:
         "since": "2026-11-02T00:00:00Z",
         "until": "2026-11-09T00:00:00Z",
     }
+
+
+def test_the_command_in_process_prints_the_same_json(
+    week: sessionmaker,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What the process prints, from ``main`` itself (so that coverage sees the command run)."""
+    monkeypatch.setenv("REFUNDBOT_DATABASE_URL", db_url)
+
+    assert main(["report", "--since", "2026-11-02", "--until", "2026-11-09", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["conversations"]["total"] == 6
+    assert data["time_to_decision"] == {"count": 6, "median_seconds": 900.0, "p90_seconds": 45000.0}
+
+    assert main(["report", "--since", "02/11/2026"]) == 2
+    assert "--since must be a date as YYYY-MM-DD" in capsys.readouterr().err
