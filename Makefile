@@ -142,6 +142,9 @@ BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
 BENCH_MAX_P95_MS ?= 300
 # More options of python -m bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
 BENCH_FLAGS ?=
+# `make bench-report`: conversations generated for timing `refundbot report`, and its target.
+BENCH_REPORT_CONVERSATIONS ?= 10000
+BENCH_REPORT_MAX_SECONDS ?= 2
 
 .PHONY: eval
 eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, the conversation corpus (results/eval.md)
@@ -155,3 +158,8 @@ bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
 		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) $(BENCH_FLAGS)
+
+.PHONY: bench-report
+bench-report: $(VENV)/.installed ## Time `refundbot report` on 10,000 generated conversations (target < 2 s; results/report_bench.json)
+	$(BIN)/python -m bench.insights --out results \
+		--conversations $(BENCH_REPORT_CONVERSATIONS) --max-seconds $(BENCH_REPORT_MAX_SECONDS)

@@ -97,9 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot.api.cli import register as register_api_key_commands
     from bot.console.cli import register as register_agent_commands
+    from bot.insights.cli import register as register_report_command
 
     register_agent_commands(commands)
     register_api_key_commands(commands)
+    register_report_command(commands)
     return parser
 
 

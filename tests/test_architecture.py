@@ -136,3 +136,18 @@ def test_the_shop_api_sits_on_the_store_and_the_gateway_only() -> None:
         if path.name != "app.py" and any(m.startswith("bot.api") for m in imported_modules(path))
     ]
     assert offenders == []
+
+
+def test_the_report_is_imported_only_by_the_console_and_the_command() -> None:
+    """bot/insights reads the store's, gateway's and handoff's tables; none of them reads it."""
+    below = [
+        PROJECT_ROOT / d for d in ("bot/gateway", "bot/refunds", "bot/channels", "bot/handoff")
+    ]
+    below += [PROJECT_ROOT / "bot" / "api", PROJECT_ROOT / "actions"]
+    offenders = [
+        path.relative_to(PROJECT_ROOT)
+        for root in below
+        for path in root.rglob("*.py")
+        if any(m.startswith("bot.insights") for m in imported_modules(path))
+    ]
+    assert offenders == []

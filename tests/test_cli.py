@@ -100,7 +100,17 @@ def test_seeded_demo_lists_its_refund_as_json(tmp_path: Path) -> None:
 
 def test_help_names_every_command(tmp_path: Path) -> None:
     result = refundbot(f"sqlite:///{tmp_path / 'x.db'}", "--help")
-    for command in ("db", "demo", "orders", "refunds", "run", "shell", "api-key", "webhooks"):
+    for command in (
+        "db",
+        "demo",
+        "orders",
+        "refunds",
+        "run",
+        "shell",
+        "api-key",
+        "webhooks",
+        "report",
+    ):
         assert command in result.stdout
     assert "JSON array" in refundbot("", "orders", "import", "--help").stdout
 

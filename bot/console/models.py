@@ -26,6 +26,11 @@ class Role(str, Enum):
         """Return whether this role may start a refund for an order (the seller's back-office)."""
         return self in (Role.MERCHANT, Role.ADMIN)
 
+    @property
+    def reads_insights(self) -> bool:
+        """Return whether this role may read the Insights page (the shop's figures)."""
+        return self in (Role.MERCHANT, Role.ADMIN)
+
 
 class Agent(Base):
     """A person who signs in to the console."""

@@ -68,6 +68,12 @@ async def index(request: web.Request) -> web.Response:
     """Serve the console's single page; its script reads everything else from the API."""
     session = current_session(request)
     e = html.escape
+    insights_tab = (
+        '<button type="button" class="tab" data-view="insights" aria-pressed="false">'
+        "Insights</button>\n"
+        if session.agent.role.reads_insights
+        else ""
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -76,6 +82,7 @@ async def index(request: web.Request) -> web.Response:
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/console/static/console.js" defer></script>
 <script src="/console/static/orders.js" defer></script>
+<script src="/console/static/insights.js" defer></script>
 </head><body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
@@ -84,7 +91,7 @@ async def index(request: web.Request) -> web.Response:
 <button type="button" class="tab" data-view="inbox" aria-pressed="true">Conversations</button>
 <button type="button" class="tab" data-view="refunds" aria-pressed="false">Refunds</button>
 <button type="button" class="tab" data-view="orders" aria-pressed="false">Orders</button>
-</nav>
+{insights_tab}</nav>
 <p class="who">{e(session.agent.display_name)}
 <span class="role">({e(session.agent.role.value)})</span></p>
 <form method="post" action="/console/logout">
@@ -97,6 +104,7 @@ async def index(request: web.Request) -> web.Response:
 <div id="inbox" class="view inbox"></div>
 <div id="refunds" class="view refunds" hidden></div>
 <div id="orders" class="view orders" hidden></div>
+<div id="insights" class="view insights" hidden></div>
 </main>
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
@@ -105,6 +113,6 @@ async def index(request: web.Request) -> web.Response:
 async def static(request: web.Request) -> web.FileResponse:
     """Serve the console's scripts and style sheet."""
     name = request.match_info["name"]
-    if name not in ("console.js", "orders.js", "console.css"):
+    if name not in ("console.js", "orders.js", "insights.js", "console.css"):
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})

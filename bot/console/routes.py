@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import applications, conversations, orders, pages, signin
+from bot.console import applications, conversations, insights, orders, pages, signin
 from bot.console.session import guard
 
 
@@ -36,3 +36,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/api/orders", orders.search)
     r.add_get("/console/api/orders/{id}", orders.order)
     r.add_post("/console/api/orders/{id}/refunds", orders.start_refund)
+    r.add_get("/console/api/insights", insights.insights)
+    r.add_get("/console/api/insights.csv", insights.insights_csv)

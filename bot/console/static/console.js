@@ -1,5 +1,6 @@
 // Agent console: queue, live transcript, context, replies, notes, hand-back and refund review;
-// orders.js adds the seller's Orders view (window.ConsoleOrders) and uses window.ConsoleApi.
+// orders.js adds the seller's Orders view (window.ConsoleOrders), insights.js the Insights view
+// (window.ConsoleInsights, merchants and admins); both use window.ConsoleApi.
 // Plain JS, no build step. Every text from the server goes in through textContent.
 (function () {
   "use strict";
@@ -90,6 +91,7 @@
 
   // ---- tabs -----------------------------------------------------------------------------
   var orders = document.getElementById("orders");
+  var insights = document.getElementById("insights");
   function showView(view) {
     Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) {
       t.setAttribute("aria-pressed", String(t.getAttribute("data-view") === view));
@@ -97,8 +99,10 @@
     inbox.hidden = view !== "inbox";
     refunds.hidden = view !== "refunds";
     orders.hidden = view !== "orders";
+    insights.hidden = view !== "insights";
     if (view === "refunds") loadApplications();
     if (view === "orders" && window.ConsoleOrders) window.ConsoleOrders.show();
+    if (view === "insights" && window.ConsoleInsights) window.ConsoleInsights.show();
   }
   Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
     tab.addEventListener("click", function () {
@@ -116,6 +120,7 @@
     if (parts[0] === "conversations") { showView("inbox"); if (id) openConversation(id); }
     else if (parts[0] === "refunds") { showView("refunds"); if (id) openApplication(id); }
     else if (parts[0] === "orders") { showView("orders"); if (id && window.ConsoleOrders) window.ConsoleOrders.open(id); }
+    else if (parts[0] === "insights") showView("insights");
   }
   window.addEventListener("hashchange", route);
   document.addEventListener("DOMContentLoaded", route);

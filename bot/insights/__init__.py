@@ -1,0 +1,5 @@
+"""Insights: what the assistant did over a period, computed in SQL on the store.
+
+It reads the tables of the refund store, the gateway and the handoff package and writes none;
+nothing below it imports it.
+"""

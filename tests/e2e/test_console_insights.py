@@ -1,0 +1,58 @@
+"""The Insights page in Chromium: a merchant picks a week, reads its figures, downloads the CSV."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, expect
+
+from bot.console.models import Role
+from bot.refunds.db import get_sessionmaker
+from bot.settings import Settings
+from tests.console.agents import PASSWORD, add_agent
+from tests.insights.history import History
+from tests.insights.week import build_week
+
+pytestmark = [pytest.mark.browser]
+
+
+async def test_a_merchant_reads_a_week_and_downloads_it(
+    browser: Browser, gateway_server: TestServer, settings: Settings
+) -> None:
+    add_agent(settings, "mia", Role.MERCHANT)
+    with get_sessionmaker(settings.database_url).begin() as session:
+        build_week(History(session))
+    page = await browser.new_page()
+
+    await page.goto(str(gateway_server.make_url("/console")))
+    await page.get_by_label("Name").fill("mia")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Insights").click()
+    await page.get_by_label("From").fill("2026-11-02")
+    await page.get_by_label("until (not included)").fill("2026-11-09")
+    await page.get_by_role("button", name="Show").click()
+
+    view = page.locator("#insights")
+    await expect(view.get_by_role("heading")).to_have_text("From 2026-11-02 until 2026-11-09")
+    await expect(view).to_contain_text("6 (telegram 3, webchat 3)")
+    await expect(view).to_contain_text("3 · 50.0 %")
+    await expect(view).to_contain_text("6 (approved 5, rejected 1) · approval 83.3 %")
+    await expect(view).to_contain_text("median 15 min, p90 12 h 30 min")
+    await expect(view).to_contain_text("no survey data yet")
+    handoffs = view.get_by_role("table").filter(has_text="Handoffs by reason")
+    await expect(handoffs.get_by_role("row").nth(1)).to_have_text("buyer asked3233.3 %")
+    refunds = view.get_by_role("table").filter(has_text="Refund applications")
+    await expect(refunds).to_contain_text("no return refundrefundedEUR1120.0012.00")
+
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="Download CSV").click()
+    download = await downloading.value
+    assert download.suggested_filename == "refundbot-report-20261102_20261109.csv"
+    saved = Path(await download.path())
+    text = await asyncio.to_thread(saved.read_text, encoding="utf-8")
+    assert "refund_amount,no_return_refund:refunded,EUR,120.00" in text
+    await page.close()
