@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
-from bot.refunds.order_rows import REQUIRED_FIELDS
+from bot.refunds.order_rows import MAX_MONEY, MAX_QUANTITY, REQUIRED_FIELDS
 from bot.refunds.outbox import EVENT_TYPES
 
 Schema = dict[str, Any]
@@ -51,7 +51,7 @@ ITEM: Schema = _object(
     {
         "sku": {"type": "string", "minLength": 1, "maxLength": 64},
         "title": {"type": "string", "minLength": 1, "maxLength": 300},
-        "quantity": {"type": "integer", "minimum": 1},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
         "unit_price": MONEY,
     }
 )
@@ -65,7 +65,9 @@ ORDER_PUT: Schema = {
             "customer_name": {"type": ["string", "null"], "maxLength": 200},
             "status": _enum(OrderStatus),
             "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-            "total": {"oneOf": [AMOUNT_IN, {"type": "integer", "minimum": 1}]},
+            "total": {
+                "oneOf": [AMOUNT_IN, {"type": "integer", "minimum": 1, "maximum": int(MAX_MONEY)}]
+            },
             "paid_at": TIMESTAMP,
             "ship_by": TIMESTAMP,
             "shipped_at": NULLABLE_TIMESTAMP,
