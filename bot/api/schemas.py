@@ -32,6 +32,19 @@ AMOUNT_IN: Schema = {
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "description": "ISO-8601, UTC."}
 NULLABLE_TIMESTAMP: Schema = {"type": ["string", "null"], "format": "date-time"}
 NOTE: Schema = {"type": "string", "minLength": 1, "maxLength": 1000}
+ORDER_ID: Schema = {"type": "string", "pattern": "^[0-9]{12,19}$", "description": "12-19 digits."}
+
+#: The values each path parameter takes, by name.
+PATH_PARAMETERS: dict[str, Schema] = {
+    "order_id": ORDER_ID,
+    "reference": {
+        "type": "string",
+        "minLength": 1,
+        "description": "An application's reference (`RF-` and eight letters and digits).",
+        "examples": ["RF-6P38WEBJ"],
+    },
+    "webhook_id": {"type": "integer", "minimum": 1},
+}
 
 
 def _enum(values: Any) -> Schema:
@@ -59,7 +72,7 @@ ITEM: Schema = _object(
 ORDER_PUT: Schema = {
     **_object(
         {
-            "order_id": {"type": "string", "pattern": "^[0-9]{12,19}$"},
+            "order_id": ORDER_ID,
             "customer_id": {"type": "string", "minLength": 1, "maxLength": 64},
             "customer_email": {"type": "string", "format": "email", "maxLength": 254},
             "customer_name": {"type": ["string", "null"], "maxLength": 200},
