@@ -76,7 +76,7 @@ def _webhook() -> dict[str, Any]:
 
 def _operation(route: Route) -> dict[str, Any]:
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": schemas.PATH_PARAMETERS[name]}
         for name in _PATH_PARAMETER.findall(route.path)
     ]
     parameters += route.parameters
@@ -106,7 +106,8 @@ def _operation(route: Route) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": _operation_id(route),
         "summary": route.summary,
-        "description": f"Needs the scope `{route.scope}`.",
+        # The scope the key needs: OpenAPI 3.1 lets a requirement of any scheme name its roles.
+        "security": [{"apiKey": [route.scope]}],
         "parameters": parameters,
         "responses": responses,
     }
@@ -119,5 +120,6 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def _operation_id(route: Route) -> str:
-    words = re.findall(r"[a-z]+", route.path.replace("{", " ").replace("}", " by "))
+    # PUT /orders/{order_id}/refunds -> putOrdersByOrderIdRefunds
+    words = re.findall(r"[a-z]+", route.path.replace("{", " by "))
     return route.method.lower() + "".join(w.capitalize() for w in words)

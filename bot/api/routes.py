@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api import openapi, orders, refunds, schemas, webhooks
+from bot.api import docs, openapi, orders, refunds, schemas, webhooks
 from bot.api.credentials import Caller
 from bot.api.edge import authorize
 from bot.api.problems import PREFIX
@@ -183,7 +183,7 @@ ROUTES: list[Route] = [
 
 
 def setup(app: web.Application) -> None:
-    """Add the shop API's routes and its OpenAPI document to the gateway app."""
+    """Add the shop API's routes, its OpenAPI document and its reference page to the app."""
     for route in ROUTES:
         app.router.add_route(route.method, PREFIX + route.path, _guarded(route))
     document = openapi.document(ROUTES)
@@ -192,6 +192,7 @@ def setup(app: web.Application) -> None:
         return web.json_response(document)
 
     app.router.add_get(PREFIX + "/openapi.json", serve_document)
+    docs.setup(app)
 
 
 def _guarded(route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:

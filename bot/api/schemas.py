@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus, Review
-from bot.refunds.order_rows import REQUIRED_FIELDS
+from bot.refunds.order_rows import MAX_MONEY, MAX_QUANTITY, REQUIRED_FIELDS
 from bot.refunds.outbox import EVENT_TYPES
 
 Schema = dict[str, Any]
@@ -32,6 +32,19 @@ AMOUNT_IN: Schema = {
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "description": "ISO-8601, UTC."}
 NULLABLE_TIMESTAMP: Schema = {"type": ["string", "null"], "format": "date-time"}
 NOTE: Schema = {"type": "string", "minLength": 1, "maxLength": 1000}
+ORDER_ID: Schema = {"type": "string", "pattern": "^[0-9]{12,19}$", "description": "12-19 digits."}
+
+#: The values each path parameter takes, by name.
+PATH_PARAMETERS: dict[str, Schema] = {
+    "order_id": ORDER_ID,
+    "reference": {
+        "type": "string",
+        "minLength": 1,
+        "description": "An application's reference (`RF-` and eight letters and digits).",
+        "examples": ["RF-6P38WEBJ"],
+    },
+    "webhook_id": {"type": "integer", "minimum": 1},
+}
 
 
 def _enum(values: Any) -> Schema:
@@ -51,7 +64,7 @@ ITEM: Schema = _object(
     {
         "sku": {"type": "string", "minLength": 1, "maxLength": 64},
         "title": {"type": "string", "minLength": 1, "maxLength": 300},
-        "quantity": {"type": "integer", "minimum": 1},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
         "unit_price": MONEY,
     }
 )
@@ -59,13 +72,15 @@ ITEM: Schema = _object(
 ORDER_PUT: Schema = {
     **_object(
         {
-            "order_id": {"type": "string", "pattern": "^[0-9]{12,19}$"},
+            "order_id": ORDER_ID,
             "customer_id": {"type": "string", "minLength": 1, "maxLength": 64},
             "customer_email": {"type": "string", "format": "email", "maxLength": 254},
             "customer_name": {"type": ["string", "null"], "maxLength": 200},
             "status": _enum(OrderStatus),
             "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-            "total": {"oneOf": [AMOUNT_IN, {"type": "integer", "minimum": 1}]},
+            "total": {
+                "oneOf": [AMOUNT_IN, {"type": "integer", "minimum": 1, "maximum": int(MAX_MONEY)}]
+            },
             "paid_at": TIMESTAMP,
             "ship_by": TIMESTAMP,
             "shipped_at": NULLABLE_TIMESTAMP,

@@ -16,19 +16,11 @@ from bot.console import auth
 from bot.console.auth import AgentInfo, SessionInfo
 from bot.gateway import keys as gateway_keys
 from bot.gateway import transcript
+from bot.gateway.pages import SECURITY_HEADERS
 
 COOKIE = "rb_console"
 CSRF_HEADER = "X-CSRF-Token"
 PUBLIC = frozenset({"/console/login"})
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

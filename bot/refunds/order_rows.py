@@ -18,6 +18,7 @@ Rules (each broken rule is one :class:`RowProblem`; checking goes on to find the
   (``42``), with at most two decimals; never a float. A JSON number with a fraction is accepted
   only when it was parsed exactly (``json.loads(..., parse_float=Decimal)``).
   ``total`` is positive, ``unit_price`` not negative.
+* An item's ``quantity`` is a whole JSON number from 1 to :data:`MAX_QUANTITY`.
 * Timestamps are ISO-8601 strings with a zone (``Z`` or ``+02:00``); they are stored in UTC.
   ``shipped_at`` and ``delivered_at`` may be null or absent, except that a shipped order needs
   ``shipped_at`` and a delivered one both. ``customer_name`` is optional; unknown fields are
@@ -55,6 +56,8 @@ ITEM_FIELDS = ("sku", "title", "quantity", "unit_price")
 
 #: The largest amount the ``Money`` column (NUMERIC(12, 2)) holds.
 MAX_MONEY = Decimal("9999999999.99")
+#: The largest quantity of an item the INTEGER column holds (PostgreSQL's is 32 bits).
+MAX_QUANTITY = 2**31 - 1
 #: How far in the future an event (payment, shipment, delivery) may lie: the shop's clock and
 #: ours differ a little.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -386,6 +389,8 @@ class _RowChecker:
             self.problem(
                 f"{where}.quantity must be a whole number of 1 or more, got {_show(quantity)}"
             )
+        elif isinstance(quantity, int) and quantity > MAX_QUANTITY:
+            self.problem(f"{where}.quantity is larger than {MAX_QUANTITY}")
         price = (
             self._money(f"{where}.unit_price", raw["unit_price"], positive=False)
             if "unit_price" in raw

@@ -13,6 +13,9 @@ from bot.api.routes import ROUTES
 from bot.settings import Settings
 from tests.api.helpers import api_key, auth, order_body
 
+#: What the gateway serves under /api/v1 for people and tools, not as an operation of the API.
+NOT_OPERATIONS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/{name}"}
+
 
 async def test_every_api_route_is_documented(gateway: TestClient) -> None:
     response = await gateway.get("/api/v1/openapi.json")
@@ -25,7 +28,7 @@ async def test_every_api_route_is_documented(gateway: TestClient) -> None:
         for route in gateway.app.router.routes()
         if route.resource is not None
         and route.resource.canonical.startswith("/api/v1/")
-        and route.resource.canonical != "/api/v1/openapi.json"
+        and route.resource.canonical not in NOT_OPERATIONS
         and route.method != "HEAD"
     }
     documented = {
@@ -34,15 +37,18 @@ async def test_every_api_route_is_documented(gateway: TestClient) -> None:
     assert served == documented
     assert len(served) == 15
 
+    scopes = {(r.method.lower(), "/api/v1" + r.path): r.scope for r in ROUTES}
     for path, operations in document["paths"].items():
         names = set(re.findall(r"\{(\w+)\}", path))
-        for operation in operations.values():
+        for method, operation in operations.items():
             given = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
             assert given == names
             assert {"401", "403"} <= set(operation["responses"])
-            assert operation["description"].startswith("Needs the scope")
+            assert operation["security"] == [{"apiKey": [scopes[(method, path)]]}]
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
+    assert "postOrdersByOrderIdRefunds" in ids
+    assert "getWebhooksByWebhookIdDeliveries" in ids
 
 
 def test_the_schemas_are_valid_json_schema() -> None:
@@ -52,6 +58,18 @@ def test_the_schemas_are_valid_json_schema() -> None:
                 Draft202012Validator.check_schema(schema)
     Draft202012Validator.check_schema(schemas.PROBLEM)
     Draft202012Validator.check_schema(schemas.WEBHOOK_EVENT)
+
+
+def test_path_parameters_document_the_values_that_reach_the_view() -> None:
+    # Each value a path parameter's schema allows is one the route matches: never empty (that
+    # is another path), and an order number the PUT can take.
+    for name, schema in schemas.PATH_PARAMETERS.items():
+        Draft202012Validator.check_schema(schema)
+        assert not Draft202012Validator(schema).is_valid(""), name
+    order_id = Draft202012Validator(schemas.PATH_PARAMETERS["order_id"])
+    assert order_id.is_valid("8041235566701234")
+    assert not order_id.is_valid("80412355667012x4")
+    assert Draft202012Validator(schemas.PATH_PARAMETERS["webhook_id"]).is_valid(7)
 
 
 async def test_responses_match_their_documented_schemas(

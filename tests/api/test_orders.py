@@ -119,6 +119,23 @@ async def test_bad_fields_are_422_one_entry_per_field(
         assert session.get(Order, ORDER_ID) is None
 
 
+async def test_a_quantity_past_what_the_database_holds_is_422_not_500(
+    gateway: TestClient, settings: Settings
+) -> None:
+    # PostgreSQL's INTEGER column refused 2**31 on insert: the answer was a 500.
+    key = api_key(settings)
+    item = {"sku": "A1", "title": "Desk lamp", "quantity": 2**31, "unit_price": "0.01"}
+    response = await gateway.put(URL, json=order_body(items=[item]), headers=auth(key))
+    [error] = (await problem(response, 422))["errors"]
+    assert error == {
+        "field": "items.0.quantity",
+        "detail": "items[0].quantity is larger than 2147483647",
+    }
+    largest = {**item, "quantity": 2**31 - 1}
+    stored = await put_order(gateway, key, ORDER_ID, order_body(items=[largest]))
+    assert stored["items"][0]["quantity"] == 2**31 - 1
+
+
 async def test_an_order_of_another_customer_is_not_taken_over(
     gateway: TestClient, settings: Settings
 ) -> None:

@@ -126,6 +126,10 @@ def test_a_good_row_is_parsed_exactly() -> None:
             "items[0].quantity must be a whole number of 1 or more, got 1.0",
         ),
         (
+            {"items": [{"sku": "A1", "title": "L", "quantity": 2**31, "unit_price": "1"}]},
+            "items[0].quantity is larger than 2147483647",
+        ),
+        (
             {"items": [{"sku": "A1", "title": "L", "quantity": 1, "unit_price": 1.5}]},
             "items[0].unit_price must be a decimal string",
         ),
