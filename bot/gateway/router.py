@@ -25,6 +25,7 @@ from bot.gateway.models import MessageStatus, SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaUnavailable
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.observability import logs
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class Router:
             )
 
     async def _work(self, conversation_id: str) -> None:
+        logs.CONVERSATION_ID.set(conversation_id)  # this task's log lines (its own context)
         queue = self._queues[conversation_id]
         try:
             while queue:

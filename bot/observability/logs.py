@@ -69,7 +69,7 @@ def configure(log_format: str, *, level: int = logging.INFO, stream: TextIO | No
     """Send the process's log records to ``stream`` (stderr) in ``log_format`` (text or json).
 
     Replaces the root logger's handlers, so libraries that set up their own (Sanic's, Rasa's)
-    write through the same one.
+    write through the same one, and sends Python's warnings there too.
     """
     if log_format not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {log_format!r}")
@@ -80,3 +80,4 @@ def configure(log_format: str, *, level: int = logging.INFO, stream: TextIO | No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)
