@@ -71,7 +71,7 @@ def queries(dashboard: dict[str, Any]) -> Iterator[str]:
 
 def test_the_query_parser_finds_the_metrics_and_nothing_else() -> None:
     expr = (
-        'histogram_quantile(0.95, sum by (le, channel) (rate(refundbot_turn_seconds_bucket'
+        "histogram_quantile(0.95, sum by (le, channel) (rate(refundbot_turn_seconds_bucket"
         '{channel="webchat", outcome!="failed"}[5m]))) / on (instance) group_left max(up)'
     )
     assert metric_names(expr) == {"refundbot_turn_seconds_bucket", "up"}
