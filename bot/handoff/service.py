@@ -139,7 +139,8 @@ class Handoffs:
         )
         if from_bot:
             await self._pause(conversation_id)
-        if joined and not from_bot:
+        if joined and not from_bot and not take_over:
+            # A take-over moves a buyer between agents: their wait ended at the first claim.
             self._on_claim(info.reason.value, (now - info.requested_at).total_seconds())
         if joined:
             await self._outbound.say(

@@ -12,7 +12,7 @@ from bot.gateway.app import create_app
 from bot.gateway.models import Conversation
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.console.agents import Console, add_agent
+from tests.console.agents import Console, add_agent, client_of
 from tests.gateway.doubles import RasaDouble, wait_until, with_gateway
 from tests.gateway.webchat_client import bot_text, hello
 from tests.observability.scrape import scrape
@@ -48,7 +48,11 @@ async def test_a_buyers_turn_is_timed_and_its_messages_counted(
         assert moved == 1, (direction, sender)
     assert after(counted, direction="out", sender="bot", channel="telegram") == 0
     assert after("refundbot_db_pool_size", pool="write") >= 1
-    assert after("refundbot_db_pool_checked_out_connections", pool="write") == 0
+    # A unit of work holding a connection shows (the notifier and webhook worker may hold more).
+    with gateway.app[keys.SESSIONS].begin() as session:
+        session.connection()
+        held = await scrape(gateway)
+    assert held("refundbot_db_pool_checked_out_connections", pool="write") >= 1
     assert after("refundbot_handoff_queue_length", state="waiting") == 0
     assert after("refundbot_notifier_lag_seconds") == 0
     assert after("refundbot_webhook_deliveries", state="failed") == 0
@@ -90,6 +94,20 @@ async def test_the_handoff_queue_and_the_wait_for_an_agent(
     assert taken("refundbot_handoff_wait_seconds_count", reason="buyer_asked") == 1
     system = "refundbot_messages_total"
     assert taken(system, direction="out", sender="system", **WEB) >= 1
+
+    # Another agent taking it over moves the buyer between agents: no second wait.
+    add_agent(settings, "ben")
+    other_browser = await client_of(gateway.server)
+    ben = Console(other_browser)
+    assert await ben.sign_in("ben") == 302
+    over = await ben.post(
+        f"/console/api/conversations/{conversation_id}/claim", {"take_over": True}
+    )
+    assert over.status == 200, await over.text()
+    moved = await scrape(gateway)
+    assert moved("refundbot_handoff_wait_seconds_count", reason="buyer_asked") == 1
+    assert moved("refundbot_handoff_queue_length", state="with_agent") == 1
+    await other_browser.close()
     await ws.close()
 
 
