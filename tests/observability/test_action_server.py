@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import warnings
+import zlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.observability.actions import ActionMetrics, attach
 from bot.settings import PROJECT_ROOT
 from tests.conversation.conftest import free_port
 
@@ -135,3 +141,92 @@ def test_every_log_line_is_json_with_the_conversation_when_there_is_one(
     assert refused[-1]["level"] == "ERROR"
     # Lines of no conversation (start-up) carry none.
     assert any("conversation_id" not in line for line in lines)
+
+
+def _own_address() -> str | None:
+    """An address of this machine that is not loopback, when it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+@pytest.fixture
+async def in_process(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[int, ActionMetrics]]:
+    """rasa-sdk's app with the metrics attached, served in the test's loop on every address."""
+    from sanic import Sanic
+
+    # Sanic refuses a second app of one name in a process unless it runs in test mode.
+    monkeypatch.setattr(Sanic, "test_mode", True)
+    with warnings.catch_warnings():
+        # sanic-cors, imported by rasa-sdk's endpoint, still uses distutils' versions.
+        warnings.filterwarnings("ignore", "distutils Version classes", DeprecationWarning)
+        from rasa_sdk.endpoint import create_app
+
+        app = create_app("actions")
+    metrics = ActionMetrics()
+    attach(app, metrics, health_token="metrics-token-1")
+    port = free_port()
+    server = await app.create_server("0.0.0.0", port, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield port, metrics
+    finally:
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
+
+
+async def test_action_metrics_are_for_this_machine_or_the_health_token(
+    in_process: tuple[int, ActionMetrics],
+) -> None:
+    port, metrics = in_process
+    async with aiohttp.ClientSession() as http:
+        call = {
+            "next_action": "action_request_human",
+            "sender_id": "c-1",
+            "tracker": _tracker("c-1"),
+            "domain": {},
+            "version": "3.6.21",
+        }
+        # Rasa may send the call deflated; the action's name is read all the same.
+        answer = await http.post(
+            f"http://127.0.0.1:{port}/webhook",
+            data=zlib.compress(json.dumps(call).encode()),
+            headers={"Content-Encoding": "deflate", "Content-Type": "application/json"},
+        )
+        assert answer.status == 200, await answer.text()
+        ok = {"action": "action_request_human", "outcome": "ok"}
+        assert metrics.registry.get_sample_value("refundbot_action_runs_total", ok) == 1
+        local = await http.get(f"http://127.0.0.1:{port}/metrics")
+        assert local.status == 200
+        assert 'refundbot_action_runs_total{action="action_request_human",outcome="ok"} 1.0' in (
+            await local.text()
+        )
+        address = _own_address()
+        if address is None:
+            return
+        remote = f"http://{address}:{port}/metrics"
+        assert (await http.get(remote)).status == 403
+        wrong = await http.get(remote, headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 403
+        right = await http.get(remote, headers={"Authorization": "Bearer metrics-token-1"})
+        assert right.status == 200
+
+
+def _tracker(sender: str) -> dict[str, Any]:
+    return {
+        "sender_id": sender,
+        "slots": {},
+        "latest_message": {},
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": None,
+    }
