@@ -23,7 +23,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.observability.actions import ActionMetrics, attach
 from bot.settings import PROJECT_ROOT
-from tests.conversation.conftest import free_port
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class ActionServer:
