@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import sessionmaker
 
-from bot.api.delivery import dispatch
+from bot.api.delivery import Outcome, claim_due, dispatch, record
 from bot.api.webhooks import create_webhook
 from bot.gateway.notifier import start_cursor
 from bot.observability.backlogs import read_backlogs, reader
@@ -36,6 +36,28 @@ def test_the_notifiers_and_the_webhooks_backlogs_and_their_age(
     assert dict(backlogs.webhook_deliveries) == {"pending": 1}
     assert backlogs.webhook_lag_seconds == 90
     assert (backlogs.handoffs_waiting, backlogs.handoff_oldest_wait_seconds) == (0, 0)
+
+
+def test_webhook_deliveries_being_retried_and_given_up(session_factory: sessionmaker) -> None:
+    with session_factory.begin() as session:
+        for shop in ("a", "b"):
+            create_webhook(
+                session, url=f"https://{shop}.example/hook", events=[REFUND_CREATED], now=NOW
+            )
+        submit_for_review(session)
+    with session_factory.begin() as session:
+        dispatch(session, now=NOW, window=dt.timedelta(hours=24))
+    with session_factory.begin() as session:
+        first, second = claim_due(session, now=NOW, limit=10)
+    with session_factory.begin() as session:
+        record(session, claimed=first, outcome=Outcome(at=NOW, duration_ms=5, status_code=500))
+        past_window = NOW + dt.timedelta(hours=25)
+        record(session, claimed=second, outcome=Outcome(at=past_window, duration_ms=5, error="x"))
+    with session_factory.begin() as session:
+        backlogs = read_backlogs(session, now=NOW + dt.timedelta(minutes=10))
+    assert dict(backlogs.webhook_deliveries) == {"retrying": 1, "failed": 1}
+    # The one still being retried is ten minutes late; the failed one is no longer waited for.
+    assert backlogs.webhook_lag_seconds == 600
 
 
 def test_a_scrape_says_when_the_database_cannot_be_read(tmp_path: Path) -> None:
