@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.gateway import keys
 from bot.gateway.app import create_app
@@ -154,3 +154,23 @@ def _handler(client: TestClient) -> str:
     url = client.app[keys.SETTINGS].database_url
     with get_sessionmaker(url).begin() as session:
         return str(session.execute(select(Conversation.handler)).scalar_one())
+
+
+async def test_failed_notifier_passes_are_counted(gateway: TestClient) -> None:
+    url = gateway.app[keys.SETTINGS].database_url
+    sessions = get_sessionmaker(url)
+    assert (await scrape(gateway))("refundbot_notifier_failures_total") == 0
+    # The refund events out of reach: every pass fails until they are back.
+    with sessions.begin() as session:
+        session.execute(text("ALTER TABLE refund_events RENAME TO refund_events_away"))
+    try:
+
+        async def failing() -> bool:
+            return (await scrape(gateway))("refundbot_notifier_failures_total") >= 2
+
+        await wait_until(failing, what="failed notifier passes")
+        assert (await scrape(gateway))("refundbot_backlogs_readable") == 0
+    finally:
+        with sessions.begin() as session:
+            session.execute(text("ALTER TABLE refund_events_away RENAME TO refund_events"))
+    assert (await scrape(gateway))("refundbot_backlogs_readable") == 1
