@@ -95,7 +95,7 @@ def services(settings: Settings, model: Path) -> list[Service]:
     return [
         Service(
             name="actions",
-            argv=[str(bin_dir / "python"), "-m", "rasa_sdk", "--actions", "actions",
+            argv=[str(bin_dir / "python"), "-m", "bot.action_server", "--actions", "actions",
                   "--port", action_port],
             health_url=f"http://127.0.0.1:{action_port}/health",
             env={**quiet, "SANIC_HOST": "127.0.0.1"},

@@ -152,6 +152,8 @@ class Settings:
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    log_format: str = "text"
+    """``text`` or ``json`` (one object a line; see :mod:`bot.observability.logs`)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -184,7 +186,15 @@ class Settings:
             ),
             gateway=_gateway(env),
             console=_console(env),
+            log_format=_log_format(env),
         )
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    log_format = (env.get("REFUNDBOT_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"REFUNDBOT_LOG_FORMAT must be text or json, got {log_format!r}")
+    return log_format
 
 
 def _gateway(env: Mapping[str, str]) -> GatewaySettings:

@@ -151,3 +151,21 @@ def test_the_report_is_imported_only_by_the_console_and_the_command() -> None:
         if any(m.startswith("bot.insights") for m in imported_modules(path))
     ]
     assert offenders == []
+
+
+def test_the_metrics_depend_on_nothing_of_the_project() -> None:
+    """The gateway and the handoff call into the metrics; the metrics never call back."""
+    modules = imported_modules(PROJECT_ROOT / "bot" / "observability" / "metrics.py")
+    assert not {m for m in modules if m.startswith(("bot", "actions"))}
+
+
+def test_only_the_composition_root_wires_the_scrape_time_readers() -> None:
+    """What reads every part's tables for /metrics is plugged in by the gateway's app.py only."""
+    wiring = ("bot.observability.http", "bot.observability.backlogs")
+    users = sorted(
+        str(path.relative_to(PROJECT_ROOT))
+        for path in product_files()
+        if any(m.startswith(wiring) for m in imported_modules(path))
+        and path.parent.name != "observability"
+    )
+    assert users == ["bot/gateway/app.py"]

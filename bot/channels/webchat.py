@@ -35,6 +35,7 @@ from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
 from bot.messages import text
+from bot.observability import logs
 from bot.refunds.models import Customer
 from bot.settings import Settings, normal_origin
 
@@ -111,6 +112,7 @@ class WebChat:
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     conversation = await self._on_text(ws, conversation, frame.data)
+                    logs.CONVERSATION_ID.set(None if conversation is None else conversation.id)
                 elif frame.type is WSMsgType.BINARY:
                     await _error(ws, "bad_frame", text("webchat.not_text"))
                 elif frame.type is WSMsgType.ERROR:

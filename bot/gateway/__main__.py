@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from aiohttp import web
 
 from bot.gateway.app import create_app
+from bot.observability import logs
 from bot.refunds.migrate import upgrade
 from bot.settings import ConfigError, Settings
 
 
 def main() -> int:
     """Build settings, bring the database up to date and serve until interrupted."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings.from_env()
     except ConfigError as e:
         print(f"refundbot gateway: {e}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format)
     upgrade(settings.database_url)
     host, port = settings.gateway.host, settings.gateway.port
     if settings.gateway.demo_shop:

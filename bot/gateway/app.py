@@ -24,13 +24,17 @@ from bot.channels.webchat import WebChat
 from bot.console import keys as console_keys
 from bot.console.hub import ConsoleHub
 from bot.console.routes import setup as setup_console
+from bot.contract import HandoffReason
 from bot.gateway import demo_shop, inputs, keys, views
+from bot.gateway.models import Channel
 from bot.gateway.notifier import notifier
 from bot.gateway.outbound import Outbound
 from bot.gateway.rasa import RasaClient
 from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
 from bot.handoff.service import HANDOFFS, Handoffs
+from bot.observability import http as observability
+from bot.observability.metrics import GatewayMetrics
 from bot.refunds.db import Database
 from bot.settings import Settings, ensure_rasa_token, ensure_shop_secret
 
@@ -52,6 +56,12 @@ def create_app(settings: Settings) -> web.Application:
         demo_shop.setup(app)
     setup_console(app)
     setup_api(app)
+    observability.setup(
+        app,
+        GatewayMetrics(
+            channels=[c.value for c in Channel], handoff_reasons=[r.value for r in HandoffReason]
+        ),
+    )
     return app
 
 
@@ -88,13 +98,15 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         timeout_seconds=settings.gateway.rasa_timeout_seconds,
         token=ensure_rasa_token(settings),
     )
-    outbound = Outbound(sessions=sessions, observers=[hub.message])
+    metrics = app[observability.METRICS]
+    outbound = Outbound(sessions=sessions, observers=[hub.message, metrics.message])
     handoffs = Handoffs(
         sessions=sessions,
         rasa=rasa,
         outbound=outbound,
         settings=settings.console,
         publish=hub.publish,
+        on_claim=metrics.handoff_claimed,
     )
     router = Router(
         sessions=sessions,
@@ -103,6 +115,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         on_handoff=handoffs.request,
         slow_notice_seconds=settings.gateway.rasa_slow_notice_seconds,
         retry_max_seconds=settings.gateway.rasa_retry_max_seconds,
+        on_turn=metrics.turn,
     )
     webchat = WebChat(
         settings=settings,
@@ -157,6 +170,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         recent=dt.timedelta(days=app[keys.SETTINGS].gateway.notify_recent_days),
         sweep_seconds=app[keys.SETTINGS].gateway.review_sweep_seconds,
         read_sessions=app[keys.READ_SESSIONS],
+        on_failure=app[observability.METRICS].notifier_failed,
     ):
         yield
 

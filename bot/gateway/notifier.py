@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -217,11 +217,12 @@ async def notifier(
     sweep_seconds: float,
     read_sessions: sessionmaker | None = None,
     recent: dt.timedelta = RECENT,
+    on_failure: Callable[[], object] = lambda: None,
 ) -> AsyncIterator[None]:
     """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body).
 
     Every ``sweep_seconds`` it also approves overdue applications, whose events it then
-    delivers like any other change.
+    delivers like any other change. ``on_failure`` is called after a pass fails (the metrics).
     """
     await transcript.run_in_session(sessions, start_cursor)
 
@@ -237,6 +238,7 @@ async def notifier(
                 raise
             except Exception:
                 log.exception("notifier pass failed; retrying")
+                on_failure()
             await asyncio.sleep(interval_seconds)
 
     task = asyncio.create_task(loop(), name="refund-notifier")

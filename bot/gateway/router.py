@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,15 +25,22 @@ from bot.gateway.models import MessageStatus, SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaUnavailable
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.observability import logs
 
 log = logging.getLogger(__name__)
 
 #: Called with the conversation id and the reason when Rasa asks to bring in a person.
 HandoffHook = Callable[[str, HandoffReason], Awaitable[object]]
+#: Called with the channel, the outcome and the seconds of each turn (the metrics).
+TurnHook = Callable[[str, str, float], object]
 
 
 async def _no_handoff(_conversation_id: str, _reason: HandoffReason) -> None:
     log.warning("a handoff was asked for, but nobody takes handoffs in this gateway")
+
+
+def _no_turn(_channel: str, _outcome: str, _seconds: float) -> None:
+    return None
 
 
 class Router:
@@ -47,6 +55,7 @@ class Router:
         on_handoff: HandoffHook = _no_handoff,
         slow_notice_seconds: float = 5.0,
         retry_max_seconds: float = 30.0,
+        on_turn: TurnHook = _no_turn,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -54,6 +63,7 @@ class Router:
         self._on_handoff = on_handoff
         self._slow_notice = slow_notice_seconds
         self._retry_max = retry_max_seconds
+        self._on_turn = on_turn
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._fresh: dict[int, tuple[Message, ConversationInfo]] = {}
@@ -136,6 +146,7 @@ class Router:
             )
 
     async def _work(self, conversation_id: str) -> None:
+        logs.CONVERSATION_ID.set(conversation_id)  # this task's log lines (its own context)
         queue = self._queues[conversation_id]
         try:
             while queue:
@@ -183,6 +194,7 @@ class Router:
         text = message.payload if message.payload is not None else (message.text or "")
         await self._outbound.typing(conversation, message.channel, True)
         handoff: HandoffReason | None = None
+        started, outcome = time.monotonic(), "failed"
         try:
             replies = await self._ask_rasa(conversation, text, metadata)
             asked = next((i for i, reply in enumerate(replies) if reply.handoff), None)
@@ -208,8 +220,10 @@ class Router:
                 ]
 
             await self._outbound.send(answered, conversation=conversation)
+            outcome = "answered" if handoff is None else "handoff"
         finally:
             await self._outbound.typing(conversation, message.channel, False)
+            self._on_turn(message.channel.value, outcome, time.monotonic() - started)
         if handoff is not None:
             await self._on_handoff(conversation.id, handoff)
 

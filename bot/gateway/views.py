@@ -97,7 +97,7 @@ async def health(request: web.Request) -> web.Response:
     ok = all(check["ok"] for check in checks.values())
     status = 200 if ok else 503
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
-    if not _may_see_details(request):
+    if not may_see_details(request):
         return web.json_response(body, status=status)
     body["checks"] = checks
     if (processes := read_status(settings.var_dir)) is not None:
@@ -105,7 +105,8 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=status)
 
 
-def _may_see_details(request: web.Request) -> bool:
+def may_see_details(request: web.Request) -> bool:
+    """Return whether the caller is an operator: on this machine, or sending the health token."""
     gateway = request.app[keys.SETTINGS].gateway
     token = gateway.health_token
     given = request.headers.get("Authorization", "")

@@ -40,7 +40,15 @@ log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+#: Called with the reason and the seconds waited when an agent takes a waiting buyer (metrics).
+ClaimHook = Callable[[str, float], object]
+
+
 async def _no_publish(_: dict[str, Any]) -> None:
+    return None
+
+
+def _no_claim(_reason: str, _waited_seconds: float) -> None:
     return None
 
 
@@ -56,6 +64,7 @@ class Handoffs:
         settings: ConsoleSettings,
         publish: Publish = _no_publish,
         clock: Callable[[], dt.datetime] = utcnow,
+        on_claim: ClaimHook = _no_claim,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -63,6 +72,7 @@ class Handoffs:
         self._settings = settings
         self._publish = publish
         self._clock = clock
+        self._on_claim = on_claim
 
     async def request(
         self,
@@ -129,6 +139,9 @@ class Handoffs:
         )
         if from_bot:
             await self._pause(conversation_id)
+        if joined and not from_bot and not take_over:
+            # A take-over moves a buyer between agents: their wait ended at the first claim.
+            self._on_claim(info.reason.value, (now - info.requested_at).total_seconds())
         if joined:
             await self._outbound.say(
                 conversation_id, messages.text("handoff.agent_joined", agent=agent.display_name)
