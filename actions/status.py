@@ -102,10 +102,15 @@ class ActionOrderStatus(Action):
     ) -> list[EventType]:
         """Answer with the order named in the conversation, or with the buyer's orders.
 
-        A question that names an RF reference is about that refund, whatever NLU made of it.
+        A question that names an RF reference is about that refund, and words that ask for a
+        refund start one, whatever NLU made of them.
         """
-        if reading.find_reference(latest_text(tracker)):
+        said = latest_text(tracker)
+        if reading.find_reference(said):
             return await ActionRefundStatus().run(dispatcher, tracker, domain)
+        if not tracker.active_loop.get("name") and reads_as_a_request(said):
+            # "order 8041… still hasn't shipped, I want to cancel it": a request, not a question.
+            return [FollowupAction("refund_form")]
         customer = customer_of(tracker)
         if customer is None:
             dispatcher.utter_message(response="utter_need_identity")

@@ -50,6 +50,13 @@ _REQUEST = re.compile(
     r"can i (get|have)( a| my)?|refund (for|on|of|me|order|my|the)|return)\b",
     re.I,
 )
+#: … or says so after telling what happened ("… still hasn't shipped, I want to cancel it").
+_REQUEST_LATER = re.compile(
+    r"[,.;!]\s*(so |and |but )?(please )?(i (want|need|would like|'d like)( to)? "
+    r"(cancel|return|send it back|get my money|my money|a refund|refund|the money back)|"
+    r"(please )?(refund me|give me my money back|cancel it and refund))\b",
+    re.I,
+)
 
 
 def reads_as_a_request(said: str) -> bool:
@@ -60,7 +67,7 @@ def reads_as_a_request(said: str) -> bool:
     """
     return (
         ("?" not in said or reading.find_order_id(said) is not None)
-        and _REQUEST.search(said) is not None
+        and (_REQUEST.search(said) is not None or _REQUEST_LATER.search(said) is not None)
         and re.search(r"\b(status|news|update|where|when|how long)\b", said, re.I) is None
     )
 

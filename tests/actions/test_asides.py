@@ -173,3 +173,25 @@ async def test_can_i_send_it_back_asks_for_the_order_the_chat_is_about(
     answered = CollectingDispatcher()
     assert await ActionPolicyAnswer().run(answered, general, domain) == []
     assert answered.messages
+
+
+async def test_an_order_question_that_asks_for_a_refund_starts_it(
+    domain: dict[str, Any], session_factory: sessionmaker
+) -> None:
+    order_id, _ = submitted(session_factory, "c-1", "k-4")
+    said = f"order {order_id} still hasn't shipped, I want to cancel it"
+    tracker = make_tracker(domain, text=said, intent="check_order_status", active_loop=None)
+    dispatcher = CollectingDispatcher()
+    events = await ActionOrderStatus().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+    assert [(e["event"], e.get("name")) for e in events] == [("followup", "refund_form")]
+    # Telling what happened and asking where it is stays a question about the order.
+    for question in (
+        f"order {order_id} still hasn't shipped, I want to know why",
+        f"order {order_id} still hasn't shipped, when will it come?",
+    ):
+        asked = make_tracker(domain, text=question, intent="check_order_status", active_loop=None)
+        answered = CollectingDispatcher()
+        await ActionOrderStatus().run(answered, asked, domain)
+        [answer] = answered.messages
+        assert order_id in answer["text"]
