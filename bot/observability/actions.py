@@ -81,9 +81,10 @@ def attach(app: Any, metrics: ActionMetrics, *, health_token: str = "") -> None:
 
     async def serve(request: Any) -> Any:
         if not _operator(request, health_token):
-            return response.text(
-                "/metrics is served to this machine, or with the health token as a bearer token",
+            return response.raw(
+                b"/metrics is served to this machine, or with the health token as a bearer token",
                 status=403,
+                content_type="text/plain; charset=utf-8",
             )
         return response.raw(metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
