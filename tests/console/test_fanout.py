@@ -1,0 +1,197 @@
+"""Two gateways on one database and one Redis: every socket sees every message, once.
+
+Each test runs two real apps (``create_app`` with the same settings) in the test's loop, a
+widget buyer and agents connected to either of them, and the Rasa double they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.console.models import Role
+from bot.gateway import keys
+from bot.gateway.app import create_app
+from bot.gateway.identity import make_token
+from bot.gateway.models import TranscriptMessage
+from bot.refunds.db import get_sessionmaker
+from bot.settings import Settings
+from tests.console.agents import Console, add_agent, client_of
+from tests.factories import make_customer
+from tests.gateway.doubles import SHOP_SECRET, wait_until
+from tests.gateway.webchat_client import frame
+
+Servers = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture
+async def start(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Servers:
+    """Start a gateway; with Redis, return once it listens to the other gateways."""
+
+    async def make(settings: Settings, *, listening: bool = True) -> TestServer:
+        server = await aiohttp_server(create_app(settings), host="127.0.0.1")
+        fanout = server.app[keys.FANOUT]
+        if fanout is not None and listening:
+            await asyncio.wait_for(fanout.subscribed.wait(), 5)
+        return server
+
+    return make
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Callable[[TestServer], Awaitable[TestClient]]]:
+    made: list[TestClient] = []
+
+    async def make(server: TestServer) -> TestClient:
+        client = await client_of(server)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+def seed(settings: Settings) -> None:
+    with get_sessionmaker(settings.database_url).begin() as session:
+        make_customer(session, id="c-1001", name="Ada Buyer")
+
+
+async def tab(
+    client: TestClient, session: str | None = None
+) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
+    """Open a widget tab of Ada's (the same conversation as ``session``'s)."""
+    ws = await client.ws_connect("/webchat/ws")
+    token = make_token(SHOP_SECRET, "c-1001")
+    await ws.send_json({"type": "hello", "token": token, "session": session})
+    return ws, await frame(ws, "welcome")
+
+
+async def console_events(console: Console) -> aiohttp.ClientWebSocketResponse:
+    """Open the console's live view and return once the hub knows it."""
+    events = await console.client.ws_connect("/console/ws")
+    await events.send_str('{"type":"ping"}')
+    await frame(events, "pong")
+    return events
+
+
+async def texts_until(ws: aiohttp.ClientWebSocketResponse, last: str) -> list[str]:
+    """Return the texts of the message frames up to the one with ``last``, in order.
+
+    Another gateway's events come in the order it published them, so a copy of an earlier
+    message would arrive before ``last``.
+    """
+    seen: list[str] = []
+    while not seen or seen[-1] != last:
+        data = await frame(ws, "message")
+        seen.append(data["message"]["text"])
+    return seen
+
+
+async def test_buyer_and_agents_on_different_gateways_see_each_message_once(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    redis_url: str,
+) -> None:
+    shared = dataclasses.replace(settings, redis_url=redis_url)
+    a, b = await start(shared), await start(shared)
+    seed(shared)
+    add_agent(shared, "ana", Role.ADMIN)
+    add_agent(shared, "ben", Role.AGENT)
+    ana, ben = Console(await clients(b)), Console(await clients(a))
+    assert await ana.sign_in("ana") == 302
+    assert await ben.sign_in("ben") == 302
+    console_b, console_a = await console_events(ana), await console_events(ben)
+
+    on_a, welcome = await tab(await clients(a))
+    on_b, _ = await tab(await clients(b), welcome["session"])
+    conversation_id = welcome["session"].rpartition(".")[0]
+
+    # Typed on A: the tab on B shows the buyer's words and the bot's reply, once each.
+    await on_a.send_json({"type": "message", "text": "I want a refund", "client_id": "m1"})
+    reply = "Sure. What is the order number?"
+    assert await texts_until(on_a, reply) == ["I want a refund", reply]
+    assert await texts_until(on_b, reply) == ["I want a refund", reply]
+    # ... and the typing indicator the turn turned on, off again.
+    assert (await frame(on_b, "typing"))["on"] is False
+
+    # A handoff raised on A is in the queue of the console page held by B.
+    await on_a.send_json({"type": "message", "text": "a person please", "client_id": "m2"})
+    await frame(console_b, "queue")
+
+    # Ana replies through B's console; the buyer's socket on A gets it once.
+    base = f"/console/api/conversations/{conversation_id}"
+    await ana.ok(f"{base}/claim")
+    await ana.ok(f"{base}/reply", {"text": "Hi Ada, Ana here."})
+    await ana.ok(f"{base}/reply", {"text": "Which order is it?"})
+    for ws in (on_a, on_b):
+        seen = await texts_until(ws, "Which order is it?")
+        assert seen.count("Hi Ada, Ana here.") == 1, seen
+        assert seen[-2:] == ["Hi Ada, Ana here.", "Which order is it?"]
+
+    # Both console pages saw the agent's reply live, each once.
+    for events in (console_a, console_b):
+        said: list[str] = []
+        while "Which order is it?" not in said:
+            said.append((await frame(events, "message"))["message"]["text"])
+        assert said.count("Hi Ada, Ana here.") == 1, said
+
+    with get_sessionmaker(shared.database_url).begin() as session:
+        rows = session.scalars(
+            select(TranscriptMessage.text).where(
+                TranscriptMessage.conversation_id == conversation_id
+            )
+        ).all()
+    assert rows.count("Hi Ada, Ana here.") == 1
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_a_gateway_whose_redis_is_gone_still_serves_its_own_buyers(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.gateway.fanout")
+    gone = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{closed_port()}/5")
+    gateway = await start(gone, listening=False)
+    seed(gone)
+    first, welcome = await tab(await clients(gateway))
+    second, _ = await tab(await clients(gateway), welcome["session"])
+
+    await first.send_json({"type": "message", "text": "I want a refund", "client_id": "m1"})
+    reply = "Sure. What is the order number?"
+    assert await texts_until(first, reply) == ["I want a refund", reply]
+    assert await texts_until(second, reply) == ["I want a refund", reply]
+    await first.send_json({"type": "message", "text": "still there?", "client_id": "m2"})
+    assert await texts_until(second, "You said: still there?") == [
+        "still there?",
+        "You said: still there?",
+    ]
+
+    def warned(start: str) -> bool:
+        return any(
+            r.name == "bot.gateway.fanout" and r.getMessage().startswith(start)
+            for r in caplog.records
+        )
+
+    await wait_until(lambda: warned("Redis unreachable"), what="the publish warning")
+    await wait_until(lambda: warned("Redis subscription lost"), what="the subscriber warning")
+    assert gateway.app[keys.FANOUT] is not None
+    assert not gateway.app[keys.FANOUT].subscribed.is_set()
