@@ -25,9 +25,10 @@ from bot.gateway.identity import make_token
 from bot.gateway.models import TranscriptMessage
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
+from tests.channels.telegram_buyer import CHAT, Buyer, telegram_settings
 from tests.console.agents import Console, add_agent, client_of
 from tests.factories import make_customer
-from tests.gateway.doubles import SHOP_SECRET, wait_until
+from tests.gateway.doubles import SHOP_SECRET, BotApiDouble, wait_until
 from tests.gateway.webchat_client import frame
 
 Servers = Callable[..., Awaitable[TestServer]]
@@ -195,3 +196,40 @@ async def test_a_gateway_whose_redis_is_gone_still_serves_its_own_buyers(
     await wait_until(lambda: warned("Redis subscription lost"), what="the subscriber warning")
     assert gateway.app[keys.FANOUT] is not None
     assert not gateway.app[keys.FANOUT].subscribed.is_set()
+
+
+async def test_a_telegram_buyer_is_sent_an_agent_reply_once_by_the_gateway_that_recorded_it(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    redis_url: str,
+    bot_api: BotApiDouble,
+) -> None:
+    shared = telegram_settings(
+        dataclasses.replace(settings, redis_url=redis_url), bot_api, "webhook"
+    )
+    a, b = await start(shared), await start(shared)
+    add_agent(shared, "ana", Role.ADMIN)
+    add_agent(shared, "ben", Role.AGENT)
+    ana, ben = Console(await clients(b)), Console(await clients(a))
+    assert await ana.sign_in("ana") == 302
+    assert await ben.sign_in("ben") == 302
+    console_b, console_a = await console_events(ana), await console_events(ben)
+
+    # The buyer writes to A's webhook; the console page on B sees it live.
+    await Buyer(bot_api, await clients(a)).says("a person please")
+    said = await frame(console_b, "message")
+    assert said["message"]["text"] == "a person please"
+    conversation_id = said["conversation_id"]
+    await frame(console_b, "queue")
+
+    base = f"/console/api/conversations/{conversation_id}"
+    await ana.ok(f"{base}/claim")
+    await ana.ok(f"{base}/reply", {"text": "Hi Ada from Ana"})
+    await ana.ok(f"{base}/reply", {"text": "Which order is it"})
+    # A has shown B's last message to its console page, so it has handled the one before too.
+    while (await frame(console_a, "message"))["message"]["text"] != "Which order is it":
+        pass
+    sent = bot_api.texts(CHAT)
+    assert sum("Hi Ada from Ana" in text for text in sent) == 1, sent
+    assert sum("Which order is it" in text for text in sent) == 1, sent
