@@ -24,10 +24,11 @@ from bot.gateway.app import create_app
 from bot.gateway.identity import make_token
 from bot.gateway.models import TranscriptMessage
 from bot.refunds.db import get_sessionmaker
+from bot.refunds.enums import RefundStatus
 from bot.settings import Settings
 from tests.channels.telegram_buyer import CHAT, Buyer, telegram_settings
 from tests.console.agents import Console, add_agent, client_of
-from tests.factories import make_customer
+from tests.factories import make_customer, move, submit
 from tests.gateway.doubles import SHOP_SECRET, BotApiDouble, wait_until
 from tests.gateway.webchat_client import frame
 
@@ -233,3 +234,26 @@ async def test_a_telegram_buyer_is_sent_an_agent_reply_once_by_the_gateway_that_
     sent = bot_api.texts(CHAT)
     assert sum("Hi Ada from Ana" in text for text in sent) == 1, sent
     assert sum("Which order is it" in text for text in sent) == 1, sent
+
+
+async def test_a_status_notice_from_either_gateway_reaches_tabs_on_both_once(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    redis_url: str,
+) -> None:
+    shared = dataclasses.replace(settings, redis_url=redis_url)
+    a, b = await start(shared), await start(shared)
+    on_a, welcome = await tab(await clients(a))
+    on_b, _ = await tab(await clients(b), welcome["session"])
+    application_id = submit(shared, welcome["session"].rpartition(".")[0])
+
+    # Both gateways' notifiers watch the refund events; one of them tells the buyer.
+    reference = move(shared, application_id, RefundStatus.APPROVED)
+    move(shared, application_id, RefundStatus.RETURN_RECEIVED, RefundStatus.REFUNDED)
+    paid = f"Your refund of 80.00 USD for application {reference} has been paid."
+    for ws in (on_a, on_b):
+        seen = await texts_until(ws, paid)
+        approved = [t for t in seen if t.startswith(f"Your refund application {reference} was")]
+        assert len(approved) == 1, seen
+        assert seen.count(paid) == 1, seen
