@@ -126,6 +126,7 @@ class FanOut:
                     # Redis confirms the subscription once it is in force, not when sent.
                     if raw.get("type") == "subscribe":
                         self.subscribed.set()
+                        self._quiet_until = 0.0  # Redis is back: publish again at once.
                     elif raw.get("type") == "message":
                         await self._dispatch(raw, receive)
         finally:

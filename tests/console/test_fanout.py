@@ -12,6 +12,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -257,3 +258,86 @@ async def test_a_status_notice_from_either_gateway_reaches_tabs_on_both_once(
         approved = [t for t in seen if t.startswith(f"Your refund application {reference} was")]
         assert len(approved) == 1, seen
         assert seen.count(paid) == 1, seen
+
+
+class Outage:
+    """A TCP proxy to Redis that can be cut off and brought back on the same port."""
+
+    def __init__(self, redis_url: str) -> None:
+        target = urlsplit(redis_url)
+        self._target = (target.hostname or "127.0.0.1", target.port or 6379)
+        self._db = target.path or "/0"
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}{self._db}"
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        self._writers += [writer, upstream_writer]
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_gateway_picks_up_again_when_redis_comes_back(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    redis_url: str,
+) -> None:
+    outage = Outage(redis_url)
+    await outage.up()
+    a = await start(dataclasses.replace(settings, redis_url=outage.url))
+    b = await start(dataclasses.replace(settings, redis_url=redis_url))
+    on_b, welcome = await tab(await clients(b))
+    on_a, _ = await tab(await clients(a), welcome["session"])
+    fanout = a.app[keys.FANOUT]
+    assert fanout is not None
+
+    await outage.down()
+    await wait_until(lambda: not fanout.subscribed.is_set(), what="A to notice")
+    # A serves its own tab without Redis.
+    await on_a.send_json({"type": "message", "text": "anyone there?", "client_id": "m1"})
+    assert await texts_until(on_a, "You said: anyone there?") == [
+        "anyone there?",
+        "You said: anyone there?",
+    ]
+
+    await outage.up()
+    await asyncio.wait_for(fanout.subscribed.wait(), 5)
+    await on_b.send_json({"type": "message", "text": "back again", "client_id": "m2"})
+    assert await texts_until(on_a, "You said: back again") == [
+        "back again",
+        "You said: back again",
+    ]
+    await on_a.send_json({"type": "message", "text": "from A", "client_id": "m3"})
+    seen = await texts_until(on_b, "You said: from A")
+    assert seen[-4:] == ["back again", "You said: back again", "from A", "You said: from A"]
+    await outage.down()
