@@ -2,10 +2,10 @@
 
 Resources open in ``cleanup_ctx`` generators, in order, and close in reverse: the database
 engines, the HTTP session to Rasa, the routing (outbound path, router, handoffs, web chat),
-the fan-out to the other gateways (when Redis is configured), Telegram, the notifier, the webhook
-deliveries. Routes are added when the app is made; their
-handlers find the parts in the app under the typed keys of :mod:`bot.gateway.keys`,
-:mod:`bot.console.keys` and :data:`bot.handoff.service.HANDOFFS`.
+the fan-out to the other gateways (with Redis), Telegram, the notifier, the webhook deliveries.
+Routes are added when the app is made; their handlers find the parts in the app under the typed
+keys of :mod:`bot.gateway.keys`, :mod:`bot.console.keys` and
+:data:`bot.handoff.service.HANDOFFS`.
 """
 
 from __future__ import annotations
