@@ -147,7 +147,8 @@ class Settings:
     tracker_store_url: str = ""
     """Rasa's SQL tracker store; empty means a SQLite file under ``var_dir``."""
     redis_url: str = ""
-    """Rasa's lock store (several Rasa instances); empty means Rasa's in-memory lock store."""
+    """The cluster's Redis: Rasa's lock store (several Rasa instances) and the fan-out between
+    gateways (:mod:`bot.gateway.fanout`); empty means one process of each, in memory."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)

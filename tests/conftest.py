@@ -1,7 +1,8 @@
 """Fixtures shared by every test: migrated databases and the service-or-skip rule.
 
 ``db_url`` is a freshly migrated database per test: a SQLite file, and the same on PostgreSQL
-in a schema of its own when ``REFUNDBOT_TEST_DATABASE_URL`` is set. A test that needs a
+in a schema of its own when ``REFUNDBOT_TEST_DATABASE_URL`` is set; ``redis_url`` is the Redis
+of ``REFUNDBOT_TEST_REDIS_URL``. A test that needs a
 service this machine may lack skips with the reason, except under ``CI=true``, where it fails.
 """
 
@@ -23,6 +24,7 @@ from bot.refunds.db import dispose, get_sessionmaker
 from bot.refunds.migrate import upgrade
 
 PG_ENV = "REFUNDBOT_TEST_DATABASE_URL"
+REDIS_ENV = "REFUNDBOT_TEST_REDIS_URL"
 
 # sanic (imported by rasa-sdk and Rasa) runs warnings.filterwarnings("once", DeprecationWarning)
 # when it is imported, ahead of pytest's filters: every DeprecationWarning of the collection after
@@ -75,6 +77,14 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
                 {"schema": schema},
             )
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis, or a skip (a failure under ``CI=true``)."""
+    url = os.environ.get(REDIS_ENV, "")
+    require(bool(url), f"Redis not configured: set {REDIS_ENV}")
+    return url
 
 
 @pytest.fixture

@@ -28,9 +28,7 @@ from sqlalchemy.engine import make_url
 from bot.processes import read_status
 from bot.run import Backoff, rasa_endpoints, services
 from bot.settings import PROJECT_ROOT, Settings
-from tests.conftest import PG_ENV, require
-
-REDIS_ENV = "REFUNDBOT_TEST_REDIS_URL"
+from tests.conftest import PG_ENV, REDIS_ENV, require
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:

@@ -1,8 +1,15 @@
-"""Live updates for open console pages: one WebSocket per page, every event to every page."""
+"""Live updates for open console pages: one WebSocket per page, every event to every page.
+
+With several gateways, an agent's page may be connected to any of them: what one gateway
+publishes is shared (``share``) and each gateway shows it to the pages it holds (:meth:`show`).
+Transcript messages reach every gateway's hub through the outbound path instead (the hub is its
+viewer), so :meth:`ConsoleHub.message` shows without sharing.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,8 +22,10 @@ log = logging.getLogger(__name__)
 class ConsoleHub:
     """Knows every open console socket and sends them what changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+        """Send to the sockets of this gateway; ``share`` tells the other gateways' hubs."""
         self._sockets: set[web.WebSocketResponse] = set()
+        self._share = share
 
     def add(self, ws: web.WebSocketResponse) -> None:
         """Start sending events to ``ws``."""
@@ -27,7 +36,13 @@ class ConsoleHub:
         self._sockets.discard(ws)
 
     async def publish(self, frame: dict[str, Any]) -> None:
-        """Send ``frame`` to every open console page."""
+        """Send ``frame`` to every open console page, those held by other gateways included."""
+        await self.show(frame)
+        if self._share is not None:
+            await self._share({"kind": "console", "frame": frame})
+
+    async def show(self, frame: dict[str, Any]) -> None:
+        """Send ``frame`` to the console pages open on this gateway."""
         for ws in list(self._sockets):
             if ws.closed:
                 self._sockets.discard(ws)
@@ -38,8 +53,8 @@ class ConsoleHub:
                 self._sockets.discard(ws)
 
     async def message(self, message: Message) -> None:
-        """Tell consoles about a transcript message (the router's observer)."""
-        await self.publish(
+        """Tell this gateway's consoles about a transcript message (the outbound path's viewer)."""
+        await self.show(
             {
                 "type": "message",
                 "conversation_id": message.conversation_id,

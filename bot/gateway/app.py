@@ -2,15 +2,17 @@
 
 Resources open in ``cleanup_ctx`` generators, in order, and close in reverse: the database
 engines, the HTTP session to Rasa, the routing (outbound path, router, handoffs, web chat),
-Telegram, the notifier, the webhook deliveries. Routes are added when the app is made; their
-handlers find the parts in the app under the typed keys of :mod:`bot.gateway.keys`,
-:mod:`bot.console.keys` and :data:`bot.handoff.service.HANDOFFS`.
+the fan-out to the other gateways (with Redis), Telegram, the notifier, the webhook deliveries.
+Routes are added when the app is made; their handlers find the parts in the app under the typed
+keys of :mod:`bot.gateway.keys`, :mod:`bot.console.keys` and
+:data:`bot.handoff.service.HANDOFFS`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -26,6 +28,7 @@ from bot.console.hub import ConsoleHub
 from bot.console.routes import setup as setup_console
 from bot.contract import HandoffReason
 from bot.gateway import demo_shop, inputs, keys, views
+from bot.gateway.fanout import FanOut
 from bot.gateway.models import Channel
 from bot.gateway.notifier import notifier
 from bot.gateway.outbound import Outbound
@@ -47,8 +50,10 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.LIMITS] = RateLimits.of(settings.gateway)
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.TELEGRAM] = None
-    app[console_keys.HUB] = ConsoleHub()
-    app.cleanup_ctx.extend([_database, _http, _routing, _telegram, _notifier, _webhooks])
+    fanout = FanOut(settings.redis_url) if settings.redis_url else None
+    app[keys.FANOUT] = fanout
+    app[console_keys.HUB] = ConsoleHub(share=fanout.publish if fanout else None)
+    app.cleanup_ctx.extend([_database, _http, _routing, _fanout, _telegram, _notifier, _webhooks])
     # Open sockets would hold a graceful stop for its whole timeout; widgets reconnect anyway.
     app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal/aiohttp stubs disagree
     views.setup_routes(app)
@@ -99,7 +104,13 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         token=ensure_rasa_token(settings),
     )
     metrics = app[observability.METRICS]
-    outbound = Outbound(sessions=sessions, observers=[hub.message, metrics.message])
+    fanout = app[keys.FANOUT]
+    outbound = Outbound(
+        sessions=sessions,
+        observers=[metrics.message],
+        viewers=[hub.message],
+        share=fanout.publish if fanout else _alone,
+    )
     handoffs = Handoffs(
         sessions=sessions,
         rasa=rasa,
@@ -126,7 +137,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         outbound=outbound,
         limits=app[keys.LIMITS],
     )
-    outbound.register(webchat)
+    outbound.register(webchat, every_gateway=True)
     app[keys.RASA] = rasa
     app[keys.OUTBOUND] = outbound
     app[keys.ROUTER] = router
@@ -137,6 +148,28 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await router.close()
+
+
+async def _alone(_: dict[str, Any]) -> None:
+    """Share nothing: this gateway is the only one."""
+
+
+async def _fanout(app: web.Application) -> AsyncIterator[None]:
+    fanout = app[keys.FANOUT]
+    if fanout is None:
+        yield
+        return
+    hub, outbound = app[console_keys.HUB], app[keys.OUTBOUND]
+
+    async def receive(event: dict[str, Any]) -> None:
+        frame = event.get("frame")
+        if event.get("kind") == "console" and isinstance(frame, dict):
+            await hub.show(frame)
+        else:
+            await outbound.shown_elsewhere(event)
+
+    async for _ in fanout.run(receive):
+        yield
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
     from bot.channels.webchat import WebChat
+    from bot.gateway.fanout import FanOut
     from bot.gateway.outbound import Outbound
     from bot.gateway.rasa import RasaClient
     from bot.gateway.router import Router
@@ -30,3 +31,5 @@ ROUTER: web.AppKey[Router] = web.AppKey("router")
 WEBCHAT: web.AppKey[WebChat] = web.AppKey("webchat")
 TELEGRAM: web.AppKey[TelegramChannel | None] = web.AppKey("telegram")
 LIMITS = web.AppKey("limits", RateLimits)
+#: The link to the other gateways; ``None`` without Redis (one gateway).
+FANOUT: web.AppKey[FanOut | None] = web.AppKey("fanout")

@@ -7,6 +7,11 @@ and nothing said is lost if the process stops), in the same unit of work as what
 (the buyer's message marked answered, the notifier's cursor moved); then its channel shows it
 and the observers (the agent console) see it. A buyer's own message takes the same way out to
 their other open views (:meth:`Outbound.taken_in`).
+
+With several gateways (:mod:`bot.gateway.fanout`), the gateway that recorded a message delivers
+it and tells its observers, then shares its ids; every other gateway shows it on the sockets it
+holds (:meth:`Outbound.shown_elsewhere`): web-chat tabs and the viewers (console pages). A
+channel that is an HTTP call (Telegram) is delivered to once, by the gateway that recorded it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ class ChannelAdapter(Protocol):
 
 Observer = Callable[[Message], Awaitable[None]]
 
+#: Sends a small event (ids, no content) to the other gateways.
+Share = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def _no_share(_: dict[str, Any]) -> None:
+    return None
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -64,14 +76,36 @@ Prepare = Callable[[Session], Sequence[Outgoing]]
 class Outbound:
     """Records and delivers every message to buyers; knows the channels and the observers."""
 
-    def __init__(self, *, sessions: sessionmaker, observers: Sequence[Observer] = ()) -> None:
-        self._sessions = sessions
-        self._observers = tuple(observers)
-        self._channels: dict[Channel, ChannelAdapter] = {}
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker,
+        observers: Sequence[Observer] = (),
+        viewers: Sequence[Observer] = (),
+        share: Share = _no_share,
+    ) -> None:
+        """Record with ``sessions``; tell ``observers`` here and ``viewers`` on every gateway.
 
-    def register(self, adapter: ChannelAdapter) -> None:
-        """Deliver messages of ``adapter``'s channel through it."""
+        ``share`` reaches the other gateways (a no-op with one gateway).
+        """
+        self._sessions = sessions
+        self._observers = tuple(viewers) + tuple(observers)
+        self._viewers = tuple(viewers)
+        self._share = share
+        self._channels: dict[Channel, ChannelAdapter] = {}
+        self._everywhere: set[Channel] = set()
+
+    def register(self, adapter: ChannelAdapter, *, every_gateway: bool = False) -> None:
+        """Deliver messages of ``adapter``'s channel through it.
+
+        ``every_gateway``: the buyer's connections may be held by any gateway (web-chat
+        sockets), so a message recorded on another gateway is delivered through it too.
+        """
         self._channels[adapter.channel] = adapter
+        if every_gateway:
+            self._everywhere.add(adapter.channel)
+        else:
+            self._everywhere.discard(adapter.channel)
 
     def unregister(self, adapter: ChannelAdapter) -> None:
         """Stop delivering through ``adapter`` (its channel could not start)."""
@@ -134,19 +168,56 @@ class Outbound:
     async def taken_in(self, conversation: ConversationInfo, message: Message) -> None:
         """Show a buyer's message, just recorded, in their other views and to the observers."""
         await self._observe(message)
-        adapter = self._channels.get(message.channel)
-        if adapter is None:
+        await self._echo(conversation, message)
+        await self._share(_event("taken_in", message))
+
+    async def shown_elsewhere(self, event: dict[str, Any]) -> None:
+        """Show on this gateway's sockets what another gateway sent or took in (its ``share``)."""
+        kind, conversation_id = event.get("kind"), event.get("conversation_id")
+        if not isinstance(conversation_id, str):
             return
-        try:
-            await adapter.echo(conversation, message)
-        except Exception:
-            log.exception("echoing message %d to %s failed", message.id, conversation.id)
+        if kind == "typing":
+            adapter = self._adapter_everywhere(event.get("channel"))
+            if adapter is not None:
+                conversation = await transcript.run_in_session(
+                    self._sessions, lambda s: transcript.get_conversation(s, conversation_id)
+                )
+                if conversation is not None:
+                    await self._typing(adapter, conversation, event.get("on") is True)
+            return
+        message_id = event.get("message_id")
+        if kind not in ("sent", "taken_in") or not isinstance(message_id, int):
+            return
+
+        def read(session: Session) -> tuple[ConversationInfo | None, Message | None]:
+            found = transcript.get_message(session, message_id=message_id)
+            return transcript.get_conversation(session, conversation_id), found
+
+        conversation, message = await transcript.run_in_session(self._sessions, read)
+        # Another deployment's event on the same Redis names a message of another database.
+        if conversation is None or message is None or message.conversation_id != conversation.id:
+            return
+        await self._observe(message, self._viewers)
+        if self._adapter_everywhere(message.channel.value) is None:
+            return
+        if kind == "sent":
+            await self._deliver(conversation, message)
+        else:
+            await self._echo(conversation, message)
 
     async def typing(self, conversation: ConversationInfo, channel: Channel, on: bool) -> None:
         """Show or hide the typing indicator on ``channel``."""
         adapter = self._channels.get(channel)
         if adapter is None:
             return
+        await self._typing(adapter, conversation, on)
+        if channel in self._everywhere:
+            event = {"kind": "typing", "conversation_id": conversation.id, "on": on}
+            await self._share({**event, "channel": channel.value})
+
+    async def _typing(
+        self, adapter: ChannelAdapter, conversation: ConversationInfo, on: bool
+    ) -> None:
         try:
             await adapter.typing(conversation, on)
         except Exception:
@@ -154,6 +225,10 @@ class Outbound:
 
     async def _publish(self, conversation: ConversationInfo, message: Message) -> None:
         await self._observe(message)
+        await self._deliver(conversation, message)
+        await self._share(_event("sent", message))
+
+    async def _deliver(self, conversation: ConversationInfo, message: Message) -> None:
         adapter = self._channels.get(message.channel)
         if adapter is None:
             log.warning("no %s channel to deliver message %d", message.channel.value, message.id)
@@ -163,9 +238,26 @@ class Outbound:
         except Exception:
             log.exception("delivering message %d to %s failed", message.id, conversation.id)
 
-    async def _observe(self, message: Message) -> None:
-        for observer in self._observers:
+    async def _echo(self, conversation: ConversationInfo, message: Message) -> None:
+        adapter = self._channels.get(message.channel)
+        if adapter is None:
+            return
+        try:
+            await adapter.echo(conversation, message)
+        except Exception:
+            log.exception("echoing message %d to %s failed", message.id, conversation.id)
+
+    def _adapter_everywhere(self, channel: object) -> ChannelAdapter | None:
+        known = {c.value: c for c in self._everywhere}
+        return self._channels.get(known[channel]) if channel in known else None
+
+    async def _observe(self, message: Message, observers: Sequence[Observer] | None = None) -> None:
+        for observer in self._observers if observers is None else observers:
             try:
                 await observer(message)
             except Exception:
                 log.exception("observer of message %d failed", message.id)
+
+
+def _event(kind: str, message: Message) -> dict[str, Any]:
+    return {"kind": kind, "conversation_id": message.conversation_id, "message_id": message.id}
