@@ -12,6 +12,7 @@ import bot.console.models
 import bot.gateway.models
 import bot.handoff.models
 import bot.refunds.models
+import bot.survey.models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
 
@@ -21,6 +22,7 @@ MODEL_MODULES = (
     bot.gateway.models,
     bot.handoff.models,
     bot.refunds.models,
+    bot.survey.models,
 )
 SECURITY_TABLES = {"login_failures", "verification_attempts"}
 
