@@ -134,7 +134,7 @@ _FILLER = frozenset(
 )
 
 _SCALE = re.compile(
-    r"(?<![\d.,])(?P<n>[1-5])(?:\s*(?:/|out\s+of|of)\s*5)?(?:\s*stars?)?(?![\d.,]*\d)"
+    r"(?<![\d.,+\-\u2212])(?P<n>[1-5])(?:\s*(?:/|out\s+of|of)\s*5)?(?:\s*stars?)?(?![\d.,]*\d)"
 )
 _WORD_SCALE = re.compile(
     r"\b(?P<w>one|two|three|four|five)(?:\s+(?:out\s+of\s+)?five)?(?:\s+stars?)?\b"

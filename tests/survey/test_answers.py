@@ -61,6 +61,8 @@ def test_a_typed_rating_is_read(said: str, rating: int) -> None:
         "45",
         "4.5",
         "4 5",
+        "-5",
+        "+4",
         "10/10",
         "3000012345678901",
         "order 4",

@@ -267,6 +267,11 @@ async def test_an_agent_closing_asks_about_their_help_never_while_they_have_it(
     assert (row["event"], row["agent_id"], row["rating"]) == ("closed", ana_info.id, 2)
     assert row["comment"] == "Too slow to answer."
     assert "Too slow to answer." not in rasa.messages
+    # The agent console shows the rating with the conversation.
+    detail = await ana.get(base)
+    assert [(s["event"], s["rating"], s["comment"]) for s in detail["satisfaction"]] == [
+        ("closed", 2, "Too slow to answer.")
+    ]
     await ws.close()
     await buyer.close()
     await ana.client.close()
