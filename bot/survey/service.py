@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 PENDING = dt.timedelta(minutes=30)
 #: How long after any question the same buyer is not asked again.
 QUIET = dt.timedelta(hours=24)
+#: The mark of a turn whose applications before it could not be read.
+UNKNOWN = -1
 
 
 class Survey:
@@ -160,13 +162,16 @@ class Survey:
         try:
             await self._outbound.send(take, conversation=conversation)
         except Exception:
-            # Whatever went wrong here, the buyer's message still goes to Rasa.
+            # Whatever went wrong here, the buyer's message still goes to Rasa (and with no
+            # mark to compare with, the turn is not taken for a submission).
             log.exception("reading message %d as a survey answer failed", message.id)
-            return 0
-        return marks[-1] if marks else 0
+            return UNKNOWN
+        return marks[-1] if marks else UNKNOWN
 
     async def after(self, conversation: ConversationInfo, message: Message, mark: int) -> None:
         """Offer the survey when the turn just answered filed an application."""
+        if mark == UNKNOWN:
+            return
         try:
             filed = await transcript.run_in_session(
                 self._sessions,
