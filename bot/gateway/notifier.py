@@ -18,6 +18,9 @@ the order's e-mail) is told in its own conversation only, and only conversations
 application's customer are told: a chat since signed in as someone else hears nothing of it.
 An application the shop filed for the buyer (the shop API) is news from its first event on: the
 buyer is told it was opened, or, when it was approved at once, that it is paid.
+
+After a conversation was told that a refund was paid, the ``on_paid`` hook hears of it (the
+satisfaction survey asks there, :mod:`bot.survey`).
 """
 
 from __future__ import annotations
