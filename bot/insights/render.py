@@ -5,8 +5,11 @@ by_channel {channel: n}, contained, containment_rate}; ``handoffs`` [{reason, ha
 conversations, rate}]; ``refunds`` [{method, status, currency, applications, amount,
 compensation}] with money as decimal strings; ``decisions`` {approved, rejected, decided,
 approval_rate}; ``time_to_decision`` and ``time_to_payout`` {count, median_seconds,
-p90_seconds}; ``messages_by_hour`` [24 counts, hour 0 first, UTC]; ``nlu_fallback`` and ``csat``
-{recorded: false, note}. A rate or duration is ``null`` when there is nothing to compute it from.
+p90_seconds}; ``messages_by_hour`` [24 counts, hour 0 first, UTC]; ``nlu_fallback`` {recorded:
+false, note}; ``csat`` {asked, rated, response_rate, average, distribution {"1".."5": n},
+by_channel, by_agent, by_event: [{key, rated, average, distribution}]} (version 2: ``csat`` was
+{recorded: false, note} in version 1). A rate, duration or average is ``null`` when there is
+nothing to compute it from.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.insights.figures import Durations, NotRecorded, Report
+from bot.insights.figures import RATINGS, Csat, Durations, NotRecorded, Ratings, Report
 
-VERSION = 1
+VERSION = 2
 
 
 def _iso(value: dt.datetime) -> str:
@@ -29,6 +32,32 @@ def _durations(d: Durations) -> dict[str, Any]:
 
 def _not_recorded(n: NotRecorded) -> dict[str, Any]:
     return {"recorded": False, "note": n.note}
+
+
+def _distribution(r: Ratings) -> dict[str, int]:
+    return {str(n): count for n, count in zip(RATINGS, r.distribution, strict=True)}
+
+
+def _group(r: Ratings) -> dict[str, Any]:
+    return {
+        "key": r.key,
+        "rated": r.rated,
+        "average": r.average,
+        "distribution": _distribution(r),
+    }
+
+
+def _csat(c: Csat) -> dict[str, Any]:
+    return {
+        "asked": c.asked,
+        "rated": c.overall.rated,
+        "response_rate": c.response_rate,
+        "average": c.overall.average,
+        "distribution": _distribution(c.overall),
+        "by_channel": [_group(r) for r in c.by_channel],
+        "by_agent": [_group(r) for r in c.by_agent],
+        "by_event": [_group(r) for r in c.by_event],
+    }
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -69,7 +98,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "time_to_payout": _durations(report.time_to_payout),
         "messages_by_hour": list(report.messages_by_hour),
         "nlu_fallback": _not_recorded(report.nlu_fallback),
-        "csat": _not_recorded(report.csat),
+        "csat": _csat(report.csat),
     }
 
 
@@ -152,8 +181,32 @@ def to_text(report: Report) -> str:
         "",
         f"Buyer messages: {total}" + (f"; busiest hours UTC: {', '.join(top)}" if total else ""),
     ]
-    lines += [
-        f"NLU fallback rate: {report.nlu_fallback.note}",
-        f"CSAT: {report.csat.note}",
-    ]
+    lines.append(f"NLU fallback rate: {report.nlu_fallback.note}")
+    lines += _csat_text(report.csat)
     return "\n".join(lines)
+
+
+def _average(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _csat_text(c: Csat) -> list[str]:
+    o = c.overall
+    lines = [
+        "",
+        f"CSAT: average {_average(o.average)} of {o.rated} ratings"
+        f" ({c.asked} asked, response rate {_percent(c.response_rate)})",
+    ]
+    groups = [
+        (label, r)
+        for label, rows in (("channel", c.by_channel), ("agent", c.by_agent), ("event", c.by_event))
+        for r in rows
+    ]
+    if not groups:
+        return lines
+    header = ["by", "group", "ratings", "average", *(f"{n}*" for n in RATINGS)]
+    rows = [
+        [label, r.key, str(r.rated), _average(r.average), *(str(n) for n in r.distribution)]
+        for label, r in [("all", o), *groups]
+    ]
+    return lines + _table(header, rows)

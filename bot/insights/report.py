@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from bot.insights import queries
+from bot.insights import csat, queries
 from bot.insights.figures import NotRecorded, Period, Report
 from bot.refunds.enums import RefundStatus
 
@@ -15,8 +15,6 @@ from bot.refunds.enums import RefundStatus
 NLU_NOT_RECORDED = (
     "not recorded: the transcript keeps no intents (they are in Rasa's tracker store only)"
 )
-#: There is no satisfaction survey yet, so there is nothing to average.
-NO_SURVEY = "no survey data yet"
 
 
 def build_report(session: Session, *, since: dt.datetime, until: dt.datetime) -> Report:
@@ -43,5 +41,5 @@ def build_report(session: Session, *, since: dt.datetime, until: dt.datetime) ->
         time_to_payout=queries.durations(session, period=period, to=(RefundStatus.REFUNDED,)),
         messages_by_hour=queries.messages_by_hour(session, period=period),
         nlu_fallback=NotRecorded(NLU_NOT_RECORDED),
-        csat=NotRecorded(NO_SURVEY),
+        csat=csat.csat(session, period=period),
     )
