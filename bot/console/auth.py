@@ -303,8 +303,13 @@ def online_agents(session: Session, *, now: dt.datetime, within_seconds: int) ->
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:
-    """Return whether the request's CSRF token is the session's."""
-    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+    """Return whether the request's CSRF token is the session's.
+
+    A header's bytes that are not UTF-8 arrive as lone surrogates: compared, never an error.
+    """
+    return bool(given) and hmac.compare_digest(
+        expected.encode(), (given or "").encode("utf-8", "surrogatepass")
+    )
 
 
 def agent_info(agent: Agent) -> AgentInfo:

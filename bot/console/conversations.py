@@ -36,6 +36,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         return web.json_response({"error": "cross-origin socket refused"}, status=403)
+    if not inputs.readable_handshake(request):
+        return web.json_response({"error": "not a WebSocket handshake"}, status=400)
     hub = request.app[keys.HUB]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
     await ws.prepare(request)
