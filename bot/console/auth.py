@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -279,6 +280,27 @@ def lookup_session(
     return SessionInfo(
         agent=agent_info(agent), csrf_token=row.csrf_token, expires_at=row.expires_at
     )
+
+
+def live_tokens(session: Session, *, tokens: Collection[str], now: dt.datetime) -> set[str]:
+    """Return the cookie tokens among ``tokens`` whose sessions are live.
+
+    A live session is not ended (signed out, its agent deactivated or given a new password) and
+    not expired.
+    """
+    by_hash = {_token_hash(token): token for token in tokens if token and len(token) <= 128}
+    if not by_hash:
+        return set()
+    found = session.execute(
+        select(AgentSession.token_hash)
+        .join(Agent, Agent.id == AgentSession.agent_id)
+        .where(
+            AgentSession.token_hash.in_(by_hash),
+            AgentSession.expires_at > now,
+            Agent.active.is_(True),
+        )
+    ).scalars()
+    return {by_hash[token_hash] for token_hash in found}
 
 
 def end_session(session: Session, *, token: str) -> None:
