@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from bot.clock import utcnow
@@ -81,9 +82,14 @@ class ConsoleHub:
         if not held or self._sessions is None:
             return list(held)
         tokens, now = set(held.values()), utcnow()
-        live = await transcript.run_in_session(
-            self._sessions, lambda s: auth.live_tokens(s, tokens=tokens, now=now)
-        )
+        try:
+            live = await transcript.run_in_session(
+                self._sessions, lambda s: auth.live_tokens(s, tokens=tokens, now=now)
+            )
+        except SQLAlchemyError as e:
+            # Nothing goes to a page whose session could not be checked; pages reload anyway.
+            log.warning("console update not sent: the sessions could not be checked (%r)", e)
+            return []
         for ws, token in held.items():
             if token not in live:
                 self._end(ws)

@@ -9,11 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestServer
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
+from bot.console import keys as console_keys
+from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
 from tests.console.agents import Console
 from tests.console.test_security import snapshot, waiting
@@ -223,3 +228,25 @@ async def test_a_console_socket_handshake_that_is_not_ascii_is_a_400(
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     )
     assert (await raw_status(server, head)).startswith(b"HTTP/1.1 400")
+
+
+async def test_an_update_whose_sessions_cannot_be_checked_goes_to_no_page(
+    server: TestServer,
+    settings: Settings,
+    ana: Console,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    page = await ana.client.ws_connect("/console/ws")
+    hub = server.app[console_keys.HUB]
+    unreachable = create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}", future=True)
+    hub.check_sessions_with(sessionmaker(bind=unreachable, future=True))
+    await hub.publish({"type": "application", "reference": "RF-UNSEEN1"})
+    assert "the sessions could not be checked" in caplog.text
+    hub.check_sessions_with(get_sessionmaker(settings.database_url, read_only=True))
+    await hub.publish({"type": "application", "reference": "RF-SEEN0001"})
+    # The first update never came: the next frame is the second.
+    got = await page.receive_json(timeout=10)
+    assert got == {"type": "application", "reference": "RF-SEEN0001"}
+    await page.close()
+    unreachable.dispose()
