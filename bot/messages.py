@@ -119,6 +119,7 @@ MESSAGES: dict[str, str] = {
     "upload.field_too_long": "The upload's {field} field is too long.",
     "origin.refused": "The chat is not available on this site.",
     # --- the channels ----------------------------------------------------------------------------
+    "webchat.bad_handshake": "The chat's connection could not be opened; reload the page.",
     "webchat.not_json": "Frames must be JSON objects.",
     "webchat.not_text": "Frames must be JSON text.",
     "webchat.no_type": "Frames must be JSON objects with a type.",

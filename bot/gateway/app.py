@@ -85,6 +85,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     database = Database(app[keys.SETTINGS].database_url)
     app[keys.SESSIONS] = database.sessions
     app[keys.READ_SESSIONS] = database.read_sessions
+    app[console_keys.HUB].check_sessions_with(database.read_sessions)
     try:
         yield
     finally:
