@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: venv
 venv: $(VENV)/.installed ## Create .venv and install every dependency (one pip resolution)
 
-$(MODEL): $(VENV)/.installed config.yml $(RASA_DATA)
+$(MODEL): $(VENV)/.installed config.yml $(RASA_DATA) $(wildcard bot/nlu/*.py)
 	$(BIN)/rasa train --config config.yml --fixed-model-name refundbot --out models
 
 .PHONY: train

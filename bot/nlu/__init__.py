@@ -1,0 +1,1 @@
+"""Rasa NLU components of the assistant's own (named in ``config.yml``'s pipeline)."""
