@@ -12,6 +12,7 @@ import bot.console.models
 import bot.gateway.models
 import bot.handoff.models
 import bot.refunds.models
+import bot.review.models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
 
@@ -21,6 +22,7 @@ MODEL_MODULES = (
     bot.gateway.models,
     bot.handoff.models,
     bot.refunds.models,
+    bot.review.models,
 )
 SECURITY_TABLES = {"login_failures", "verification_attempts"}
 
@@ -66,3 +68,10 @@ def test_0007_downgrades_and_upgrades_again(db_url: str) -> None:
     assert not indexes & found()
     upgrade(db_url)
     assert indexes <= found()
+
+
+def test_0009_downgrades_and_upgrades_again(db_url: str) -> None:
+    command.downgrade(alembic_config(db_url), "0007")
+    assert "nlu_reviews" not in inspect(get_engine(db_url)).get_table_names()
+    upgrade(db_url)
+    assert "nlu_reviews" in inspect(get_engine(db_url)).get_table_names()

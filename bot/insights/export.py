@@ -40,8 +40,13 @@ def _rows(data: dict[str, Any]) -> Iterator[Row]:
             yield figure, name, "", data[figure][name]
     for hour, count in enumerate(data["messages_by_hour"]):
         yield "messages_by_hour", f"{hour:02d}", "", count
-    for figure in ("nlu_fallback", "csat"):
-        yield figure, "", "", data[figure]["note"]
+    nlu = data["nlu_fallback"]
+    if nlu["recorded"]:
+        for name in ("messages", "fallbacks", "rate"):
+            yield "nlu_fallback", name, "", nlu[name]
+    else:
+        yield "nlu_fallback", "", "", nlu["note"]
+    yield "csat", "", "", data["csat"]["note"]
 
 
 def to_csv(data: dict[str, Any]) -> str:

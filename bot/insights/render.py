@@ -5,8 +5,10 @@ by_channel {channel: n}, contained, containment_rate}; ``handoffs`` [{reason, ha
 conversations, rate}]; ``refunds`` [{method, status, currency, applications, amount,
 compensation}] with money as decimal strings; ``decisions`` {approved, rejected, decided,
 approval_rate}; ``time_to_decision`` and ``time_to_payout`` {count, median_seconds,
-p90_seconds}; ``messages_by_hour`` [24 counts, hour 0 first, UTC]; ``nlu_fallback`` and ``csat``
-{recorded: false, note}. A rate or duration is ``null`` when there is nothing to compute it from.
+p90_seconds}; ``messages_by_hour`` [24 counts, hour 0 first, UTC]; ``nlu_fallback`` {recorded:
+true, messages, fallbacks, rate} (typed buyer messages in Rasa's tracker store and those with
+intent ``nlu_fallback``) or {recorded: false, note}; ``csat`` {recorded: false, note}. A rate
+or duration is ``null`` when there is nothing to compute it from.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.insights.figures import Durations, NotRecorded, Report
+from bot.insights.figures import Durations, NluFallback, NotRecorded, Report
 
 VERSION = 1
 
@@ -29,6 +31,18 @@ def _durations(d: Durations) -> dict[str, Any]:
 
 def _not_recorded(n: NotRecorded) -> dict[str, Any]:
     return {"recorded": False, "note": n.note}
+
+
+def _nlu(n: NluFallback | NotRecorded) -> dict[str, Any]:
+    if isinstance(n, NotRecorded):
+        return _not_recorded(n)
+    return {"recorded": True, "messages": n.messages, "fallbacks": n.fallbacks, "rate": n.rate}
+
+
+def _nlu_text(n: NluFallback | NotRecorded) -> str:
+    if isinstance(n, NotRecorded):
+        return n.note
+    return f"{_percent(n.rate)} ({n.fallbacks} of {n.messages} typed buyer messages)"
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -68,7 +82,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "time_to_decision": _durations(report.time_to_decision),
         "time_to_payout": _durations(report.time_to_payout),
         "messages_by_hour": list(report.messages_by_hour),
-        "nlu_fallback": _not_recorded(report.nlu_fallback),
+        "nlu_fallback": _nlu(report.nlu_fallback),
         "csat": _not_recorded(report.csat),
     }
 
@@ -153,7 +167,7 @@ def to_text(report: Report) -> str:
         f"Buyer messages: {total}" + (f"; busiest hours UTC: {', '.join(top)}" if total else ""),
     ]
     lines += [
-        f"NLU fallback rate: {report.nlu_fallback.note}",
+        f"NLU fallback rate: {_nlu_text(report.nlu_fallback)}",
         f"CSAT: {report.csat.note}",
     ]
     return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""``refundbot nlu export-reviewed``: reviewed messages as NLU data Rasa reads and validates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from rasa.shared.importers.importer import TrainingDataImporter
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+from rasa.validator import Validator
+from sqlalchemy.orm import sessionmaker
+
+from bot.cli import main
+from bot.review import store
+from bot.review.export import annotate, mask
+from bot.review.tracker import UserMessage
+from bot.settings import PROJECT_ROOT
+from tests.review.tracker import EMAIL_MESSAGE, ORDER, order_entity
+
+UTC = dt.timezone.utc
+EARLY = dt.datetime(2026, 11, 1, tzinfo=UTC)
+LATER = dt.datetime(2026, 11, 10, tzinfo=UTC)
+ids = iter(range(1, 1000))
+
+
+def message(text: str, sender: str = "web-a", entities: tuple[dict, ...] = ()) -> UserMessage:
+    return UserMessage(
+        event_id=next(ids),
+        sender_id=sender,
+        at=EARLY,
+        text=text,
+        intent="nlu_fallback",
+        confidence=0.5,
+        ranking=(),
+        entities=entities,
+    )
+
+
+@pytest.fixture
+def reviewed(session_factory: sessionmaker) -> None:
+    verdicts = [
+        # The held-out set has "what's the status of order 81447390012673": same wording.
+        (message("What's the status of order  8041235566709876"), "check_order_status", LATER),
+        # data/nlu already has "i want a refund".
+        (message("I want a refund"), "request_refund", LATER),
+        (message(EMAIL_MESSAGE, entities=(order_entity(EMAIL_MESSAGE),)), "request_refund", LATER),
+        # The same message in another conversation is written once.
+        (message(EMAIL_MESSAGE, "tg-2", (order_entity(EMAIL_MESSAGE),)), "request_refund", LATER),
+        (message("my phone is 0612345678,\ncall me"), "human_handoff", LATER),
+        (message("gimme da cash back [now](amount)"), "request_refund", LATER),
+        (message("blorp my thingy"), None, LATER),
+        # Reviewed before --since.
+        (message("parcel never came mate"), "check_order_status", EARLY),
+    ]
+    with session_factory.begin() as session:
+        for said, intent, at in verdicts:
+            store.record_verdict(session, message=said, intent=intent, agent_id=None, now=at)
+
+
+@pytest.mark.usefixtures("reviewed")
+def test_the_export_is_nlu_data_rasa_accepts_without_held_out_or_known_examples(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REFUNDBOT_DATABASE_URL", db_url)
+    out = tmp_path / "data" / "nlu" / "reviewed.yml"
+    out.parent.mkdir(parents=True)
+
+    assert main(["nlu", "export-reviewed", "--out", str(out), "--since", "2026-11-02"]) == 0
+
+    assert "3 examples written; left out: 1 in the held-out set, 2 already" in (
+        capsys.readouterr().err
+    )
+    data = RasaYAMLReader().read(out)
+    examples = {m.get("text"): m for m in data.intent_examples}
+    masked_order = mask(ORDER)
+    assert set(examples) == {
+        f"my email is buyer@example.com, refund order {masked_order}",
+        "my phone is 5470412829, call me".replace("5470412829", mask("0612345678")),
+        "gimme da cash back (now)(amount)",
+    }
+    refund = examples[f"my email is buyer@example.com, refund order {masked_order}"]
+    assert refund.get("intent") == "request_refund"
+    assert [(e["entity"], e["value"]) for e in refund.get("entities")] == [
+        ("order_id", masked_order)
+    ]
+    assert masked_order != ORDER
+    assert len(masked_order) == len(ORDER)
+    assert "ana@example.com" not in out.read_text()
+    assert "0612345678" not in out.read_text()
+
+    # `rasa data validate`'s checks of NLU examples, on the project's data with the export in:
+    # every intent in the domain, no example under two intents (warnings fail the test).
+    importer = TrainingDataImporter.load_from_config(
+        config_path=str(PROJECT_ROOT / "config.yml"),
+        domain_path=str(PROJECT_ROOT / "domain.yml"),
+        training_data_paths=[str(PROJECT_ROOT / "data"), str(out)],
+    )
+    validator = Validator.from_importer(importer)
+    assert validator.verify_intents(ignore_warnings=False)
+    assert validator.verify_example_repetition_in_intents(ignore_warnings=False)
+    assert {e["entity"] for m in data.intent_examples for e in m.get("entities") or []} <= set(
+        importer.get_domain().entities
+    )
+
+
+@pytest.mark.usefixtures("reviewed")
+def test_without_the_held_out_set_nothing_is_exported(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REFUNDBOT_DATABASE_URL", db_url)
+    out = tmp_path / "reviewed.yml"
+
+    code = main(["nlu", "export-reviewed", "--out", str(out), "--held-out", str(tmp_path / "no")])
+
+    assert code == 2
+    assert "the held-out test set is not at" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_synonym_keeps_its_value_and_overlaps_are_dropped() -> None:
+    text = "use no return refund please"
+    entities = [
+        {"entity": "refund_method", "start": 4, "end": 20, "value": "no_return_refund"},
+        {"entity": "refund_method", "start": 7, "end": 13, "value": "return"},
+        {"entity": "not_in_domain", "start": 21, "end": 27, "value": "please"},
+    ]
+
+    example = annotate(text, entities, known=("refund_method",))
+
+    assert example == (
+        'use [no return refund]{"entity": "refund_method", "value": "no_return_refund"} please'
+    )
