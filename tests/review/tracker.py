@@ -134,7 +134,7 @@ def rasa_store(url: str) -> SQLTrackerStore:
     return SQLTrackerStore(dialect="postgresql", host=url)
 
 
-def write_tracker(url: str, conversations: dict[str, list[UserUttered]]) -> None:
+async def save_tracker(url: str, conversations: dict[str, list[UserUttered]]) -> None:
     """Save each conversation, with the bot's turns between messages, through Rasa's store."""
     store = rasa_store(url)
     try:
@@ -143,10 +143,14 @@ def write_tracker(url: str, conversations: dict[str, list[UserUttered]]) -> None
             for message in messages:
                 assert message.timestamp is not None
                 events += [message, *answered(dt.datetime.fromtimestamp(message.timestamp))]
-            tracker = DialogueStateTracker.from_events(sender, events)
-            asyncio.run(store.save(tracker))
+            await store.save(DialogueStateTracker.from_events(sender, events))
     finally:
         store.engine.dispose()
+
+
+def write_tracker(url: str, conversations: dict[str, list[UserUttered]]) -> None:
+    """Run :func:`save_tracker` outside an event loop (from a synchronous test or fixture)."""
+    asyncio.run(save_tracker(url, conversations))
 
 
 def tracker_url_for(db_url: str, tmp_path: Path) -> str:

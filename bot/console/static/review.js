@@ -23,10 +23,10 @@
   var until = el("input", { id: "review-until", type: "date", value: day(tomorrow) });
   var pending = el("input", { id: "review-pending", type: "checkbox", checked: "checked" });
   var form = el("form", { class: "filter", "aria-label": "Period" }, [
-    el("label", { for: "review-since", text: "From" }), since,
-    el("label", { for: "review-until", text: "until (not included)" }), until,
+    el("label", { for: "review-since", text: "Said since" }), since,
+    el("label", { for: "review-until", text: "before (day excluded)" }), until,
     pending, el("label", { for: "review-pending", text: "only messages without a verdict" }),
-    el("button", { type: "submit", text: "Show" }),
+    el("button", { type: "submit", text: "List messages" }),
   ]);
   var body = el("div", { class: "review-groups", "aria-live": "polite" });
   view.appendChild(form);
