@@ -71,7 +71,7 @@ def test_0007_downgrades_and_upgrades_again(db_url: str) -> None:
 
 
 def test_0009_downgrades_and_upgrades_again(db_url: str) -> None:
-    command.downgrade(alembic_config(db_url), "0007")
+    command.downgrade(alembic_config(db_url), "-1")
     assert "nlu_reviews" not in inspect(get_engine(db_url)).get_table_names()
     upgrade(db_url)
     assert "nlu_reviews" in inspect(get_engine(db_url)).get_table_names()

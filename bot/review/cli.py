@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
             "Write the buyer messages reviewers gave an intent to (console, NLU review) as a "
             "Rasa NLU YAML file to merge into data/nlu, leaving out the held-out test set's "
             "wordings and examples data/nlu already has. E-mail addresses and runs of 7 or "
-            "more digits are masked. Then `make validate` and `make train`."
+            "more digits are masked. An --out file under data/nlu is rewritten whole (its own "
+            "examples do not count as known), so run it without --since to keep them all. "
+            "Then `make validate` and `make train`."
         ),
     )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
@@ -63,7 +65,7 @@ def _export_reviewed(settings: Settings, args: argparse.Namespace) -> int:
             intents=project.intents,
             entities=project.entities,
             held_out=export.example_texts(args.held_out),
-            known=export.example_texts(args.data),
+            known=export.example_texts(args.data, leaving_out=args.out),
         )
     text = export.to_yaml(result, intents=project.intents, now=utcnow())
     if args.out:

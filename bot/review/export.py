@@ -150,8 +150,18 @@ def to_yaml(export: Export, *, intents: Sequence[str], now: dt.datetime) -> str:
     return "\n".join(lines) + "\n"
 
 
-def example_texts(path: Path) -> list[str]:
-    """Return the plain text of every intent example in an NLU file or a directory of them."""
+def example_texts(path: Path, *, leaving_out: Path | None = None) -> list[str]:
+    """Return the plain text of every intent example in an NLU file or a directory of them.
+
+    ``leaving_out`` is a file not to read: the export's own output, rewritten whole each time.
+    """
     from rasa.shared.nlu.training_data.loading import load_data
 
-    return [str(m.get("text")) for m in load_data(str(path)).intent_examples]
+    files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+    skip = leaving_out.resolve() if leaving_out is not None else None
+    return [
+        str(m.get("text"))
+        for file in files
+        if file.resolve() != skip
+        for m in load_data(str(file)).intent_examples
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,23 @@ def test_a_synonym_keeps_its_value_and_overlaps_are_dropped() -> None:
     assert example == (
         'use [no return refund]{"entity": "refund_method", "value": "no_return_refund"} please'
     )
+
+
+@pytest.mark.usefixtures("reviewed")
+def test_exporting_again_into_the_data_rewrites_the_file_whole(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFUNDBOT_DATABASE_URL", db_url)
+    data = tmp_path / "nlu"
+    shutil.copytree(PROJECT_ROOT / "data" / "nlu", data)
+    out = data / "reviewed.yml"
+    export = ["nlu", "export-reviewed", "--data", str(data), "--out", str(out)]
+
+    assert main(export) == 0
+    first = RasaYAMLReader().read(out).intent_examples
+    assert main(export) == 0
+    again = RasaYAMLReader().read(out).intent_examples
+
+    # Its own examples are not "already in the data": nothing is lost by exporting again.
+    assert [m.get("text") for m in again] == [m.get("text") for m in first]
+    assert len(first) == 4
