@@ -6,10 +6,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import sessionmaker
 
 from bot.console.models import Agent
+from bot.insights.report import NLU_NOT_RECORDED
 from bot.review.models import NluReview
 from bot.settings import Settings
 from tests.console.agents import Console
@@ -104,3 +105,18 @@ async def test_the_insights_page_shows_the_fallback_rate(mia: Console) -> None:
     csv = await (await mia.client.get("/console/api/insights.csv" + WEEK)).text()
     assert "nlu_fallback,rate,,0.375\r\n" in csv
     assert "nlu_fallback,messages,,8\r\n" in csv
+
+
+async def test_without_rasas_events_the_page_says_so(mia: Console, settings: Settings) -> None:
+    engine = create_engine(settings.tracker_store, future=True)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE events"))
+    engine.dispose()
+
+    response = await mia.client.get(PAGE + WEEK)
+    assert response.status == 503
+    assert "tracker store cannot be read" in await response.text()
+    posted = await mia.post(VERDICTS, {"sender_id": "web-a", "event_id": 1, "intent": "greet"})
+    assert posted.status == 503
+    insights = await mia.get("/console/api/insights" + WEEK)
+    assert insights["nlu_fallback"] == {"recorded": False, "note": NLU_NOT_RECORDED}
