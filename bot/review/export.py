@@ -9,8 +9,9 @@ What leaves the store, and what does not:
   same wording;
 * the buyer's text only, masked: an e-mail address becomes ``buyer@example.com`` and every run
   of 7 or more digits (order numbers, phone and card numbers, tracking codes) becomes other
-  digits of the same length, derived from a hash, so an example keeps its shape (an order number
-  still looks like one to the regex features) and no real number goes into the repository;
+  digits of the same length, not derived from the number (:class:`Mask`), so an example keeps
+  its shape (an order number still looks like one to the regex features) and no real number
+  goes into the repository;
 * the entities Rasa found (``[text](entity)``, ``{"entity": …, "value": …}`` for a synonym),
   kept when they are domain entities and do not overlap: an order number left unannotated would
   teach the model that it is not one. Brackets of the buyer's own become parentheses.
@@ -35,25 +36,45 @@ LONG_DIGITS = re.compile(r"\d{7,}")
 MASKED_EMAIL = "buyer@example.com"
 
 
-def mask(text: str) -> str:
-    """Return ``text`` with e-mail addresses and long digit runs replaced (see the module)."""
-    return LONG_DIGITS.sub(_other_digits, EMAIL.sub(MASKED_EMAIL, text))
+class Mask:
+    """Masks one message: e-mail addresses, and each long digit run by digits of its own.
+
+    The replacement digits come from a hash of the message's source event and the run's place
+    in it, never from the number itself (a short number's hash could be searched back); the
+    same number in one message gets the same replacement, so an entity and its value agree.
+    """
+
+    def __init__(self, text: str, *, seed: str) -> None:
+        runs = dict.fromkeys(LONG_DIGITS.findall(text))
+        self._seed = seed
+        self._runs = {run: self._digits(str(i), len(run)) for i, run in enumerate(runs)}
+
+    def _digits(self, key: str, length: int) -> str:
+        digest = hashlib.sha256(f"{self._seed}:{key}".encode()).hexdigest() * 2
+        digits = "".join(str(int(c, 16) % 10) for c in digest)
+        # An order number never starts with 0 in the data; keep the masked one alike.
+        return (str(int(digits[0]) % 9 + 1) + digits[1:])[:length]
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` (all or part of the message) masked."""
+
+        def digits(found: re.Match[str]) -> str:
+            run = found.group()
+            return self._runs.get(run) or self._digits(f"part:{len(run)}", len(run))
+
+        return LONG_DIGITS.sub(digits, EMAIL.sub(MASKED_EMAIL, text))
 
 
-def _other_digits(found: re.Match[str]) -> str:
-    digest = hashlib.sha256(found.group().encode()).hexdigest()
-    digits = "".join(str(int(c, 16) % 10) for c in digest)
-    # An order number never starts with 0 in the data; keep the masked one alike.
-    return (str(int(digits[0]) % 9 + 1) + digits[1:])[: len(found.group())]
-
-
-def _segment(text: str) -> str:
-    """Return masked buyer text that Rasa's reader cannot take for an annotation."""
-    return mask(text).replace("[", "(").replace("]", ")")
-
-
-def annotate(text: str, entities: Iterable[dict[str, Any]], *, known: Sequence[str]) -> str:
+def annotate(
+    text: str, entities: Iterable[dict[str, Any]], *, known: Sequence[str], seed: str
+) -> str:
     """Return the masked example of ``text``, on one line, with its entities annotated."""
+    mask = Mask(text, seed=seed)
+
+    def segment(part: str) -> str:
+        # Brackets of the buyer's own would read as an annotation.
+        return mask(part).replace("[", "(").replace("]", ")")
+
     spans: list[dict[str, Any]] = []
     for e in sorted(
         (e for e in entities if _usable(e, text, known)), key=lambda e: (e["start"], e["end"])
@@ -63,15 +84,15 @@ def annotate(text: str, entities: Iterable[dict[str, Any]], *, known: Sequence[s
     parts, position = [], 0
     for e in spans:
         start, end = e["start"], e["end"]
-        parts.append(_segment(text[position:start]))
-        shown, value = _segment(text[start:end]), e.get("value")
+        parts.append(segment(text[position:start]))
+        shown, value = segment(text[start:end]), e.get("value")
         if value is None or str(value) == text[start:end]:
             parts.append(f"[{shown}]({e['entity']})")
         else:
             attrs = {"entity": e["entity"], "value": mask(str(value))}
             parts.append(f"[{shown}]{json.dumps(attrs)}")
         position = end
-    parts.append(_segment(text[position:]))
+    parts.append(segment(text[position:]))
     return " ".join("".join(parts).split())
 
 
@@ -115,7 +136,7 @@ def collect(
     for review in reviews:
         if review.intent not in intents:
             continue
-        plain = fold(_segment(review.text))
+        plain = fold(annotate(review.text, (), known=(), seed=""))
         if not plain:
             continue
         if plain in held or fold(review.text) in held:
@@ -125,7 +146,8 @@ def collect(
             export.already_known += 1
             continue
         seen.add(plain)
-        example = annotate(review.text, review.entities or (), known=entities)
+        seed = f"{review.sender_id}:{review.event_id}"
+        example = annotate(review.text, review.entities or (), known=entities, seed=seed)
         export.examples.setdefault(str(review.intent), []).append(example)
     return export
 
