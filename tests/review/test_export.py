@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
-from rasa.validator import Validator
 from sqlalchemy.orm import sessionmaker
 
 from bot.cli import main
 from bot.review import store
-from bot.review.export import annotate
+from bot.review.export import annotate, collect, example_texts, to_yaml
+from bot.review.models import NluReview
+from bot.review.project import load_project
 from bot.review.tracker import UserMessage
 from bot.settings import PROJECT_ROOT
 from tests.review.tracker import EMAIL_MESSAGE, ORDER, order_entity
@@ -92,20 +95,6 @@ def test_the_export_is_nlu_data_rasa_accepts_without_held_out_or_known_examples(
     assert "0612345678" not in written
     assert ORDER not in written
 
-    # `rasa data validate`'s checks of NLU examples, on the project's data with the export in:
-    # every intent in the domain, no example under two intents (warnings fail the test).
-    importer = TrainingDataImporter.load_from_config(
-        config_path=str(PROJECT_ROOT / "config.yml"),
-        domain_path=str(PROJECT_ROOT / "domain.yml"),
-        training_data_paths=[str(PROJECT_ROOT / "data"), str(out)],
-    )
-    validator = Validator.from_importer(importer)
-    assert validator.verify_intents(ignore_warnings=False)
-    assert validator.verify_example_repetition_in_intents(ignore_warnings=False)
-    assert {e["entity"] for m in data.intent_examples for e in m.get("entities") or []} <= set(
-        importer.get_domain().entities
-    )
-
 
 @pytest.mark.usefixtures("reviewed")
 def test_without_the_held_out_set_nothing_is_exported(
@@ -170,3 +159,53 @@ def test_the_same_number_masks_alike_within_a_message_and_differently_elsewhere(
     assert first.startswith(f"order [{numbers[0]}](order_id), I said {numbers[0]}")
     assert re.findall(r"\d{7,}", other)[0] != numbers[0]
     assert annotate(text, entities, known=("order_id",), seed="web-a:1") == first
+
+
+def test_rasa_data_validate_accepts_the_project_with_an_export_merged_in(tmp_path: Path) -> None:
+    project = load_project()
+    text = EMAIL_MESSAGE
+    reviews = [
+        NluReview(
+            sender_id="web-a",
+            event_id=1,
+            text=text,
+            entities=[order_entity(text)],
+            intent="request_refund",
+        ),
+        NluReview(
+            sender_id="web-a",
+            event_id=2,
+            text="use no return refund please",
+            entities=[
+                {"entity": "refund_method", "start": 4, "end": 20, "value": "no_return_refund"}
+            ],
+            intent="inform",
+        ),
+        NluReview(sender_id="tg-b", event_id=3, text="gimme [da] cash", intent="request_refund"),
+        NluReview(sender_id="tg-b", event_id=4, text="yo wassup dude", intent="greet"),
+    ]
+    result = collect(
+        reviews,
+        intents=project.intents,
+        entities=project.entities,
+        held_out=example_texts(PROJECT_ROOT / "tests" / "nlu_heldout.yml"),
+        known=example_texts(PROJECT_ROOT / "data" / "nlu"),
+    )
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    shutil.copytree(PROJECT_ROOT / "data", tmp_path / "data")
+    exported = to_yaml(result, intents=project.intents, now=LATER)
+    (tmp_path / "data" / "nlu" / "reviewed.yml").write_text(exported)
+
+    validate = subprocess.run(
+        [str(Path(sys.executable).parent / "rasa"), "data", "validate", "--fail-on-warnings"],
+        cwd=tmp_path,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert result.written == 4
+    assert "[no return refund]{" in exported
