@@ -30,6 +30,8 @@ from bot.review.tracker import TrackerUnavailable, open_tracker, reading, user_m
 
 IGNORE = "ignore"
 MAX_DAY_CHARS = 10
+MAX_SENDER_CHARS = 255
+MAX_EVENT_ID = 2**31 - 1
 
 
 async def tracker_context(app: web.Application) -> AsyncIterator[None]:
@@ -89,12 +91,18 @@ async def record(request: web.Request) -> web.Response:
     project = await asyncio.to_thread(load_project)
     valid = (
         isinstance(sender_id, str)
+        and 0 < len(sender_id) <= MAX_SENDER_CHARS
         and isinstance(event_id, int)
         and not isinstance(event_id, bool)
+        # Rasa's event ids are an INTEGER column: a larger number names no event.
+        and 0 < event_id <= MAX_EVENT_ID
         and (intent == IGNORE or intent in project.intents)
     )
     if not valid:
-        raise web.HTTPBadRequest(text="intent must be one of the domain's intents, or ignore")
+        raise web.HTTPBadRequest(
+            text="give a buyer message (sender_id, event_id) and one of the domain's intents, "
+            "or ignore"
+        )
     engine = request.app[keys.TRACKER]
 
     def write(session: Session) -> bool:

@@ -81,7 +81,9 @@ async def test_only_domain_intents_and_real_messages_are_accepted(mia: Console) 
 
     assert (await mia.post(VERDICTS, {**key, "intent": "nlu_fallback"})).status == 400
     assert (await mia.post(VERDICTS, {**key, "intent": "make_me_rich"})).status == 400
-    assert (await mia.post(VERDICTS, {**key, "event_id": "1", "intent": "greet"})).status == 400
+    for wrong in ({"event_id": "1"}, {"event_id": 2**40}, {"event_id": 0}, {"sender_id": ""}):
+        assert (await mia.post(VERDICTS, {**key, **wrong, "intent": "greet"})).status == 400
+    assert (await mia.post(VERDICTS, [key])).status == 400
     # Another conversation's event id, or no such event: nothing to judge.
     other = {"sender_id": "tg-b", "event_id": item["event_id"], "intent": "greet"}
     assert (await mia.post(VERDICTS, other)).status == 404
