@@ -4,7 +4,9 @@
 candidates grouped by similarity (:mod:`bot.review.page`, the last 7 days without dates);
 ``POST /console/api/nlu-review/verdicts`` with ``{sender_id, event_id, intent}`` stores a
 verdict: a domain intent, or ``"ignore"``. The message itself is read again from the tracker
-store, never taken from the request. Agents without the role get 403.
+store, never taken from the request. Agents without the role get 403. While the tracker store
+cannot be read (Rasa never ran), the page answers ``{"unavailable": reason, "groups": []}``
+and a verdict 404.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.console import keys
+from bot.console.conversations import json_body
 from bot.console.session import current_agent
+from bot.gateway import inputs, transcript
 from bot.gateway import keys as gateway_keys
-from bot.gateway import transcript
 from bot.insights.period import BadPeriod, period_of
 from bot.review import store
 from bot.review.candidates import Thresholds
@@ -32,6 +35,7 @@ IGNORE = "ignore"
 MAX_DAY_CHARS = 10
 MAX_SENDER_CHARS = 255
 MAX_EVENT_ID = 2**31 - 1
+TRACKER_UNAVAILABLE = "Rasa's tracker store cannot be read (has Rasa run yet?)"
 
 
 async def tracker_context(app: web.Application) -> AsyncIterator[None]:
@@ -74,31 +78,26 @@ async def review(request: web.Request) -> web.Response:
     try:
         data = await transcript.run_in_session(request.app[gateway_keys.READ_SESSIONS], read)
     except TrackerUnavailable:
-        raise web.HTTPServiceUnavailable(
-            text="Rasa's tracker store cannot be read yet (has Rasa run?)"
-        ) from None
+        data = {"unavailable": TRACKER_UNAVAILABLE, "groups": []}
     return web.json_response(data)
 
 
 async def record(request: web.Request) -> web.Response:
     """Store a reviewer's verdict on one message: an intent of the domain, or ignore it."""
     agent_id = _reviewer(request)
-    try:
-        body = await request.json()
-        sender_id, event_id, intent = body["sender_id"], body["event_id"], body["intent"]
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text="give sender_id, event_id and intent") from None
+    body = await json_body(request)
+    sender_id, event_id, intent = (body.get(k) for k in ("sender_id", "event_id", "intent"))
     project = await asyncio.to_thread(load_project)
-    valid = (
+    if not (
         isinstance(sender_id, str)
         and 0 < len(sender_id) <= MAX_SENDER_CHARS
+        and inputs.storable(sender_id)
         and isinstance(event_id, int)
         and not isinstance(event_id, bool)
         # Rasa's event ids are an INTEGER column: a larger number names no event.
         and 0 < event_id <= MAX_EVENT_ID
         and (intent == IGNORE or intent in project.intents)
-    )
-    if not valid:
+    ):
         raise web.HTTPBadRequest(
             text="give a buyer message (sender_id, event_id) and one of the domain's intents, "
             "or ignore"
@@ -122,7 +121,7 @@ async def record(request: web.Request) -> web.Response:
     try:
         found = await transcript.run_in_session(request.app[gateway_keys.SESSIONS], write)
     except TrackerUnavailable:
-        raise web.HTTPServiceUnavailable(text="Rasa's tracker store cannot be read") from None
+        raise web.HTTPNotFound(text=TRACKER_UNAVAILABLE) from None
     if not found:
         raise web.HTTPNotFound(text="no such buyer message in the tracker store")
     return web.json_response({"sender_id": sender_id, "event_id": event_id, "intent": intent})

@@ -101,6 +101,7 @@
 
   function render(data) {
     clear(body);
+    if (data.unavailable) { body.appendChild(el("p", { class: "error", role: "alert", text: data.unavailable })); return; }
     body.appendChild(el("p", { class: "muted", text: "Not understood: confidence under " + percent(data.thresholds.fallback) +
       "; low confidence: under " + percent(data.thresholds.review) + "." +
       (data.truncated ? " Only the newest messages of the period were read." : "") }));
