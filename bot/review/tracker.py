@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     Column,
@@ -67,7 +68,7 @@ def open_tracker(url: str) -> Engine:
         path = parsed.database or ""
         if not path or path == ":memory:":
             raise ValueError("the tracker store must be a SQLite file or a server database")
-        uri = f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true"
+        uri = f"sqlite:///file:{quote(str(Path(path).resolve()))}?mode=ro&uri=true"
         return create_engine(uri, future=True, poolclass=NullPool)
     options = parsed.query.get("options", "")
     if isinstance(options, tuple):
