@@ -3,10 +3,13 @@
 * **fallback**: Rasa answered ``nlu_fallback``, or its confidence was under config.yml's
   FallbackClassifier threshold;
 * **low confidence**: understood, but with less confidence than the review threshold;
+* **out of scope**: understood as something the assistant cannot help with. DIET is often sure
+  of itself (gibberish comes out as ``out_of_scope`` at confidence 1.0 with the current model),
+  so these are where many messages it did not really understand end up;
 * **before a handoff**: among the last messages before the conversation went to a person
   because the bot failed (``repeated_failure``);
-* **correction**: the buyer's next message right after a fallback (their rephrase). Its intent,
-  when Rasa understood it well, is the suggestion for the message before it.
+* **correction**: the buyer's next message right after a fallback or an out-of-scope one (their
+  rephrase). Its intent, when Rasa understood it well, is the suggestion for the message before.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from itertools import groupby
 
 from bot.review.tracker import NLU_FALLBACK, UserMessage
 
+#: The domain's intent for what the assistant cannot help with.
+OUT_OF_SCOPE = "out_of_scope"
+
 #: How many of the buyer's messages before a handoff after failures are listed.
 BEFORE_HANDOFF = 3
 
@@ -28,6 +34,7 @@ class Kind(str, Enum):
 
     FALLBACK = "fallback"
     LOW_CONFIDENCE = "low_confidence"
+    OUT_OF_SCOPE = "out_of_scope"
     BEFORE_HANDOFF = "before_handoff"
     CORRECTION = "correction"
 
@@ -59,9 +66,13 @@ def is_fallback(message: UserMessage, thresholds: Thresholds) -> bool:
     return message.confidence is not None and message.confidence < thresholds.fallback
 
 
+def _not_understood(message: UserMessage, thresholds: Thresholds) -> bool:
+    return is_fallback(message, thresholds) or message.intent == OUT_OF_SCOPE
+
+
 def _understood(message: UserMessage, thresholds: Thresholds) -> bool:
     return (
-        not is_fallback(message, thresholds)
+        not _not_understood(message, thresholds)
         and message.confidence is not None
         and message.confidence >= thresholds.review
     )
@@ -84,18 +95,20 @@ def find_candidates(
         before = _before_handoffs(said, handoffs.get(sender, ()))
         for i, message in enumerate(said):
             kinds: list[Kind] = []
-            fallback = is_fallback(message, thresholds)
-            if fallback:
+            if is_fallback(message, thresholds):
                 kinds.append(Kind.FALLBACK)
             elif message.confidence is not None and message.confidence < thresholds.review:
                 kinds.append(Kind.LOW_CONFIDENCE)
+            if message.intent == OUT_OF_SCOPE:
+                kinds.append(Kind.OUT_OF_SCOPE)
             if i in before:
                 kinds.append(Kind.BEFORE_HANDOFF)
-            if i > 0 and is_fallback(said[i - 1], thresholds):
+            if i > 0 and _not_understood(said[i - 1], thresholds):
                 kinds.append(Kind.CORRECTION)
             if not kinds:
                 continue
-            following = said[i + 1] if fallback and i + 1 < len(said) else None
+            missed = _not_understood(message, thresholds)
+            following = said[i + 1] if missed and i + 1 < len(said) else None
             found.append(
                 Candidate(
                     message=message,

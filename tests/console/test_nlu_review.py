@@ -103,10 +103,10 @@ async def test_an_agent_has_no_review(ben: Console, ana: Console) -> None:
 async def test_the_insights_page_shows_the_fallback_rate(mia: Console) -> None:
     data = await mia.get("/console/api/insights" + WEEK)
 
-    assert data["nlu_fallback"] == {"recorded": True, "messages": 8, "fallbacks": 3, "rate": 0.375}
+    assert data["nlu_fallback"] == {"recorded": True, "messages": 10, "fallbacks": 3, "rate": 0.3}
     csv = await (await mia.client.get("/console/api/insights.csv" + WEEK)).text()
-    assert "nlu_fallback,rate,,0.375\r\n" in csv
-    assert "nlu_fallback,messages,,8\r\n" in csv
+    assert "nlu_fallback,rate,,0.3\r\n" in csv
+    assert "nlu_fallback,messages,,10\r\n" in csv
 
 
 async def test_without_rasas_events_the_page_says_so_and_nothing_fails(

@@ -15,7 +15,13 @@ from bot.review.page import build_page, to_json
 from bot.review.tracker import open_tracker, reading
 from tests.insights.history import History
 from tests.insights.week import SINCE, UNTIL, day
-from tests.review.tracker import EMAIL_MESSAGE, ORDER, week_conversations, write_tracker
+from tests.review.tracker import (
+    EMAIL_MESSAGE,
+    ORDER,
+    REPHRASED,
+    week_conversations,
+    write_tracker,
+)
 
 THRESHOLDS = Thresholds(fallback=0.5, review=0.7)
 
@@ -25,7 +31,7 @@ def page(tracker_url: str, session_factory: sessionmaker) -> dict:
     write_tracker(tracker_url, week_conversations())
     with session_factory.begin() as session:
         history = History(session)
-        for sender in ("web-a", "tg-b", "web-d"):
+        for sender in ("web-a", "tg-b", "web-d", "web-f"):
             history.conversation(sender, channel=Channel.WEBCHAT, at=day(3))
         history.handoff("tg-b", reason=HandoffReason.REPEATED_FAILURE, at=day(4, 10, 3))
         # Asked for by the buyer: not a failure, so web-a's messages are not "before a handoff".
@@ -48,11 +54,13 @@ def test_fallbacks_low_confidence_handoffs_and_corrections_are_listed(page: dict
     assert {text: item["kinds"] for text, item in listed.items()} == {
         "blorp my thingy": ["fallback"],
         "I want my money back for the lamp": ["correction"],
-        "whatever man": ["low_confidence"],
+        "whatever man": ["low_confidence", "out_of_scope"],
         f"where's my stuff {ORDER}": ["low_confidence", "before_handoff"],
         "wher is my stuf": ["fallback", "before_handoff"],
         "hello??": ["before_handoff", "correction"],
         EMAIL_MESSAGE: ["fallback"],
+        "asdf the lamp": ["out_of_scope"],
+        REPHRASED: ["correction"],
     }
     # Understood well and with no failure around it: "hi" is not listed; nor is a button press.
     blorp = listed["blorp my thingy"]
@@ -63,6 +71,9 @@ def test_fallbacks_low_confidence_handoffs_and_corrections_are_listed(page: dict
     assert listed["wher is my stuf"]["suggestion"] == "greet"
     assert listed[EMAIL_MESSAGE]["suggestion"] == "request_refund"
     assert listed["whatever man"]["suggestion"] == "out_of_scope"
+    # Out of scope at full confidence, then said again so that it was understood.
+    assert listed["asdf the lamp"]["suggestion"] == "request_refund"
+    assert listed["asdf the lamp"]["rephrase"] == REPHRASED
     assert blorp["sender_id"] == "web-a"
     assert isinstance(blorp["event_id"], int)
     assert blorp["verdict"] is None
@@ -74,7 +85,7 @@ def test_similar_messages_share_a_group(page: dict) -> None:
     groups = [[i["text"] for i in g["items"]] for g in page["groups"]]
 
     assert [f"where's my stuff {ORDER}", "wher is my stuf"] in groups
-    assert sum(len(g) for g in groups) == 7
+    assert sum(len(g) for g in groups) == 9
 
 
 def test_grouping_is_deterministic_and_ignores_which_number() -> None:

@@ -20,7 +20,13 @@ from bot.review.tracker import (
     user_messages,
 )
 from tests.insights.week import SINCE, UNTIL
-from tests.review.tracker import EMAIL_MESSAGE, ORDER, week_conversations, write_tracker
+from tests.review.tracker import (
+    EMAIL_MESSAGE,
+    ORDER,
+    REPHRASED,
+    week_conversations,
+    write_tracker,
+)
 
 
 @pytest.fixture
@@ -46,6 +52,8 @@ def test_typed_buyer_messages_are_read_with_what_rasa_understood(tracker: str) -
         ("web-a", "I want my money back for the lamp"),
         ("web-a", "whatever man"),
         ("web-d", EMAIL_MESSAGE),
+        ("web-f", "asdf the lamp"),
+        ("web-f", REPHRASED),
     ]
     blorp = messages[4]
     assert (blorp.intent, blorp.confidence) == ("nlu_fallback", 0.5)
@@ -65,8 +73,8 @@ def test_the_newest_messages_are_kept_when_there_are_too_many(tracker: str) -> N
     engine.dispose()
 
     assert truncated
-    # The two newest rows of the week: web-d's message, written last, and tg-b's last one.
-    assert [m.text for m in messages] == ["hello??", EMAIL_MESSAGE]
+    # The two newest rows of the week: web-d's message, written last, and web-f's last one.
+    assert [m.text for m in messages] == [EMAIL_MESSAGE, REPHRASED]
     assert again == first
     assert elsewhere is None
 
@@ -93,15 +101,15 @@ def test_the_fallback_rate_of_a_known_week(tracker: str, session_factory: sessio
         report = build_report(session, since=SINCE, until=UNTIL, tracker=engine)
     engine.dispose()
 
-    # 8 typed buyer messages in the week (a button press is not one), 3 not understood.
-    assert report.nlu_fallback == NluFallback(messages=8, fallbacks=3)
+    # 10 typed buyer messages in the week (a button press is not one), 3 not understood.
+    assert report.nlu_fallback == NluFallback(messages=10, fallbacks=3)
     assert to_json(report)["nlu_fallback"] == {
         "recorded": True,
-        "messages": 8,
+        "messages": 10,
         "fallbacks": 3,
-        "rate": 0.375,
+        "rate": 0.3,
     }
-    assert "NLU fallback rate: 37.5 % (3 of 8 typed buyer messages)" in to_text(report)
+    assert "NLU fallback rate: 30.0 % (3 of 10 typed buyer messages)" in to_text(report)
 
 
 def test_the_rate_is_not_made_up_without_a_store(

@@ -13,13 +13,15 @@ web-a      whatever man                                out_of_scope 0.62   low c
 tg-b       where's my stuff 8041235566701234           check_order 0.55    low conf., handoff
 tg-b       wher is my stuf                             nlu_fallback        fallback, handoff
 tg-b       hello??                                     greet 0.9           correction, handoff
+web-f      asdf the lamp                               out_of_scope 1.0    out of scope
+web-f      my lamp broke, I want my money back         request_refund 0.99 correction
 web-d      my email is ana@example.com, refund
            order 8041235566701234                      nlu_fallback        fallback
 web-e      blorp fnarg (a day after the week)          nlu_fallback        (outside the week)
 =========  ==========================================  ==================  =====================
 
-tg-b was handed to a person after failures at 10:03 on the 4th. So in the week: 8 typed buyer
-messages, 3 of them fallbacks (0.375).
+tg-b was handed to a person after failures at 10:03 on the 4th. So in the week: 10 typed buyer
+messages, 3 of them fallbacks (0.3).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from tests.insights.week import day
 
 ORDER = "8041235566701234"
 EMAIL_MESSAGE = f"my email is ana@example.com, refund order {ORDER}"
+REPHRASED = "my lamp broke, I want my money back"
 
 
 def said(
@@ -111,6 +114,10 @@ def week_conversations() -> dict[str, list[UserUttered]]:
             said(stuff, "check_order_status", 0.55, day(4, 10), entities=[order_entity(stuff)]),
             said("wher is my stuf", fallback, 0.5, day(4, 10, 1), guesses=[("greet", 0.4)]),
             said("hello??", "greet", 0.9, day(4, 10, 2)),
+        ],
+        "web-f": [
+            said("asdf the lamp", "out_of_scope", 1.0, day(5, 8)),
+            said(REPHRASED, "request_refund", 0.99, day(5, 8, 1)),
         ],
         "web-d": [
             said(

@@ -12,8 +12,9 @@
   var KINDS = {
     fallback: "not understood",
     low_confidence: "low confidence",
+    out_of_scope: "out of scope",
     before_handoff: "before a handoff after failures",
-    correction: "rephrase after a fallback",
+    correction: "rephrase of a message not understood",
   };
   function day(date) { return date.toISOString().slice(0, 10); }
   function percent(value) { return value === null || value === undefined ? "–" : Math.round(value * 100) + " %"; }
