@@ -4,9 +4,10 @@ Generates ``--conversations`` conversations (default 10,000) over ``--days`` day
 migrated SQLite file (or the database of ``--database-url``): each with six buyer messages and
 the bot's replies; a fifth handed to people; two in five with a refund application submitted,
 decided, returned and refunded through the refund store's own functions, so the audited events
-are the ones production writes. Then times the report over the whole history and over its last
-seven days, ``--repeat`` times each, and fails when the median of the whole is over
-``--max-seconds``. A table on stdout and ``results/report_bench.json``.
+are the ones production writes; three in ten asked the satisfaction survey. Then times the
+report over the whole history and over its last seven days, ``--repeat`` times each, and fails
+when the median of the whole is over ``--max-seconds``. A table on stdout and
+``results/report_bench.json``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundS
 from bot.refunds.migrate import upgrade
 from bot.refunds.models import Order, OrderItem
 from bot.settings import PolicySettings
+from bot.survey.models import SatisfactionSurvey, SurveyEvent
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
 REASON = "The zipper broke on the first day; the seam is torn along the whole side."
@@ -96,6 +98,20 @@ def generate(session: Session, *, index: int, rng: random.Random, days: int) -> 
         )
     if rng.random() < 0.4:
         _application(session, index=index, rng=rng, at=at + dt.timedelta(minutes=3))
+    if rng.random() < 0.3:
+        # The satisfaction survey: asked after the conversation, rated two times in three.
+        rated = rng.random() < 2 / 3
+        asked = at + dt.timedelta(minutes=4)
+        session.add(
+            SatisfactionSurvey(
+                conversation_id=conversation_id,
+                event=rng.choice(list(SurveyEvent)).value,
+                channel=channel.value,
+                asked_at=asked,
+                rating=rng.randint(1, 5) if rated else None,
+                rated_at=asked + dt.timedelta(seconds=30) if rated else None,
+            )
+        )
 
 
 def _application(session: Session, *, index: int, rng: random.Random, at: dt.datetime) -> None:

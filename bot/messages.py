@@ -70,6 +70,26 @@ MESSAGES: dict[str, str] = {
         "About your refund application {reference}, the merchant asks: {question} Please "
         "answer here."
     ),
+    # --- the gateway: the satisfaction survey (bot/survey) --------------------------------------
+    "survey.ask.submitted": (
+        "Before you go: how easy was it to file your refund application here? Please rate it "
+        "from 1 (poor) to 5 (excellent)."
+    ),
+    "survey.ask.closed": (
+        "How would you rate the help you got from our support team today, from 1 (poor) to 5 "
+        "(excellent)?"
+    ),
+    "survey.ask.paid_out": (
+        "How was your refund experience overall? Please rate it from 1 (poor) to 5 (excellent)."
+    ),
+    "survey.button": "{rating} \N{WHITE MEDIUM STAR}",
+    "survey.thanks": (
+        "Thank you for your rating! Is there anything you'd like to add? Just write it here."
+    ),
+    "survey.no_comment": "No comment",
+    "survey.no_comment_thanks": "Thanks! If you need anything else, just write here.",
+    "survey.comment_thanks": "Thank you, I've passed your comment on to the team.",
+    "survey.already_rated": "You've rated this already. Thank you!",
     # --- what the buyer tells about a submitted application (actions/aftercare.py) -------------
     "aftercare.tracking_kept": (
         "Thanks, I've added the return tracking number {tracking} to application {reference}:"
@@ -99,6 +119,7 @@ MESSAGES: dict[str, str] = {
     "upload.field_too_long": "The upload's {field} field is too long.",
     "origin.refused": "The chat is not available on this site.",
     # --- the channels ----------------------------------------------------------------------------
+    "webchat.bad_handshake": "The chat's connection could not be opened; reload the page.",
     "webchat.not_json": "Frames must be JSON objects.",
     "webchat.not_text": "Frames must be JSON text.",
     "webchat.no_type": "Frames must be JSON objects with a type.",

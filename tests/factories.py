@@ -7,8 +7,9 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utcnow
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus
@@ -149,3 +150,24 @@ def move(settings: Settings, application_id: int, *statuses: RefundStatus) -> st
                     session, application=application, to=status, actor="merchant", now=at
                 )
         return str(application.reference)
+
+
+def submitted(session_factory: sessionmaker, customer_id: str, key: str) -> tuple[str, str]:
+    """Store a 40.00 order with a return-and-refund application; return (order id, reference)."""
+    now = utcnow()
+    with session_factory.begin() as session:
+        order = make_order(session, customer_id=customer_id, total=Decimal("40.00"), now=now)
+        application = store.submit_application(
+            session,
+            customer_id=customer_id,
+            order_id=order.id,
+            method=RefundMethod.RETURN_AND_REFUND,
+            amount=Decimal("40.00"),
+            reason="the zip broke on the first day",
+            reason_category=ReasonCategory.QUALITY_PROBLEM,
+            idempotency_key=key,
+            conversation_id=None,
+            now=now,
+            settings=PolicySettings(),
+        ).application
+        return str(order.id), str(application.reference)

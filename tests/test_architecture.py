@@ -153,6 +153,26 @@ def test_the_report_is_imported_only_by_the_console_and_the_command() -> None:
     assert offenders == []
 
 
+def test_the_survey_is_reached_through_hooks_only() -> None:
+    """bot/survey sits on the gateway; the router, handoff and notifier reach it by hooks."""
+    below = [PROJECT_ROOT / d for d in ("bot/gateway", "bot/refunds", "bot/channels")]
+    below += [PROJECT_ROOT / "bot" / "handoff", PROJECT_ROOT / "actions"]
+    offenders = [
+        path.relative_to(PROJECT_ROOT)
+        for root in below
+        for path in root.rglob("*.py")
+        if path.name != "app.py" and any(m.startswith("bot.survey") for m in imported_modules(path))
+    ]
+    assert offenders == []
+    upward = {
+        m
+        for path in (PROJECT_ROOT / "bot" / "survey").glob("*.py")
+        for m in imported_modules(path)
+        if m.startswith(("bot.console", "bot.handoff", "bot.insights", "bot.api", "actions"))
+    }
+    assert upward == set()
+
+
 def test_the_metrics_depend_on_nothing_of_the_project() -> None:
     """The gateway and the handoff call into the metrics; the metrics never call back."""
     modules = imported_modules(PROJECT_ROOT / "bot" / "observability" / "metrics.py")

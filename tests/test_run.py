@@ -26,7 +26,7 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
 from bot.processes import read_status
-from bot.run import Backoff, rasa_endpoints, services
+from bot.run import Backoff, _print_banner, rasa_endpoints, services
 from bot.settings import PROJECT_ROOT, Settings
 from tests.conftest import PG_ENV, REDIS_ENV, require
 
@@ -121,6 +121,32 @@ async def test_redis_lock_store_from_the_settings(tmp_path: Path) -> None:
     async with store.lock("lock-test", lock_lifetime=5):
         assert store.get_lock("lock-test") is not None
     assert store.get_lock("lock-test") is None
+
+
+def test_make_run_turns_the_demo_shop_on_and_says_so() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFUNDBOT_")}
+    dry = subprocess.run(
+        ["make", "--dry-run", "--always-make", "run"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [start] = [line for line in dry.stdout.splitlines() if "refundbot run" in line]
+    assert "REFUNDBOT_DEMO_SHOP=true" in start.split()
+    assert "Demo mode: the demo shop page signs anyone in as any demo customer" in dry.stdout
+
+
+@pytest.mark.parametrize("demo", [True, False])
+def test_the_banner_says_when_the_demo_shop_is_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], demo: bool
+) -> None:
+    flag = "true" if demo else "false"
+    _print_banner(settings(tmp_path, REFUNDBOT_DEMO_SHOP=flag), [], None)
+    said = capsys.readouterr().out
+    assert ("signs anyone in as any demo customer; never on a real shop" in said) is demo
+    assert ("Demo shop with the chat widget" in said) is demo
 
 
 def test_rasa_takes_a_token_that_begins_with_a_dash_as_its_value(tmp_path: Path) -> None:

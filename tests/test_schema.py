@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 import bot.api.models
 import bot.console.models
@@ -13,6 +15,7 @@ import bot.gateway.models
 import bot.handoff.models
 import bot.refunds.models
 import bot.review.models
+import bot.survey.models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
 
@@ -23,6 +26,7 @@ MODEL_MODULES = (
     bot.handoff.models,
     bot.refunds.models,
     bot.review.models,
+    bot.survey.models,
 )
 SECURITY_TABLES = {"login_failures", "verification_attempts"}
 
@@ -70,8 +74,40 @@ def test_0007_downgrades_and_upgrades_again(db_url: str) -> None:
     assert indexes <= found()
 
 
+def test_0008_downgrades_and_upgrades_again(db_url: str) -> None:
+    command.downgrade(alembic_config(db_url), "0007")
+    assert "satisfaction_surveys" not in inspect(get_engine(db_url)).get_table_names()
+    upgrade(db_url)
+    assert "satisfaction_surveys" in inspect(get_engine(db_url)).get_table_names()
+
+
+def test_a_rating_outside_one_to_five_is_refused_by_the_database(db_url: str) -> None:
+    engine = get_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, channel, last_channel, handler, created_at,"
+                " updated_at) VALUES ('web-x', 'webchat', 'webchat', 'bot', :at, :at)"
+            ),
+            {"at": "2026-11-30 06:00:00.000000"},
+        )
+    insert = text(
+        "INSERT INTO satisfaction_surveys (conversation_id, event, channel, asked_at, rating)"
+        " VALUES ('web-x', :event, 'webchat', :at, :rating)"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, {"event": "closed", "at": "2026-11-30 06:00:00", "rating": 5})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert, {"event": "submitted", "at": "2026-11-30 06:00:00", "rating": 6})
+    # Once per conversation and event.
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert, {"event": "closed", "at": "2026-11-30 06:00:00", "rating": 4})
+
+
 def test_0009_downgrades_and_upgrades_again(db_url: str) -> None:
-    command.downgrade(alembic_config(db_url), "-1")
-    assert "nlu_reviews" not in inspect(get_engine(db_url)).get_table_names()
+    command.downgrade(alembic_config(db_url), "0008")
+    tables = inspect(get_engine(db_url)).get_table_names()
+    assert "nlu_reviews" not in tables
+    assert "satisfaction_surveys" in tables
     upgrade(db_url)
     assert "nlu_reviews" in inspect(get_engine(db_url)).get_table_names()

@@ -104,6 +104,8 @@ class WebChat:
         """Serve one widget tab."""
         if self._cors(request) is None:
             return web.json_response({"error": text("origin.refused")}, status=403)
+        if not inputs.readable_handshake(request):
+            return web.json_response({"error": text("webchat.bad_handshake")}, status=400)
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         ws[ADDRESS] = addresses.client_address(request, self._trusted)

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -281,6 +282,27 @@ def lookup_session(
     )
 
 
+def live_tokens(session: Session, *, tokens: Collection[str], now: dt.datetime) -> set[str]:
+    """Return the cookie tokens among ``tokens`` whose sessions are live.
+
+    A live session is not ended (signed out, its agent deactivated or given a new password) and
+    not expired.
+    """
+    by_hash = {_token_hash(token): token for token in tokens if token and len(token) <= 128}
+    if not by_hash:
+        return set()
+    found = session.execute(
+        select(AgentSession.token_hash)
+        .join(Agent, Agent.id == AgentSession.agent_id)
+        .where(
+            AgentSession.token_hash.in_(by_hash),
+            AgentSession.expires_at > now,
+            Agent.active.is_(True),
+        )
+    ).scalars()
+    return {by_hash[token_hash] for token_hash in found}
+
+
 def end_session(session: Session, *, token: str) -> None:
     """Sign out: forget the session of ``token``."""
     session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
@@ -303,8 +325,13 @@ def online_agents(session: Session, *, now: dt.datetime, within_seconds: int) ->
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:
-    """Return whether the request's CSRF token is the session's."""
-    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+    """Return whether the request's CSRF token is the session's.
+
+    A header's bytes that are not UTF-8 arrive as lone surrogates: compared, never an error.
+    """
+    return bool(given) and hmac.compare_digest(
+        expected.encode(), (given or "").encode("utf-8", "surrogatepass")
+    )
 
 
 def agent_info(agent: Agent) -> AgentInfo:

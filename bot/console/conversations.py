@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from bot import contract
 from bot.clock import utcnow
 from bot.console import auth, keys, queries
-from bot.console.hub import message_json
+from bot.console.hub import SESSION_ENDED, message_json
 from bot.console.models import Role
-from bot.console.session import current_agent, session_of
+from bot.console.session import COOKIE, current_agent, session_of
 from bot.gateway import inputs, transcript
 from bot.gateway import keys as gateway_keys
 from bot.gateway.rasa import RasaUnavailable
@@ -36,21 +36,26 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         return web.json_response({"error": "cross-origin socket refused"}, status=403)
+    if not inputs.readable_handshake(request):
+        return web.json_response({"error": "not a WebSocket handshake"}, status=400)
     hub = request.app[keys.HUB]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
     await ws.prepare(request)
-    hub.add(ws)
+    # The guard let the request in, so its cookie is a live session's.
+    hub.add(ws, request.cookies.get(COOKIE, ""))
     try:
         async for frame in ws:
             if frame.type is WSMsgType.TEXT and frame.data == '{"type":"ping"}':
                 # A page that is open keeps its agent "online" for the expected-wait notice.
                 alive = await session_of(request)
                 if alive is None:
-                    await ws.close(code=4401, message=b"session ended")
+                    await ws.close(code=SESSION_ENDED, message=b"session ended")
                     break
-                await ws.send_json({"type": "pong"})
+                if not ws.closed:
+                    await ws.send_json({"type": "pong"})
     finally:
         hub.discard(ws)
+    await hub.closed(ws)
     return ws
 
 

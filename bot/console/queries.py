@@ -22,6 +22,7 @@ from bot.handoff import queue
 from bot.refunds import review, store
 from bot.refunds.enums import RefundStatus
 from bot.refunds.models import Customer, Evidence, Order, RefundApplication
+from bot.survey import store as survey_store
 
 
 def summary(session: Session, *, conversation_id: str) -> dict[str, Any]:
@@ -82,6 +83,15 @@ def conversation_detail(
         ],
         "notes": [note_json(session, note=n) for n in notes],
         "customer_context": customer_context(session, customer_id=row.customer_id),
+        "satisfaction": [
+            {
+                "event": s.event.value,
+                "asked_at": s.asked_at.isoformat(),
+                "rating": s.rating,
+                "comment": s.comment,
+            }
+            for s in survey_store.of_conversation(session, conversation_id=conversation_id)
+        ],
     }
 
 

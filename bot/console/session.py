@@ -42,7 +42,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         given = request.headers.get(CSRF_HEADER)
         if given is None and request.content_type == "application/x-www-form-urlencoded":
-            given = str((await request.post()).get("csrf") or "")
+            try:
+                given = str((await request.post()).get("csrf") or "")
+            except (ValueError, LookupError):  # undecodable bytes, an unknown charset
+                return web.json_response({"error": "the form could not be read"}, status=400)
         if not auth.csrf_ok(session.csrf_token, given):
             return web.json_response({"error": "missing or wrong CSRF token"}, status=403)
     request["console_session"] = session

@@ -3,6 +3,8 @@
 Resources open in ``cleanup_ctx`` generators, in order, and close in reverse: the database
 engines, the HTTP session to Rasa, the routing (outbound path, router, handoffs, web chat),
 the fan-out to the other gateways (with Redis), Telegram, the notifier, the webhook deliveries.
+The satisfaction survey (:mod:`bot.survey`) is built with the routing and hears of its events
+through hooks: the router's turn watch, the handoff's close, the notifier's paid-out news.
 Routes are added when the app is made; their handlers find the parts in the app under the typed
 keys of :mod:`bot.gateway.keys`, :mod:`bot.console.keys` and
 :data:`bot.handoff.service.HANDOFFS`.
@@ -40,6 +42,8 @@ from bot.observability import http as observability
 from bot.observability.metrics import GatewayMetrics
 from bot.refunds.db import Database
 from bot.settings import Settings, ensure_rasa_token, ensure_shop_secret
+from bot.survey.models import SurveyEvent
+from bot.survey.service import SURVEY, Survey
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -81,6 +85,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     database = Database(app[keys.SETTINGS].database_url)
     app[keys.SESSIONS] = database.sessions
     app[keys.READ_SESSIONS] = database.read_sessions
+    app[console_keys.HUB].check_sessions_with(database.read_sessions)
     try:
         yield
     finally:
@@ -111,6 +116,11 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         viewers=[hub.message],
         share=fanout.publish if fanout else _alone,
     )
+    survey = Survey(sessions=sessions, rasa=rasa, outbound=outbound)
+
+    async def closed(conversation_id: str, agent_id: int) -> None:
+        await survey.offer(conversation_id, SurveyEvent.CLOSED, agent_id=agent_id)
+
     handoffs = Handoffs(
         sessions=sessions,
         rasa=rasa,
@@ -118,6 +128,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         settings=settings.console,
         publish=hub.publish,
         on_claim=metrics.handoff_claimed,
+        on_close=closed,
     )
     router = Router(
         sessions=sessions,
@@ -127,6 +138,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         slow_notice_seconds=settings.gateway.rasa_slow_notice_seconds,
         retry_max_seconds=settings.gateway.rasa_retry_max_seconds,
         on_turn=metrics.turn,
+        watch=survey,
     )
     webchat = WebChat(
         settings=settings,
@@ -143,6 +155,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
     app[keys.ROUTER] = router
     app[keys.WEBCHAT] = webchat
     app[HANDOFFS] = handoffs
+    app[SURVEY] = survey
     await router.start()
     try:
         yield
@@ -196,6 +209,11 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _notifier(app: web.Application) -> AsyncIterator[None]:
+    survey = app[SURVEY]
+
+    async def paid(conversation_id: str, application_id: int) -> None:
+        await survey.offer(conversation_id, SurveyEvent.PAID_OUT, application_id=application_id)
+
     async for _ in notifier(
         app[keys.OUTBOUND],
         app[keys.SESSIONS],
@@ -204,6 +222,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         sweep_seconds=app[keys.SETTINGS].gateway.review_sweep_seconds,
         read_sessions=app[keys.READ_SESSIONS],
         on_failure=app[observability.METRICS].notifier_failed,
+        on_paid=paid,
     ):
         yield
 

@@ -83,6 +83,18 @@ def parse_id(raw: str) -> int | None:
     return value if 0 < value <= MAX_ID else None
 
 
+#: The handshake headers aiohttp reads before a socket opens: it quotes them in its refusals
+#: (which cannot be encoded when they hold what was not UTF-8) and takes the key for ASCII.
+_HANDSHAKE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Key")
+
+
+def readable_handshake(request: web.BaseRequest) -> bool:
+    """Return whether a WebSocket handshake's headers are ASCII, as every real handshake's are."""
+    return all(
+        value.isascii() for name in _HANDSHAKE_HEADERS for value in request.headers.getall(name, ())
+    )
+
+
 def readable_key(raw: str) -> bool:
     """Return whether a path parameter could name a record (a conversation, a reference)."""
     return 0 < len(raw) <= MAX_KEY_CHARS and storable(raw)

@@ -18,6 +18,9 @@ the order's e-mail) is told in its own conversation only, and only conversations
 application's customer are told: a chat since signed in as someone else hears nothing of it.
 An application the shop filed for the buyer (the shop API) is news from its first event on: the
 buyer is told it was opened, or, when it was approved at once, that it is paid.
+
+After a conversation was told that a refund was paid, the ``on_paid`` hook hears of it (the
+satisfaction survey asks there, :mod:`bot.survey`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +51,13 @@ CURSOR = "refund_events_notifier"
 BATCH = 100
 #: How long after their last activity a buyer's conversation is still told news.
 RECENT = dt.timedelta(days=GatewaySettings.notify_recent_days)
+
+#: Called with the conversation and the application after a buyer was told it is paid.
+PaidHook = Callable[[str, int], Awaitable[object]]
+
+
+async def _no_paid(_conversation_id: str, _application_id: int) -> None:
+    return None
 
 
 def status_message(application: RefundApplication, event: RefundEvent) -> str | None:
@@ -115,10 +125,16 @@ def start_cursor(session: Session) -> int:
     return int(row.position)
 
 
-def take_batch(session: Session, *, recent: dt.timedelta = RECENT) -> list[Outgoing]:
+def take_batch(
+    session: Session,
+    *,
+    recent: dt.timedelta = RECENT,
+    paid: list[tuple[str, int]] | None = None,
+) -> list[Outgoing]:
     """Return the news in the events past the cursor, and move the cursor past them.
 
     Each piece of news is one message to each conversation the buyer used within ``recent``.
+    Each conversation told that a refund was paid is added to ``paid`` (with the application).
     """
     active_since = utcnow() - recent
     cursor = session.execute(
@@ -158,6 +174,8 @@ def take_batch(session: Session, *, recent: dt.timedelta = RECENT) -> list[Outgo
             active_since=active_since,
         )
         out.extend(Outgoing(conversation.id, news) for conversation in conversations)
+        if paid is not None and event.to_status == RefundStatus.REFUNDED.value:
+            paid.extend((conversation.id, application.id) for conversation in conversations)
     return out
 
 
@@ -188,18 +206,23 @@ async def notify_once(
     *,
     read_sessions: sessionmaker | None = None,
     recent: dt.timedelta = RECENT,
+    on_paid: PaidHook = _no_paid,
 ) -> int:
     """Deliver every pending status change; return how many messages were sent.
 
     With ``read_sessions`` (read-only units of work), a pass with nothing to tell takes no
-    write lock.
+    write lock. ``on_paid`` hears of each conversation told that a refund was paid, after the
+    news is delivered (the survey asks there).
     """
     if read_sessions is not None and not await transcript.run_in_session(read_sessions, has_news):
         return 0
     sent = 0
     while True:
-        batch = await outbound.send(functools.partial(take_batch, recent=recent))
+        paid: list[tuple[str, int]] = []
+        batch = await outbound.send(functools.partial(take_batch, recent=recent, paid=paid))
         sent += len(batch)
+        for conversation_id, application_id in paid:
+            await on_paid(conversation_id, application_id)
         if not batch:
             return sent
 
@@ -218,6 +241,7 @@ async def notifier(
     read_sessions: sessionmaker | None = None,
     recent: dt.timedelta = RECENT,
     on_failure: Callable[[], object] = lambda: None,
+    on_paid: PaidHook = _no_paid,
 ) -> AsyncIterator[None]:
     """Run the notifier in the background while the app runs (a ``cleanup_ctx`` body).
 
@@ -233,7 +257,9 @@ async def notifier(
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + sweep_seconds
                     await transcript.run_in_session(sessions, approve_overdue)
-                await notify_once(outbound, sessions, read_sessions=read_sessions, recent=recent)
+                await notify_once(
+                    outbound, sessions, read_sessions=read_sessions, recent=recent, on_paid=on_paid
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:

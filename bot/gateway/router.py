@@ -13,7 +13,7 @@ import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +43,31 @@ def _no_turn(_channel: str, _outcome: str, _seconds: float) -> None:
     return None
 
 
+class TurnWatch(Protocol):
+    """Sees each buyer message before it goes to Rasa, and the turn after Rasa answered it.
+
+    The satisfaction survey (:mod:`bot.survey`) is one: it takes the answers to its question
+    before Rasa would, and asks its question after a turn that filed an application.
+    """
+
+    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
+        """Return ``None`` when the gateway answered ``message`` itself (it is marked done).
+
+        Otherwise return a mark that :meth:`after` gets back.
+        """
+
+    async def after(self, conversation: ConversationInfo, message: Message, mark: int) -> None:
+        """See the turn Rasa has just answered (not called when it handed over to people)."""
+
+
+class _NoWatch:
+    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
+        return 0
+
+    async def after(self, conversation: ConversationInfo, message: Message, mark: int) -> None:
+        return None
+
+
 class Router:
     """Routes buyers' messages to Rasa in order; replies go out through the outbound path."""
 
@@ -56,6 +81,7 @@ class Router:
         slow_notice_seconds: float = 5.0,
         retry_max_seconds: float = 30.0,
         on_turn: TurnHook = _no_turn,
+        watch: TurnWatch | None = None,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -64,6 +90,7 @@ class Router:
         self._slow_notice = slow_notice_seconds
         self._retry_max = retry_max_seconds
         self._on_turn = on_turn
+        self._watch: TurnWatch = watch or _NoWatch()
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._fresh: dict[int, tuple[Message, ConversationInfo]] = {}
@@ -186,6 +213,9 @@ class Router:
                 self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
             )
             return
+        mark = await self._watch.before(conversation, message)
+        if mark is None:
+            return  # an answer to the gateway's own question (the survey)
         metadata: dict[str, Any] = {contract.CHANNEL: message.channel.value}
         if conversation.customer_id:
             metadata[contract.CUSTOMER_ID] = conversation.customer_id
@@ -226,6 +256,8 @@ class Router:
             self._on_turn(message.channel.value, outcome, time.monotonic() - started)
         if handoff is not None:
             await self._on_handoff(conversation.id, handoff)
+        else:
+            await self._watch.after(conversation, message, mark)
 
     async def _ask_rasa(
         self, conversation: ConversationInfo, text: str, metadata: dict[str, Any]

@@ -43,12 +43,19 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called with the reason and the seconds waited when an agent takes a waiting buyer (metrics).
 ClaimHook = Callable[[str, float], object]
 
+#: Called with the conversation and the agent's id after an agent closed it (the survey).
+CloseHook = Callable[[str, int], Awaitable[object]]
+
 
 async def _no_publish(_: dict[str, Any]) -> None:
     return None
 
 
 def _no_claim(_reason: str, _waited_seconds: float) -> None:
+    return None
+
+
+async def _no_close(_conversation_id: str, _agent_id: int) -> None:
     return None
 
 
@@ -65,6 +72,7 @@ class Handoffs:
         publish: Publish = _no_publish,
         clock: Callable[[], dt.datetime] = utcnow,
         on_claim: ClaimHook = _no_claim,
+        on_close: CloseHook = _no_close,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -73,6 +81,7 @@ class Handoffs:
         self._publish = publish
         self._clock = clock
         self._on_claim = on_claim
+        self._on_close = on_close
 
     async def request(
         self,
@@ -218,6 +227,8 @@ class Handoffs:
                 # Closing ends any open form: the buyer's next message starts afresh.
                 await self._rasa.execute(conversation_id, contract.CLOSED_ACTION)
                 await self._rasa.append_events(conversation_id, listen)
+                # With the form ended and the bot in charge again: the buyer may rate the help.
+                await self._on_close(conversation_id, agent.id)
                 return []
             # The agent's values go through the form's validators; with no form open the bot
             # says what it can do next.

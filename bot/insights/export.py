@@ -1,7 +1,8 @@
 """The report as one long CSV table (``figure,key,currency,value``), for a spreadsheet.
 
 One row per number, so a pivot table can regroup it: ``conversations/webchat``,
-``refund_amount/return_and_refund:refunded`` with its currency, ``messages_by_hour/09``; money
+``refund_amount/return_and_refund:refunded`` with its currency, ``messages_by_hour/09``,
+``csat_average/agent:ana``, ``csat_ratings/event:closed:5``; money
 as decimal text, rates as fractions, durations in seconds, empty where there is nothing.
 """
 
@@ -46,7 +47,21 @@ def _rows(data: dict[str, Any]) -> Iterator[Row]:
             yield "nlu_fallback", name, "", nlu[name]
     else:
         yield "nlu_fallback", "", "", nlu["note"]
-    yield "csat", "", "", data["csat"]["note"]
+    yield from _csat(data["csat"])
+
+
+def _csat(c: dict[str, Any]) -> Iterator[Row]:
+    """``csat_average/channel:webchat``, ``csat_ratings/agent:ana:5``: one row per number."""
+    yield "csat_asked", "", "", c["asked"]
+    yield "csat_response_rate", "", "", c["response_rate"]
+    groups = [("all", c)] + [
+        (f"{by}:{g['key']}", g) for by in ("channel", "agent", "event") for g in c[f"by_{by}"]
+    ]
+    for key, group in groups:
+        yield "csat_rated", key, "", group["rated"]
+        yield "csat_average", key, "", group["average"]
+        for rating, count in group["distribution"].items():
+            yield "csat_ratings", f"{key}:{rating}", "", count
 
 
 def to_csv(data: dict[str, Any]) -> str:

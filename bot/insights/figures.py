@@ -118,6 +118,39 @@ class NotRecorded:
     note: str
 
 
+#: The ratings a buyer can give, lowest first.
+RATINGS = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Satisfaction ratings of one group (all, a channel, an agent, an event)."""
+
+    key: str
+    rated: int
+    average: float | None
+    """The mean rating, to two places; ``None`` with no ratings."""
+    distribution: tuple[int, ...]
+    """How many gave 1, 2, 3, 4 and 5."""
+
+
+@dataclass(frozen=True)
+class Csat:
+    """The satisfaction survey: questions asked in the period, ratings given before its end."""
+
+    asked: int
+    overall: Ratings
+    by_channel: tuple[Ratings, ...]
+    by_agent: tuple[Ratings, ...]
+    """Ratings of what an agent handled (an agent's closing), per agent's name."""
+    by_event: tuple[Ratings, ...]
+
+    @property
+    def response_rate(self) -> float | None:
+        """Return the share of questions that were answered with a rating."""
+        return rate(self.overall.rated, self.asked)
+
+
 @dataclass(frozen=True)
 class Report:
     """Everything the weekly report says about one period."""
@@ -133,4 +166,4 @@ class Report:
     """Buyers' messages in the period per hour of the day (UTC), index 0 to 23."""
     nlu_fallback: NluFallback | NotRecorded
     """Not recorded when the tracker store cannot be read."""
-    csat: NotRecorded
+    csat: Csat

@@ -1,14 +1,17 @@
 """The report as JSON-ready data (a stable shape) and as a text table for the terminal.
 
-JSON shape (``version`` 1): ``period`` {since, until} as ISO-8601 UTC; ``conversations`` {total,
+JSON shape (``version`` 2): ``period`` {since, until} as ISO-8601 UTC; ``conversations`` {total,
 by_channel {channel: n}, contained, containment_rate}; ``handoffs`` [{reason, handoffs,
 conversations, rate}]; ``refunds`` [{method, status, currency, applications, amount,
 compensation}] with money as decimal strings; ``decisions`` {approved, rejected, decided,
 approval_rate}; ``time_to_decision`` and ``time_to_payout`` {count, median_seconds,
 p90_seconds}; ``messages_by_hour`` [24 counts, hour 0 first, UTC]; ``nlu_fallback`` {recorded:
 true, messages, fallbacks, rate} (typed buyer messages in Rasa's tracker store and those with
-intent ``nlu_fallback``) or {recorded: false, note}; ``csat`` {recorded: false, note}. A rate
-or duration is ``null`` when there is nothing to compute it from.
+intent ``nlu_fallback``) or {recorded: false, note}; ``csat`` {asked, rated, response_rate,
+average, distribution {"1".."5": n}, by_channel, by_agent, by_event: [{key, rated, average,
+distribution}]} (version 2: ``csat`` was {recorded: false, note} and ``nlu_fallback`` always
+{recorded: false, note} in version 1). A rate, duration or average is ``null`` when there is
+nothing to compute it from.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.insights.figures import Durations, NluFallback, NotRecorded, Report
+from bot.insights.figures import RATINGS, Csat, Durations, NluFallback, NotRecorded, Ratings, Report
 
-VERSION = 1
+VERSION = 2
 
 
 def _iso(value: dt.datetime) -> str:
@@ -43,6 +46,32 @@ def _nlu_text(n: NluFallback | NotRecorded) -> str:
     if isinstance(n, NotRecorded):
         return n.note
     return f"{_percent(n.rate)} ({n.fallbacks} of {n.messages} typed buyer messages)"
+
+
+def _distribution(r: Ratings) -> dict[str, int]:
+    return {str(n): count for n, count in zip(RATINGS, r.distribution, strict=True)}
+
+
+def _group(r: Ratings) -> dict[str, Any]:
+    return {
+        "key": r.key,
+        "rated": r.rated,
+        "average": r.average,
+        "distribution": _distribution(r),
+    }
+
+
+def _csat(c: Csat) -> dict[str, Any]:
+    return {
+        "asked": c.asked,
+        "rated": c.overall.rated,
+        "response_rate": c.response_rate,
+        "average": c.overall.average,
+        "distribution": _distribution(c.overall),
+        "by_channel": [_group(r) for r in c.by_channel],
+        "by_agent": [_group(r) for r in c.by_agent],
+        "by_event": [_group(r) for r in c.by_event],
+    }
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -83,7 +112,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "time_to_payout": _durations(report.time_to_payout),
         "messages_by_hour": list(report.messages_by_hour),
         "nlu_fallback": _nlu(report.nlu_fallback),
-        "csat": _not_recorded(report.csat),
+        "csat": _csat(report.csat),
     }
 
 
@@ -166,8 +195,32 @@ def to_text(report: Report) -> str:
         "",
         f"Buyer messages: {total}" + (f"; busiest hours UTC: {', '.join(top)}" if total else ""),
     ]
-    lines += [
-        f"NLU fallback rate: {_nlu_text(report.nlu_fallback)}",
-        f"CSAT: {report.csat.note}",
-    ]
+    lines.append(f"NLU fallback rate: {_nlu_text(report.nlu_fallback)}")
+    lines += _csat_text(report.csat)
     return "\n".join(lines)
+
+
+def _average(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _csat_text(c: Csat) -> list[str]:
+    o = c.overall
+    lines = [
+        "",
+        f"CSAT: average {_average(o.average)} of {o.rated} ratings"
+        f" ({c.asked} asked, response rate {_percent(c.response_rate)})",
+    ]
+    groups = [
+        (label, r)
+        for label, rows in (("channel", c.by_channel), ("agent", c.by_agent), ("event", c.by_event))
+        for r in rows
+    ]
+    if not groups:
+        return lines
+    header = ["by", "group", "ratings", "average", *(f"{n}*" for n in RATINGS)]
+    rows = [
+        [label, r.key, str(r.rated), _average(r.average), *(str(n) for n in r.distribution)]
+        for label, r in [("all", o), *groups]
+    ]
+    return lines + _table(header, rows)

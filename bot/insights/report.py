@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.insights import queries
+from bot.insights import csat, queries
 from bot.insights.figures import NluFallback, NotRecorded, Period, Report
 from bot.insights.nlu import nlu_fallback
 from bot.refunds.enums import RefundStatus
@@ -15,8 +15,6 @@ from bot.review.tracker import TrackerUnavailable, reading
 
 #: Intents, and so fallbacks, live only in Rasa's tracker store, a database of its own.
 NLU_NOT_RECORDED = "not recorded: Rasa's tracker store cannot be read"
-#: There is no satisfaction survey yet, so there is nothing to average.
-NO_SURVEY = "no survey data yet"
 
 
 def build_report(
@@ -53,7 +51,7 @@ def build_report(
         time_to_payout=queries.durations(session, period=period, to=(RefundStatus.REFUNDED,)),
         messages_by_hour=queries.messages_by_hour(session, period=period),
         nlu_fallback=_nlu_fallback(tracker, period),
-        csat=NotRecorded(NO_SURVEY),
+        csat=csat.csat(session, period=period),
     )
 
 

@@ -4,7 +4,7 @@ Rows are keyed by their source event in Rasa's tracker store (sender id and even
 reviewing a message again changes its verdict instead of adding a second one.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from bot.refunds.models import UTCDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ from bot.refunds import store
 from bot.refunds.enums import RefundStatus
 from bot.refunds.models import RefundApplication
 from tests.actions.conftest import make_tracker
-from tests.actions.test_other_flows import submitted
+from tests.factories import submitted
 
 pytestmark = pytest.mark.usefixtures("action_database")
 

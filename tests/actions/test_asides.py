@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from actions.conversation import ActionPolicyAnswer
 from actions.status import ActionOrderStatus
 from tests.actions.conftest import make_tracker
-from tests.actions.test_other_flows import submitted
+from tests.factories import submitted
 
 pytestmark = pytest.mark.usefixtures("action_database")
 

@@ -25,8 +25,7 @@ from bot.refunds import reading, store
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod
 from bot.settings import PolicySettings
 from tests.actions.conftest import make_tracker, responses, slot_values
-from tests.actions.test_other_flows import submitted
-from tests.factories import make_order
+from tests.factories import make_order, submitted
 
 pytestmark = pytest.mark.usefixtures("action_database")
 

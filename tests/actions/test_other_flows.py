@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,30 +11,9 @@ from actions.status import ActionOrderStatus, ActionRefundStatus
 from actions.withdraw import ActionWithdrawConfirm, ActionWithdrawRefund
 from bot.clock import utcnow
 from bot.refunds import store
-from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod
-from bot.settings import PolicySettings
+from bot.refunds.enums import OrderStatus
 from tests.actions.conftest import make_tracker, responses, slot_values
-from tests.factories import make_order
-
-
-def submitted(session_factory: sessionmaker, customer_id: str, key: str) -> tuple[str, str]:
-    now = utcnow()
-    with session_factory.begin() as session:
-        order = make_order(session, customer_id=customer_id, total=Decimal("40.00"), now=now)
-        application = store.submit_application(
-            session,
-            customer_id=customer_id,
-            order_id=order.id,
-            method=RefundMethod.RETURN_AND_REFUND,
-            amount=Decimal("40.00"),
-            reason="the zip broke on the first day",
-            reason_category=ReasonCategory.QUALITY_PROBLEM,
-            idempotency_key=key,
-            conversation_id=None,
-            now=now,
-            settings=PolicySettings(),
-        ).application
-        return str(order.id), str(application.reference)
+from tests.factories import make_order, submitted
 
 
 async def run(action: Any, domain: dict[str, Any], **tracker_args: Any) -> tuple[dict, list]:

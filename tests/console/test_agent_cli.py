@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import WSMsgType
+from aiohttp.test_utils import TestServer
 
 from bot.cli import main
 from bot.console.models import Role
 from bot.settings import Settings
-from tests.console.agents import PASSWORD, Console, add_agent
+from tests.console.agents import PASSWORD, Console, add_agent, client_of
+from tests.gateway.doubles import RasaDouble
+from tests.gateway.webchat_client import bot_text, hello
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -91,6 +94,44 @@ async def test_a_new_password_ends_the_agents_sessions(
     assert status == 2
     assert "at least 10 characters" in err
     assert (await second.client.get("/console/api/me")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        pytest.param(("agent", "deactivate", "ana"), "", id="deactivated"),
+        pytest.param(("agent", "password", "ana"), NEW_PASSWORD + "\n", id="new-password"),
+    ],
+)
+async def test_an_open_page_that_never_pings_gets_nothing_once_its_session_ended(
+    server: TestServer,
+    ana: Console,
+    ben: Console,
+    refundbot: Callable[..., tuple[int, str, str]],
+    rasa: RasaDouble,
+    args: tuple[str, ...],
+    stdin: str,
+) -> None:
+    # A program (not the console page) holds the socket open and never pings.
+    silent = await ana.client.ws_connect("/console/ws")
+    watching = await ben.client.ws_connect("/console/ws")
+    assert refundbot(*args, stdin=stdin)[0] == 0
+
+    buyer = await client_of(server)
+    ws, _ = await hello(buyer)
+    await ws.send_json({"type": "message", "text": "my card number is 4111", "client_id": "c1"})
+    assert (await bot_text(ws))["text"] == "You said: my card number is 4111"
+    # The agent still signed in sees the buyer's message; the one signed out is closed instead.
+    seen = [await watching.receive_json(timeout=10) for _ in range(2)]
+    assert [(f["type"], f["message"]["text"]) for f in seen] == [
+        ("message", "my card number is 4111"),
+        ("message", "You said: my card number is 4111"),
+    ]
+    closing = await silent.receive(timeout=10)
+    assert (closing.type, closing.data) == (WSMsgType.CLOSE, 4401), closing
+    await ws.close()
+    await buyer.close()
+    await watching.close()
 
 
 @pytest.mark.parametrize(

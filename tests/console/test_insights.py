@@ -47,7 +47,16 @@ async def test_a_merchant_reads_the_weeks_figures(mia: Console) -> None:
         "amount": "120.00",
         "compensation": "12.00",
     } in data["refunds"]
-    assert data["csat"] == {"recorded": False, "note": "no survey data yet"}
+    csat = data["csat"]
+    assert (csat["asked"], csat["rated"], csat["average"]) == (7, 5, 3.2)
+    assert csat["by_agent"] == [
+        {
+            "key": "history.agent",
+            "rated": 2,
+            "average": 1.5,
+            "distribution": {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0},
+        }
+    ]
 
 
 @pytest.mark.usefixtures("week")
@@ -69,7 +78,13 @@ async def test_an_admin_downloads_the_same_figures_as_csv(ana: Console) -> None:
     assert ["time_to_payout", "p90_seconds", "", "120960.0"] in rows
     assert ["messages_by_hour", "09", "", "3"] in rows
     assert ["approval_rate", "", "", "0.8333"] in rows
-    assert ["csat", "", "", "no survey data yet"] in rows
+    assert ["csat_asked", "", "", "7"] in rows
+    assert ["csat_response_rate", "", "", "0.7143"] in rows
+    assert ["csat_average", "all", "", "3.2"] in rows
+    assert ["csat_average", "channel:webchat", "", "3.67"] in rows
+    assert ["csat_rated", "agent:history.agent", "", "2"] in rows
+    assert ["csat_ratings", "event:submitted:5", "", "1"] in rows
+    assert ["csat_ratings", "all:4", "", "2"] in rows
     assert len([r for r in rows if r[0] == "messages_by_hour"]) == 24
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.refunds import store
 from tests.conversation.conftest import Buyer
+from tests.conversation.replies import buttons
 
 pytestmark = pytest.mark.rasa
 
@@ -20,10 +21,6 @@ EARBUDS = "8041235566703333"  # Ana, shipped, late past the promised date, 27.80
 GRINDER = "8041235566704444"  # Ben, not shipped by ship_by, 55.00
 T_SHIRTS = "8041235566706666"  # Ben, 10.00 of 30.00 already refunded
 CABLE = "8041235566707777"  # Ben, delivered, 12.00
-
-
-def buttons(replies: list[dict]) -> dict[str, str]:
-    return {b["title"]: b["payload"] for m in replies for b in m.get("buttons") or []}
 
 
 def applications(sessions: sessionmaker, order_id: str) -> list[tuple[str, str, Decimal, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conversation.test_dialogues import buttons
+from tests.conversation.replies import buttons
 
 pytestmark = pytest.mark.rasa
 

@@ -42,11 +42,15 @@ async def test_a_merchant_reads_a_week_and_downloads_it(
     await expect(view).to_contain_text("3 · 50.0 %")
     await expect(view).to_contain_text("6 (approved 5, rejected 1) · approval 83.3 %")
     await expect(view).to_contain_text("median 15 min, p90 12 h 30 min")
-    await expect(view).to_contain_text("no survey data yet")
+    await expect(view).to_contain_text("3.20 of 5 ratings (7 asked, 71.4 % answered)")
     handoffs = view.get_by_role("table").filter(has_text="Handoffs by reason")
     await expect(handoffs.get_by_role("row").nth(1)).to_have_text("buyer asked3233.3 %")
     refunds = view.get_by_role("table").filter(has_text="Refund applications")
     await expect(refunds).to_contain_text("no return refundrefundedEUR1120.0012.00")
+    csat = view.get_by_role("table").filter(has_text="Buyer satisfaction")
+    await expect(csat.get_by_role("row").nth(1)).to_have_text("allall53.2011021")
+    await expect(csat).to_contain_text("agenthistory.agent21.5011000")
+    await expect(csat).to_contain_text("eventpaid out14.0000010")
 
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="Download CSV").click()
@@ -55,4 +59,5 @@ async def test_a_merchant_reads_a_week_and_downloads_it(
     saved = Path(await download.path())
     text = await asyncio.to_thread(saved.read_text, encoding="utf-8")
     assert "refund_amount,no_return_refund:refunded,EUR,120.00" in text
+    assert "csat_average,channel:webchat,,3.67" in text
     await page.close()

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the widget's socket, its uploads and Telegram's webhook.
+"""Property-based fuzzing of the widget's socket, its uploads, Telegram's webhook, and headers.
 
 The real app runs with the Rasa and Bot API doubles.
 
@@ -27,15 +27,19 @@ from bot.settings import Settings
 from tests.channels.telegram_buyer import HOOK_SECRET, telegram_settings
 from tests.fuzzing import (
     FUZZ,
+    WS_HANDSHAKE,
     any_text,
     big_ints,
     dumps,
+    header_sets,
     in_thread,
     json_values,
     nested,
     no_errors_logged,
     on_loop,
+    raw_request,
     sendable,
+    status_of,
 )
 from tests.gateway.doubles import (
     PDF,
@@ -350,3 +354,79 @@ async def test_no_webhook_body_is_a_server_error(
         )
         assert (await client.get("/health")).status == 200
     assert {200, 400} <= set(statuses), statuses
+
+
+# ---- headers of any bytes ---------------------------------------------------------------------
+
+GATEWAY_ROUTES = [
+    (b"GET", b"/webchat/ws"),
+    (b"POST", b"/webchat/upload"),
+    (b"OPTIONS", b"/webchat/upload"),
+    (b"POST", b"/telegram/webhook"),
+    (b"GET", b"/health"),
+    (b"GET", b"/metrics"),
+    (b"GET", b"/widget.js"),
+]
+HEADER_NAMES = [
+    b"Origin",
+    b"X-Forwarded-For",
+    b"Authorization",
+    b"Cookie",
+    b"Content-Type",
+    b"Access-Control-Request-Method",
+    b"Access-Control-Request-Headers",
+    SECRET_HEADER.encode(),
+    *WS_HANDSHAKE,
+    b"Sec-WebSocket-Protocol",
+    b"Sec-WebSocket-Extensions",
+]
+header_bodies = st.sampled_from([b"", b"{}", b"--b\r\n"]) | updates.map(dumps).map(str.encode)
+
+
+async def test_no_header_is_a_server_error(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    settings: Settings,
+    bot_api: BotApiDouble,
+    rasa: RasaDouble,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Headers of any bytes (what is not UTF-8, NUL, odd handshakes) on every gateway route.
+
+    Behind a trusted proxy, with an origin allow-list and a health token, so that every header
+    the gateway reads is read.
+    """
+    telegram = telegram_settings(settings, bot_api, "webhook")
+    client = await aiohttp_client(
+        create_app(
+            with_gateway(
+                telegram,
+                **UNLIMITED,
+                trusted_proxies=("127.0.0.1/32",),
+                allowed_origins=("https://shop.example",),
+                health_token="t0ken",
+            )
+        )
+    )
+    assert client.port is not None
+    port = client.port
+    run = on_loop(asyncio.get_running_loop())
+    statuses: Counter[int] = Counter()
+
+    @FUZZ
+    @example(route=(b"GET", b"/webchat/ws"), headers={b"Upgrade": b"websocket\xff"}, body=b"")
+    @example(route=(b"GET", b"/webchat/ws"), headers={b"Sec-WebSocket-Key": b"\xc3\xa9"}, body=b"")
+    @example(route=(b"GET", b"/health"), headers={b"Authorization": b"Bearer \xff"}, body=b"")
+    @given(
+        route=st.sampled_from(GATEWAY_ROUTES),
+        headers=header_sets(HEADER_NAMES),
+        body=header_bodies,
+    )
+    def one_request(route: tuple[bytes, bytes], headers: dict[bytes, bytes], body: bytes) -> None:
+        status = run(status_of("127.0.0.1", port, raw_request(*route, headers, body)))
+        statuses[status] += 1
+        assert 100 <= status < 500, (route, headers, status)
+
+    with no_errors_logged(caplog):
+        await in_thread(one_request)
+        await healthy_and_answering(client, rasa)
+    assert {101, 200, 400, 403} <= set(statuses), statuses

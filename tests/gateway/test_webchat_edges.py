@@ -478,3 +478,42 @@ async def test_a_header_that_is_not_utf8_is_not_a_server_error(
     )
     status = await raw_request(gateway, request)
     assert status.startswith(b"HTTP/1.1 200"), status
+
+
+HANDSHAKE = {
+    b"Upgrade": b"websocket",
+    b"Connection": b"Upgrade",
+    b"Sec-WebSocket-Version": b"13",
+    b"Sec-WebSocket-Key": b"dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+@pytest.mark.parametrize("header", list(HANDSHAKE))
+@pytest.mark.parametrize("junk", [b"\xff\xfe", "é".encode()], ids=["not-utf8", "not-ascii"])
+async def test_a_socket_handshake_with_bytes_no_handshake_has_is_a_400(
+    gateway: TestClient, rasa: RasaDouble, header: bytes, junk: bytes
+) -> None:
+    # aiohttp quotes these headers in its own refusal and decodes the key as ASCII: a 500 before.
+    headers = {**HANDSHAKE, header: HANDSHAKE[header] + junk}
+    request = b"GET /webchat/ws HTTP/1.1\r\nHost: x\r\n" + b"".join(
+        name + b": " + value + b"\r\n" for name, value in headers.items()
+    )
+    status = await raw_request(gateway, request + b"Connection: close\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400"), status
+    ws, _ = await hello(gateway)
+    await still_answers(ws, rasa)
+    await ws.close()
+
+
+async def test_a_frame_over_the_limit_closes_only_its_socket_before_it_is_read(
+    gateway: TestClient, rasa: RasaDouble
+) -> None:
+    ws, _ = await hello(gateway)
+    # Just over the limit (256 KB): the socket is closed as too big (1009), nothing is taken.
+    await ws.send_str('{"type": "message", "client_id": "big", "text": "' + "x" * 262_144 + '"}')
+    closing = await ws.receive(timeout=10)
+    assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+    assert rasa.messages == []
+    again, _ = await hello(gateway)
+    await still_answers(again, rasa)
+    await again.close()

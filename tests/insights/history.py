@@ -32,6 +32,7 @@ from bot.refunds import store
 from bot.refunds.enums import OrderStatus, ReasonCategory, RefundMethod, RefundStatus
 from bot.refunds.models import RefundApplication
 from bot.settings import PolicySettings
+from bot.survey.models import SatisfactionSurvey, SurveyEvent
 from tests.factories import DAMAGED_REASON, make_order
 
 #: What each method needs of the order so that the policy offers it.
@@ -158,6 +159,37 @@ class History:
                     self.session, application=application, to=status, actor="merchant", now=when
                 )
         return application
+
+    def survey(
+        self,
+        conversation_id: str,
+        *,
+        event: SurveyEvent,
+        at: dt.datetime,
+        rating: int | None = None,
+        rated_at: dt.datetime | None = None,
+        by_agent: bool = False,
+    ) -> None:
+        """Ask the conversation's buyer about ``event`` at ``at``; they rate it at ``rated_at``.
+
+        ``by_agent``: the agent of the history (the one who handled the handoffs) is the one
+        rated. Written as a row, as the conversations are: the service stamps the wall clock.
+        """
+        conversation = self.session.get(Conversation, conversation_id)
+        self.session.add(
+            SatisfactionSurvey(
+                conversation_id=conversation_id,
+                event=event.value,
+                channel=conversation.last_channel,
+                agent_id=self._agent_info(at).id if by_agent else None,
+                asked_at=at,
+                rating=rating,
+                rated_at=rated_at,
+                closed_at=rated_at,
+                outcome=None if rating is None else "rated",
+            )
+        )
+        self.session.flush()
 
     def _agent_info(self, now: dt.datetime) -> auth.AgentInfo:
         if self._agent is None:

@@ -12,16 +12,18 @@ from sqlalchemy.orm import sessionmaker
 from bot.insights.figures import (
     ChannelCount,
     Conversations,
+    Csat,
     Decisions,
     Durations,
     HandoffReasonCount,
     NotRecorded,
     Period,
+    Ratings,
     RefundGroup,
 )
 from bot.insights.queries import percentile_cont
 from bot.insights.render import to_text
-from bot.insights.report import NLU_NOT_RECORDED, NO_SURVEY, build_report
+from bot.insights.report import NLU_NOT_RECORDED, build_report
 from bot.refunds.db import get_sessionmaker
 from tests.insights.history import History
 from tests.insights.week import SINCE, UNTIL, build_week, day
@@ -63,7 +65,26 @@ def test_every_figure_of_a_known_week(week: sessionmaker) -> None:
     hours[0], hours[9], hours[14], hours[21], hours[23] = 1, 3, 1, 1, 1
     assert report.messages_by_hour == tuple(hours)
     assert report.nlu_fallback == NotRecorded(NLU_NOT_RECORDED)
-    assert report.csat == NotRecorded(NO_SURVEY)
+    assert report.csat == WEEK_CSAT
+    assert report.csat.response_rate == 0.7143
+
+
+#: Seven questions asked in the week; five rated before its end: 5, 2, 4, 4 and 1.
+WEEK_CSAT = Csat(
+    asked=7,
+    overall=Ratings("all", rated=5, average=3.2, distribution=(1, 1, 0, 2, 1)),
+    by_channel=(
+        Ratings("telegram", rated=2, average=2.5, distribution=(1, 0, 0, 1, 0)),
+        Ratings("webchat", rated=3, average=3.67, distribution=(0, 1, 0, 1, 1)),
+    ),
+    by_agent=(Ratings("history.agent", rated=2, average=1.5, distribution=(1, 1, 0, 0, 0)),),
+    by_event=(
+        Ratings("closed", rated=2, average=1.5, distribution=(1, 1, 0, 0, 0)),
+        Ratings("paid_out", rated=1, average=4.0, distribution=(0, 0, 0, 1, 0)),
+        Ratings("submitted", rated=2, average=4.5, distribution=(0, 0, 0, 1, 1)),
+    ),
+)
+NO_RATINGS = Ratings("all", rated=0, average=None, distribution=(0, 0, 0, 0, 0))
 
 
 @pytest.mark.postgres
@@ -80,6 +101,7 @@ def test_hours_and_bounds_are_utc_whatever_the_sessions_time_zone(postgres_url: 
     assert report.messages_by_hour == tuple(hours)
     assert report.conversations.total == 6
     assert report.time_to_payout == Durations(count=4, median_seconds=0.0, p90_seconds=120960.0)
+    assert report.csat == WEEK_CSAT
 
 
 def test_the_week_before_holds_only_what_started_before_it(week: sessionmaker) -> None:
@@ -99,6 +121,9 @@ def test_the_week_before_holds_only_what_started_before_it(week: sessionmaker) -
     assert report.decisions == Decisions(approved=0, rejected=0)
     assert report.time_to_decision == Durations(count=0, median_seconds=None, p90_seconds=None)
     assert sum(report.messages_by_hour) == 1
+    # Asked in it, but rated only once it had ended.
+    assert report.csat == Csat(asked=1, overall=NO_RATINGS, by_channel=(), by_agent=(), by_event=())
+    assert report.csat.response_rate == 0.0
 
 
 def test_an_empty_period_has_counts_of_zero_and_no_rates(week: sessionmaker) -> None:
@@ -113,6 +138,8 @@ def test_an_empty_period_has_counts_of_zero_and_no_rates(week: sessionmaker) -> 
     assert report.time_to_decision == Durations(count=0, median_seconds=None, p90_seconds=None)
     assert report.time_to_payout == Durations(count=0, median_seconds=None, p90_seconds=None)
     assert report.messages_by_hour == (0,) * 24
+    assert report.csat == Csat(asked=0, overall=NO_RATINGS, by_channel=(), by_agent=(), by_event=())
+    assert report.csat.response_rate is None
 
 
 def test_the_text_of_the_week_has_its_tables(week: sessionmaker) -> None:
@@ -124,6 +151,12 @@ def test_the_text_of_the_week_has_its_tables(week: sessionmaker) -> None:
     assert ["policy", "1", "1", "16.7", "%"] in cells
     assert ["return_and_refund", "pending_review", "EUR", "1", "40.50", "0.00"] in cells
     assert "Buyer messages: 7; busiest hours UTC: 09:00 (3), 00:00 (1), 14:00 (1)" in text
+    assert "CSAT: average 3.20 of 5 ratings (7 asked, response rate 71.4 %)" in text
+    assert ["by", "group", "ratings", "average", "1*", "2*", "3*", "4*", "5*"] in cells
+    assert ["all", "all", "5", "3.20", "1", "1", "0", "2", "1"] in cells
+    assert ["channel", "webchat", "3", "3.67", "0", "1", "0", "1", "1"] in cells
+    assert ["agent", "history.agent", "2", "1.50", "1", "1", "0", "0", "0"] in cells
+    assert ["event", "paid_out", "1", "4.00", "0", "0", "0", "1", "0"] in cells
 
 
 def test_the_text_of_an_empty_period_says_none_and_no_rates(session_factory: sessionmaker) -> None:
@@ -148,7 +181,8 @@ def test_the_text_of_an_empty_period_says_none_and_no_rates(session_factory: ses
         "",
         "Buyer messages: 0",
         f"NLU fallback rate: {NLU_NOT_RECORDED}",
-        f"CSAT: {NO_SURVEY}",
+        "",
+        "CSAT: average - of 0 ratings (0 asked, response rate -)",
     ]
 
 

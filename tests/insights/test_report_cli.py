@@ -42,7 +42,7 @@ def test_json_has_the_documented_shape_and_exact_figures(
         }
 
     assert data == {
-        "version": 1,
+        "version": 2,
         "period": {"since": "2026-11-02T00:00:00Z", "until": "2026-11-09T00:00:00Z"},
         "conversations": {
             "total": 6,
@@ -68,7 +68,32 @@ def test_json_has_the_documented_shape_and_exact_figures(
         "time_to_payout": {"count": 4, "median_seconds": 0.0, "p90_seconds": 120960.0},
         "messages_by_hour": hours,
         "nlu_fallback": {"recorded": False, "note": NLU_NOT_RECORDED},
-        "csat": {"recorded": False, "note": "no survey data yet"},
+        "csat": {
+            "asked": 7,
+            "rated": 5,
+            "response_rate": 0.7143,
+            "average": 3.2,
+            "distribution": {"1": 1, "2": 1, "3": 0, "4": 2, "5": 1},
+            "by_channel": [
+                ratings("telegram", 2, 2.5, [1, 0, 0, 1, 0]),
+                ratings("webchat", 3, 3.67, [0, 1, 0, 1, 1]),
+            ],
+            "by_agent": [ratings("history.agent", 2, 1.5, [1, 1, 0, 0, 0])],
+            "by_event": [
+                ratings("closed", 2, 1.5, [1, 1, 0, 0, 0]),
+                ratings("paid_out", 1, 4.0, [0, 0, 0, 1, 0]),
+                ratings("submitted", 2, 4.5, [0, 0, 0, 1, 1]),
+            ],
+        },
+    }
+
+
+def ratings(key: str, rated: int, average: float, counts: list[int]) -> dict[str, object]:
+    return {
+        "key": key,
+        "rated": rated,
+        "average": average,
+        "distribution": {str(n): c for n, c in enumerate(counts, start=1)},
     }
 
 
@@ -89,7 +114,8 @@ def test_the_text_table_reads_the_same_figures(week: sessionmaker, db_url: str) 
         result.stdout
     )
     assert "busiest hours UTC: 09:00 (3), 00:00 (1), 14:00 (1)" in result.stdout
-    assert "CSAT: no survey data yet" in result.stdout
+    assert "CSAT: average 3.20 of 5 ratings (7 asked, response rate 71.4 %)" in result.stdout
+    assert ["event", "submitted", "2", "4.50", "0", "0", "0", "1", "1"] in lines
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from decimal import Decimal
 from bot.contract import HandoffReason
 from bot.gateway.models import Channel
 from bot.refunds.enums import RefundMethod, RefundStatus
+from bot.survey.models import SurveyEvent
 from tests.insights.history import History
 
 UTC = dt.timezone.utc
@@ -21,7 +22,8 @@ def day(d: int, hour: int = 0, minute: int = 0) -> dt.datetime:
 
 
 def build_week(history: History) -> None:
-    """Six conversations and eight applications in the week, and some just outside it."""
+    """Six conversations, eight applications and seven survey questions in the week, and some
+    just outside it."""
     c = history.conversation
     c("web-before", channel=Channel.WEBCHAT, at=SINCE - SECOND, buyer_messages=[SINCE - SECOND])
     c("web-1", channel=Channel.WEBCHAT, at=SINCE, buyer_messages=[SINCE, day(2, 9, 10)])
@@ -96,3 +98,19 @@ def build_week(history: History) -> None:
         steps=[(s.APPROVED, day(2, 1))],
     )
     a(method=immediate, amount=Decimal("7.00"), currency="USD", at=UNTIL)
+
+    q = history.survey
+    submitted, closed, paid = SurveyEvent.SUBMITTED, SurveyEvent.CLOSED, SurveyEvent.PAID_OUT
+    minute = dt.timedelta(minutes=1)
+    # Asked in the week and rated: 5 (web), 2 (web, the agent), 4 (web), 4 (tg), 1 (tg, agent).
+    q("web-1", event=submitted, at=day(2, 9, 11), rating=5, rated_at=day(2, 9, 12))
+    q("web-2", event=closed, at=day(3, 14, 31), rating=2, rated_at=day(3, 14, 32), by_agent=True)
+    q("web-3", event=submitted, at=day(4, 9, 7), rating=4, rated_at=day(4, 9, 7) + minute)
+    q("tg-4", event=paid, at=day(5, 22), rating=4, rated_at=day(5, 22, 5))
+    q("tg-5", event=closed, at=day(6, 10), rating=1, rated_at=day(6, 10, 1), by_agent=True)
+    # Asked in the week, never rated, or rated only when the week had ended.
+    q("web-1", event=paid, at=day(7))
+    q("tg-6", event=submitted, at=UNTIL - SECOND, rating=3, rated_at=UNTIL)
+    # Asked before and after the week.
+    q("web-before", event=submitted, at=SINCE - SECOND, rating=3, rated_at=SINCE)
+    q("web-after", event=submitted, at=UNTIL, rating=5, rated_at=UNTIL + SECOND)

@@ -356,6 +356,16 @@
     } else {
       contextPane.appendChild(el("p", { class: "muted", text: "Anonymous buyer: no customer record." }));
     }
+    if (data.satisfaction && data.satisfaction.length) {
+      // The buyer's ratings (bot/survey): what was asked, the 1-5 answer and any comment.
+      contextPane.appendChild(el("h3", { text: "Satisfaction" }));
+      var rated = el("ul", { class: "facts", "aria-label": "Satisfaction" });
+      data.satisfaction.forEach(function (s) {
+        var answer = s.rating === null ? "not rated" : s.rating + "/5";
+        rated.appendChild(el("li", { text: s.event.replace(/_/g, " ") + ": " + answer + (s.comment ? " — “" + s.comment + "”" : "") }));
+      });
+      contextPane.appendChild(rated);
+    }
     contextPane.appendChild(el("h3", { text: "Bot state" }));
     var bot = data.bot || {};
     if (!bot.available) {

@@ -16,6 +16,20 @@
     return (d ? d + " d " : "") + (d || h ? h + " h " : "") + m + " min" + (s < 60 ? " (" + s + " s)" : "");
   }
   function day(date) { return date.toISOString().slice(0, 10); }
+  function average(value) { return value === null ? "–" : value.toFixed(2); }
+  function csatFact(c) {
+    return average(c.average) + " of " + c.rated + " ratings (" + c.asked + " asked, " + percent(c.response_rate) + " answered)";
+  }
+  function csatRows(c) {
+    var rows = [["all", "all", c]];
+    [["channel", c.by_channel], ["agent", c.by_agent], ["event", c.by_event]].forEach(function (by) {
+      by[1].forEach(function (g) { rows.push([by[0], by[0] === "agent" ? g.key : words(g.key), g]); });
+    });
+    return rows.map(function (row) {
+      var g = row[2], d = g.distribution;
+      return [row[0], row[1], g.rated, average(g.average), d["1"], d["2"], d["3"], d["4"], d["5"]];
+    });
+  }
 
   // The last seven days, today included: until is the day after today (not included).
   var tomorrow = new Date(Date.now() + 86400000);
@@ -59,13 +73,15 @@
      ["NLU fallback rate", r.nlu_fallback.recorded
        ? percent(r.nlu_fallback.rate) + " (" + r.nlu_fallback.fallbacks + " of " + r.nlu_fallback.messages + " typed buyer messages not understood)"
        : r.nlu_fallback.note],
-     ["Buyer satisfaction (CSAT)", r.csat.note],
+     ["Buyer satisfaction (CSAT)", csatFact(r.csat)],
     ].forEach(function (f) { facts.appendChild(el("dt", { text: f[0] })); facts.appendChild(el("dd", { text: f[1] })); });
     body.appendChild(facts);
     body.appendChild(table("Handoffs by reason", ["Reason", "Handoffs", "Conversations", "Share of conversations"],
       r.handoffs.map(function (h) { return [words(h.reason), h.handoffs, h.conversations, percent(h.rate)]; })));
     body.appendChild(table("Refund applications (status at the period's end)", ["Method", "Status", "Currency", "Applications", "Amount", "Compensation"],
       r.refunds.map(function (g) { return [words(g.method), words(g.status), g.currency, g.applications, g.amount, g.compensation]; })));
+    body.appendChild(table("Buyer satisfaction (1–5) by channel, agent and event", ["By", "Group", "Ratings", "Average", "1", "2", "3", "4", "5"],
+      r.csat.rated ? csatRows(r.csat) : []));
     var hours = r.messages_by_hour.map(function (n, h) { return [(h < 10 ? "0" : "") + h + ":00", n]; })
       .filter(function (row) { return row[1] > 0; });
     body.appendChild(table("Buyer messages by hour (UTC)", ["Hour", "Messages"], hours));
