@@ -98,10 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.api.cli import register as register_api_key_commands
     from bot.console.cli import register as register_agent_commands
     from bot.insights.cli import register as register_report_command
+    from bot.review.cli import register as register_nlu_commands
 
     register_agent_commands(commands)
     register_api_key_commands(commands)
     register_report_command(commands)
+    register_nlu_commands(commands)
     return parser
 
 

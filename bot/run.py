@@ -52,8 +52,7 @@ class Service:
 
 def rasa_endpoints(settings: Settings) -> dict[str, Any]:
     """Return Rasa's endpoints configuration: action server, SQL tracker store, lock store."""
-    tracker_url = settings.tracker_store_url or f"sqlite:///{settings.var_dir / 'rasa-tracker.db'}"
-    url = make_url(tracker_url)
+    url = make_url(settings.tracker_store)
     dialect = url.get_backend_name()
     tracker: dict[str, Any] = {"type": "SQL", "dialect": dialect, "db": url.database}
     if dialect != "sqlite":

@@ -146,6 +146,8 @@ class Settings:
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     tracker_store_url: str = ""
     """Rasa's SQL tracker store; empty means a SQLite file under ``var_dir``."""
+    nlu_review_confidence: float = 0.7
+    """Buyers' messages Rasa understood with less confidence than this are listed for review."""
     redis_url: str = ""
     """The cluster's Redis: Rasa's lock store (several Rasa instances) and the fan-out between
     gateways (:mod:`bot.gateway.fanout`); empty means one process of each, in memory."""
@@ -155,6 +157,11 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     log_format: str = "text"
     """``text`` or ``json`` (one object a line; see :mod:`bot.observability.logs`)."""
+
+    @property
+    def tracker_store(self) -> str:
+        """Return the tracker store's URL: ``tracker_store_url``, or the SQLite file's."""
+        return self.tracker_store_url or f"sqlite:///{self.var_dir / 'rasa-tracker.db'}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -177,6 +184,7 @@ class Settings:
                 "REFUNDBOT_ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"
             ),
             tracker_store_url=env.get("REFUNDBOT_TRACKER_STORE_URL", ""),
+            nlu_review_confidence=_fraction(env, "REFUNDBOT_NLU_REVIEW_CONFIDENCE", "0.7"),
             redis_url=env.get("REFUNDBOT_REDIS_URL", ""),
             policy=policy,
             verification=VerificationSettings(
@@ -430,6 +438,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, least: int = 0) -> 
         limit = "negative" if least == 0 else f"less than {least}"
         raise ConfigError(f"{name} must not be {limit}, got {raw!r}")
     return value
+
+
+def _fraction(env: Mapping[str, str], name: str, default: str) -> float:
+    value = _decimal(env, name, default)
+    if value > 1:
+        raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+    return float(value)
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -8,6 +8,7 @@ import bot.api.models  # noqa: F401
 import bot.console.models  # noqa: F401
 import bot.gateway.models  # noqa: F401  (registers the gateway tables on Base.metadata)
 import bot.handoff.models  # noqa: F401
+import bot.review.models  # noqa: F401
 import bot.survey.models  # noqa: F401
 from bot.refunds.db import get_engine
 from bot.refunds.models import Base

@@ -110,6 +110,7 @@ def test_help_names_every_command(tmp_path: Path) -> None:
         "api-key",
         "webhooks",
         "report",
+        "nlu",
     ):
         assert command in result.stdout
     assert "JSON array" in refundbot("", "orders", "import", "--help").stdout

@@ -14,6 +14,7 @@ import bot.console.models
 import bot.gateway.models
 import bot.handoff.models
 import bot.refunds.models
+import bot.review.models
 import bot.survey.models
 from bot.refunds.db import get_engine
 from bot.refunds.migrate import alembic_config, upgrade
@@ -24,6 +25,7 @@ MODEL_MODULES = (
     bot.gateway.models,
     bot.handoff.models,
     bot.refunds.models,
+    bot.review.models,
     bot.survey.models,
 )
 SECURITY_TABLES = {"login_failures", "verification_attempts"}
@@ -100,3 +102,12 @@ def test_a_rating_outside_one_to_five_is_refused_by_the_database(db_url: str) ->
     # Once per conversation and event.
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(insert, {"event": "closed", "at": "2026-11-30 06:00:00", "rating": 4})
+
+
+def test_0009_downgrades_and_upgrades_again(db_url: str) -> None:
+    command.downgrade(alembic_config(db_url), "0008")
+    tables = inspect(get_engine(db_url)).get_table_names()
+    assert "nlu_reviews" not in tables
+    assert "satisfaction_surveys" in tables
+    upgrade(db_url)
+    assert "nlu_reviews" in inspect(get_engine(db_url)).get_table_names()

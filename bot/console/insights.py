@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
+from bot.console import keys
 from bot.console.session import current_agent
 from bot.gateway import keys as gateway_keys
 from bot.gateway import transcript
@@ -38,8 +39,10 @@ async def _report(request: web.Request) -> dict[str, Any]:
     except BadPeriod as e:
         raise web.HTTPBadRequest(text=str(e).replace("--", "")) from e
 
+    tracker = request.app[keys.TRACKER]
+
     def read(session: Session) -> dict[str, Any]:
-        return to_json(build_report(session, since=start, until=end))
+        return to_json(build_report(session, since=start, until=end, tracker=tracker))
 
     return await transcript.run_in_session(request.app[gateway_keys.READ_SESSIONS], read)
 

@@ -71,6 +71,8 @@ async def index(request: web.Request) -> web.Response:
     insights_tab = (
         '<button type="button" class="tab" data-view="insights" aria-pressed="false">'
         "Insights</button>\n"
+        '<button type="button" class="tab" data-view="review" aria-pressed="false">'
+        "NLU review</button>\n"
         if session.agent.role.reads_insights
         else ""
     )
@@ -83,6 +85,7 @@ async def index(request: web.Request) -> web.Response:
 <script src="/console/static/console.js" defer></script>
 <script src="/console/static/orders.js" defer></script>
 <script src="/console/static/insights.js" defer></script>
+<script src="/console/static/review.js" defer></script>
 </head><body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
@@ -105,6 +108,7 @@ async def index(request: web.Request) -> web.Response:
 <div id="refunds" class="view refunds" hidden></div>
 <div id="orders" class="view orders" hidden></div>
 <div id="insights" class="view insights" hidden></div>
+<div id="review" class="view review" hidden></div>
 </main>
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
@@ -113,6 +117,6 @@ async def index(request: web.Request) -> web.Response:
 async def static(request: web.Request) -> web.FileResponse:
     """Serve the console's scripts and style sheet."""
     name = request.match_info["name"]
-    if name not in ("console.js", "orders.js", "insights.js", "console.css"):
+    if name not in ("console.js", "orders.js", "insights.js", "review.js", "console.css"):
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import applications, conversations, insights, orders, pages, signin
+from bot.console import applications, conversations, insights, nlu_review, orders, pages, signin
 from bot.console.session import guard
 
 
 def setup(app: web.Application) -> None:
     """Add the console's routes and its session guard to the gateway app."""
     app.middlewares.append(guard)
+    app.cleanup_ctx.append(nlu_review.tracker_context)
     r = app.router
     r.add_get("/console", pages.index)
     r.add_get("/console/", pages.index)
@@ -38,3 +39,5 @@ def setup(app: web.Application) -> None:
     r.add_post("/console/api/orders/{id}/refunds", orders.start_refund)
     r.add_get("/console/api/insights", insights.insights)
     r.add_get("/console/api/insights.csv", insights.insights_csv)
+    r.add_get("/console/api/nlu-review", nlu_review.review)
+    r.add_post("/console/api/nlu-review/verdicts", nlu_review.record)

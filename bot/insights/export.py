@@ -41,7 +41,12 @@ def _rows(data: dict[str, Any]) -> Iterator[Row]:
             yield figure, name, "", data[figure][name]
     for hour, count in enumerate(data["messages_by_hour"]):
         yield "messages_by_hour", f"{hour:02d}", "", count
-    yield "nlu_fallback", "", "", data["nlu_fallback"]["note"]
+    nlu = data["nlu_fallback"]
+    if nlu["recorded"]:
+        for name in ("messages", "fallbacks", "rate"):
+            yield "nlu_fallback", name, "", nlu[name]
+    else:
+        yield "nlu_fallback", "", "", nlu["note"]
     yield from _csat(data["csat"])
 
 

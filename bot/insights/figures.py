@@ -99,6 +99,19 @@ class Durations:
 
 
 @dataclass(frozen=True)
+class NluFallback:
+    """Typed buyer messages of the period in Rasa's tracker store, and those not understood."""
+
+    messages: int
+    fallbacks: int
+
+    @property
+    def rate(self) -> float | None:
+        """Return the share of typed buyer messages whose intent was ``nlu_fallback``."""
+        return rate(self.fallbacks, self.messages)
+
+
+@dataclass(frozen=True)
 class NotRecorded:
     """A figure the store cannot give, and why, instead of a made-up number."""
 
@@ -151,5 +164,6 @@ class Report:
     time_to_payout: Durations
     messages_by_hour: tuple[int, ...]
     """Buyers' messages in the period per hour of the day (UTC), index 0 to 23."""
-    nlu_fallback: NotRecorded
+    nlu_fallback: NluFallback | NotRecorded
+    """Not recorded when the tracker store cannot be read."""
     csat: Csat

@@ -1,13 +1,15 @@
 """The report as JSON-ready data (a stable shape) and as a text table for the terminal.
 
-JSON shape (``version`` 1): ``period`` {since, until} as ISO-8601 UTC; ``conversations`` {total,
+JSON shape (``version`` 2): ``period`` {since, until} as ISO-8601 UTC; ``conversations`` {total,
 by_channel {channel: n}, contained, containment_rate}; ``handoffs`` [{reason, handoffs,
 conversations, rate}]; ``refunds`` [{method, status, currency, applications, amount,
 compensation}] with money as decimal strings; ``decisions`` {approved, rejected, decided,
 approval_rate}; ``time_to_decision`` and ``time_to_payout`` {count, median_seconds,
 p90_seconds}; ``messages_by_hour`` [24 counts, hour 0 first, UTC]; ``nlu_fallback`` {recorded:
-false, note}; ``csat`` {asked, rated, response_rate, average, distribution {"1".."5": n},
-by_channel, by_agent, by_event: [{key, rated, average, distribution}]} (version 2: ``csat`` was
+true, messages, fallbacks, rate} (typed buyer messages in Rasa's tracker store and those with
+intent ``nlu_fallback``) or {recorded: false, note}; ``csat`` {asked, rated, response_rate,
+average, distribution {"1".."5": n}, by_channel, by_agent, by_event: [{key, rated, average,
+distribution}]} (version 2: ``csat`` was {recorded: false, note} and ``nlu_fallback`` always
 {recorded: false, note} in version 1). A rate, duration or average is ``null`` when there is
 nothing to compute it from.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.insights.figures import RATINGS, Csat, Durations, NotRecorded, Ratings, Report
+from bot.insights.figures import RATINGS, Csat, Durations, NluFallback, NotRecorded, Ratings, Report
 
 VERSION = 2
 
@@ -32,6 +34,18 @@ def _durations(d: Durations) -> dict[str, Any]:
 
 def _not_recorded(n: NotRecorded) -> dict[str, Any]:
     return {"recorded": False, "note": n.note}
+
+
+def _nlu(n: NluFallback | NotRecorded) -> dict[str, Any]:
+    if isinstance(n, NotRecorded):
+        return _not_recorded(n)
+    return {"recorded": True, "messages": n.messages, "fallbacks": n.fallbacks, "rate": n.rate}
+
+
+def _nlu_text(n: NluFallback | NotRecorded) -> str:
+    if isinstance(n, NotRecorded):
+        return n.note
+    return f"{_percent(n.rate)} ({n.fallbacks} of {n.messages} typed buyer messages)"
 
 
 def _distribution(r: Ratings) -> dict[str, int]:
@@ -97,7 +111,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "time_to_decision": _durations(report.time_to_decision),
         "time_to_payout": _durations(report.time_to_payout),
         "messages_by_hour": list(report.messages_by_hour),
-        "nlu_fallback": _not_recorded(report.nlu_fallback),
+        "nlu_fallback": _nlu(report.nlu_fallback),
         "csat": _csat(report.csat),
     }
 
@@ -181,7 +195,7 @@ def to_text(report: Report) -> str:
         "",
         f"Buyer messages: {total}" + (f"; busiest hours UTC: {', '.join(top)}" if total else ""),
     ]
-    lines.append(f"NLU fallback rate: {report.nlu_fallback.note}")
+    lines.append(f"NLU fallback rate: {_nlu_text(report.nlu_fallback)}")
     lines += _csat_text(report.csat)
     return "\n".join(lines)
 

@@ -10,12 +10,21 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from bot.cli import main
+from bot.insights.report import NLU_NOT_RECORDED
 from bot.refunds.migrate import upgrade
 from tests.test_cli import refundbot
 
 
-def test_json_has_the_documented_shape_and_exact_figures(week: sessionmaker, db_url: str) -> None:
-    result = refundbot(db_url, "report", "--since", "2026-11-02", "--until", "2026-11-09", "--json")
+def test_json_has_the_documented_shape_and_exact_figures(
+    week: sessionmaker, db_url: str, tmp_path: Path
+) -> None:
+    # A var directory of its own: no tracker store there, so no NLU figures.
+    result = refundbot(
+        db_url,
+        "report",
+        *("--since", "2026-11-02", "--until", "2026-11-09", "--json"),
+        env={"REFUNDBOT_VAR_DIR": str(tmp_path)},
+    )
 
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -58,11 +67,7 @@ def test_json_has_the_documented_shape_and_exact_figures(week: sessionmaker, db_
         "time_to_decision": {"count": 6, "median_seconds": 900.0, "p90_seconds": 45000.0},
         "time_to_payout": {"count": 4, "median_seconds": 0.0, "p90_seconds": 120960.0},
         "messages_by_hour": hours,
-        "nlu_fallback": {
-            "recorded": False,
-            "note": "not recorded: the transcript keeps no intents "
-            "(they are in Rasa's tracker store only)",
-        },
+        "nlu_fallback": {"recorded": False, "note": NLU_NOT_RECORDED},
         "csat": {
             "asked": 7,
             "rated": 5,

@@ -1,6 +1,7 @@
 // Agent console: queue, live transcript, context, replies, notes, hand-back and refund review;
 // orders.js adds the seller's Orders view (window.ConsoleOrders), insights.js the Insights view
-// (window.ConsoleInsights, merchants and admins); both use window.ConsoleApi.
+// (window.ConsoleInsights, merchants and admins), review.js the NLU review (window.ConsoleReview);
+// all use window.ConsoleApi.
 // Plain JS, no build step. Every text from the server goes in through textContent.
 (function () {
   "use strict";
@@ -92,6 +93,7 @@
   // ---- tabs -----------------------------------------------------------------------------
   var orders = document.getElementById("orders");
   var insights = document.getElementById("insights");
+  var review = document.getElementById("review");
   function showView(view) {
     Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) {
       t.setAttribute("aria-pressed", String(t.getAttribute("data-view") === view));
@@ -100,9 +102,11 @@
     refunds.hidden = view !== "refunds";
     orders.hidden = view !== "orders";
     insights.hidden = view !== "insights";
+    if (review) review.hidden = view !== "review";
     if (view === "refunds") loadApplications();
     if (view === "orders" && window.ConsoleOrders) window.ConsoleOrders.show();
     if (view === "insights" && window.ConsoleInsights) window.ConsoleInsights.show();
+    if (view === "review" && window.ConsoleReview) window.ConsoleReview.show();
   }
   Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) {
     tab.addEventListener("click", function () {
@@ -121,6 +125,7 @@
     else if (parts[0] === "refunds") { showView("refunds"); if (id) openApplication(id); }
     else if (parts[0] === "orders") { showView("orders"); if (id && window.ConsoleOrders) window.ConsoleOrders.open(id); }
     else if (parts[0] === "insights") showView("insights");
+    else if (parts[0] === "review") showView("review");
   }
   window.addEventListener("hashchange", route);
   document.addEventListener("DOMContentLoaded", route);

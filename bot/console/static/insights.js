@@ -70,7 +70,9 @@
      ["Decided applications", d.decided + " (approved " + d.approved + ", rejected " + d.rejected + ") · approval " + percent(d.approval_rate)],
      ["Submission to decision", "median " + duration(r.time_to_decision.median_seconds) + ", p90 " + duration(r.time_to_decision.p90_seconds)],
      ["Submission to payout", "median " + duration(r.time_to_payout.median_seconds) + ", p90 " + duration(r.time_to_payout.p90_seconds)],
-     ["NLU fallback rate", r.nlu_fallback.note],
+     ["NLU fallback rate", r.nlu_fallback.recorded
+       ? percent(r.nlu_fallback.rate) + " (" + r.nlu_fallback.fallbacks + " of " + r.nlu_fallback.messages + " typed buyer messages not understood)"
+       : r.nlu_fallback.note],
      ["Buyer satisfaction (CSAT)", csatFact(r.csat)],
     ].forEach(function (f) { facts.appendChild(el("dt", { text: f[0] })); facts.appendChild(el("dd", { text: f[1] })); });
     body.appendChild(facts);
