@@ -47,6 +47,7 @@ class VerificationSettings:
 
 
 TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class GatewaySettings:
     rasa_timeout_seconds: float = 60.0
     rasa_slow_notice_seconds: float = 5.0
     rasa_retry_max_seconds: float = 30.0
+    rasa_down_seconds: float = 5.0
+    """How long a Rasa server that did not take a request in is tried after the others."""
     notify_interval_seconds: float = 2.0
     notify_recent_days: int = 30
     """A status change reaches each channel the buyer used within this many days."""
@@ -141,7 +144,11 @@ class Settings:
 
     var_dir: Path
     database_url: str
-    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_url: str = DEFAULT_RASA_URL
+    """The first Rasa server (the one ``refundbot shell`` talks to)."""
+    rasa_urls: tuple[str, ...] = ()
+    """Every Rasa server the gateway spreads conversations over (:mod:`bot.gateway.rasa`);
+    empty means just ``rasa_url``. When set, ``rasa_url`` is its first entry."""
     rasa_token: str = ""
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     tracker_store_url: str = ""
@@ -155,6 +162,15 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     log_format: str = "text"
     """``text`` or ``json`` (one object a line; see :mod:`bot.observability.logs`)."""
+
+    def __post_init__(self) -> None:
+        if self.rasa_urls:
+            object.__setattr__(self, "rasa_url", self.rasa_urls[0])
+
+    @property
+    def rasa_servers(self) -> tuple[str, ...]:
+        """Every Rasa server, in the order given (at least one)."""
+        return self.rasa_urls or (self.rasa_url,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -171,7 +187,7 @@ class Settings:
         return cls(
             var_dir=var_dir,
             database_url=database_url,
-            rasa_url=env.get("REFUNDBOT_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_urls=rasa_urls(env.get("REFUNDBOT_RASA_URL") or DEFAULT_RASA_URL),
             rasa_token=env.get("REFUNDBOT_RASA_TOKEN") or "",
             action_server_url=env.get(
                 "REFUNDBOT_ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"
@@ -189,6 +205,34 @@ class Settings:
             console=_console(env),
             log_format=_log_format(env),
         )
+
+
+def rasa_urls(raw: str, *, name: str = "REFUNDBOT_RASA_URL") -> tuple[str, ...]:
+    """Read one Rasa server's URL or a comma-separated list of them (``http://host:port``).
+
+    Each entry is a base URL: http or https, a host, an optional port and path, nothing else;
+    the same server twice is refused (it would get twice the conversations).
+    """
+    found: list[str] = []
+    for item in raw.split(","):
+        item = item.strip().rstrip("/")
+        if not item:
+            raise ConfigError(
+                f"{name} has an empty entry in {raw!r}: give URLs separated by commas,"
+                " like http://127.0.0.1:5005,http://127.0.0.1:5006"
+            )
+        match = re.fullmatch(
+            r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(/[^\s?#]*)?", item
+        )
+        if match is None or (match.group(3) is not None and not 0 < int(match.group(3)) < 65536):
+            raise ConfigError(
+                f"{name}: {item!r} is not a Rasa server URL like http://127.0.0.1:5005"
+                " (scheme, host, optional port and path; no query)"
+            )
+        if item in found:
+            raise ConfigError(f"{name} names {item!r} twice")
+        found.append(item)
+    return tuple(found)
 
 
 def _log_format(env: Mapping[str, str]) -> str:

@@ -64,7 +64,9 @@ def create_app(settings: Settings) -> web.Application:
     observability.setup(
         app,
         GatewayMetrics(
-            channels=[c.value for c in Channel], handoff_reasons=[r.value for r in HandoffReason]
+            channels=[c.value for c in Channel],
+            handoff_reasons=[r.value for r in HandoffReason],
+            rasa_servers=settings.rasa_servers,
         ),
     )
     return app
@@ -97,13 +99,15 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     sessions = app[keys.SESSIONS]
     hub = app[console_keys.HUB]
+    metrics = app[observability.METRICS]
     rasa = RasaClient(
         app[keys.HTTP],
-        settings.rasa_url,
+        settings.rasa_servers,
         timeout_seconds=settings.gateway.rasa_timeout_seconds,
         token=ensure_rasa_token(settings),
+        on_request=metrics.rasa_request,
+        down_seconds=settings.gateway.rasa_down_seconds,
     )
-    metrics = app[observability.METRICS]
     fanout = app[keys.FANOUT]
     outbound = Outbound(
         sessions=sessions,
