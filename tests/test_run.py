@@ -26,8 +26,9 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
 from bot.processes import read_status
-from bot.run import Backoff, rasa_endpoints, services
+from bot.run import rasa_endpoints, services
 from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import Backoff
 from tests.conftest import PG_ENV, REDIS_ENV, require
 
 
@@ -143,7 +144,7 @@ FAKE_SERVICE = Path(__file__).with_name("fake_service.py")
 SUPERVISE = """
 import json, sys
 from pathlib import Path
-from bot.run import Backoff, Service, supervise
+from bot.supervisor import Backoff, Service, supervise
 
 spec = json.loads(sys.argv[1])
 services = [Service(name=n, argv=argv, health_url=url) for n, argv, url in spec["services"]]
