@@ -274,7 +274,7 @@ class TelegramChannel:
     async def _once(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update taken in before, or of a chat over its rate limit (told once a window)."""
         if (chat := update.effective_chat) is not None and chat.type == "private":
-            verdict = self._limits.check(conversation_id_of(chat.id))
+            verdict = await self._limits.take(conversation_id_of(chat.id))
             if not verdict.allowed:
                 if verdict.tell:
                     await self._say(chat.id, text("rate_limited"))
