@@ -34,6 +34,7 @@ from telegram.ext import (
 )
 from telegram.helpers import escape_markdown
 
+from bot.channels import polling
 from bot.channels.splitting import split_text
 from bot.clock import utcnow
 from bot.gateway import evidence, identity, inputs, transcript
@@ -143,21 +144,15 @@ class TelegramChannel:
         When the Bot API cannot be reached or refuses the token, the error is logged and the
         gateway runs on without Telegram (``/health`` reports it) rather than not at all.
         """
-        gateway = self._settings.gateway
-        app = self.application
-        started = False
+        app, started = self.application, False
         try:
             async with app:
                 try:
                     await self._register_webhook()
                     await app.start()
-                    if app.updater is not None:
-                        await app.updater.start_polling(
-                            timeout=gateway.telegram_poll_timeout_seconds,
-                            allowed_updates=Update.ALL_TYPES,
-                        )
                     started = True
-                    yield
+                    async with polling.turn_of(app.updater, self._settings):
+                        yield
                 finally:
                     await self._stop()
         except TelegramError:
