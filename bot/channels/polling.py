@@ -28,7 +28,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 from telegram import Update
@@ -84,7 +85,7 @@ class AdvisoryLock:
         self._release()
         connection = self._engine.connect()
         try:
-            taken = connection.execute(text(TRY_LOCK)).scalar_one()
+            taken = connection.execute(sql(TRY_LOCK)).scalar_one()
             connection.commit()
         except Exception:
             connection.close()
@@ -99,7 +100,7 @@ class AdvisoryLock:
         if self._connection is None:
             return False
         try:
-            self._connection.execute(text("SELECT 1")).scalar_one()
+            self._connection.execute(sql("SELECT 1")).scalar_one()
             self._connection.commit()
         except Exception:
             log.warning("the connection holding the Telegram polling lock is gone", exc_info=True)
