@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="Rasa servers to start, on REFUNDBOT_RASA_URL's port and the next ones (default: 1)",
+        help="Rasa servers to start, on REFUNDBOT_RASA_URL's port and the next ones"
+        " (default: 2, or 1 on a machine with one core)",
     )
     run.set_defaults(handler=_run)
 
