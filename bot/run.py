@@ -1,12 +1,11 @@
 """``refundbot run``: start every process of the assistant, keep them running, stop them all.
 
-The action server, Rasa (one server or more, started together) and the gateway start one after
-the other under the supervisor (:mod:`bot.supervisor`), each once the previous one answers its
-health URL, with their output in
-``var/log/<name>.log``; one that dies after it was ready is restarted with a back-off while the
-others keep running, and ``var/processes.json`` (:mod:`bot.processes`), which the gateway's
-``GET /health`` shows, says what runs. Ctrl-C (SIGINT) or SIGTERM stops every process that was
-started.
+The action server, Rasa (one server or more) and the gateway start one after the other under the
+supervisor (:mod:`bot.supervisor`), each once the previous one answers its health URL, with their
+output in ``var/log/<name>.log``; one that dies after it was ready is restarted with a back-off
+while the others keep running, and ``var/processes.json`` (:mod:`bot.processes`), which the
+gateway's ``GET /health`` shows, says what runs. Ctrl-C (SIGINT) or SIGTERM stops every process
+that was started.
 """
 
 from __future__ import annotations
@@ -78,8 +77,9 @@ def services(settings: Settings, model: Path, *, rasa_workers: int = 1) -> list[
     """Return the processes of the assistant, in start order.
 
     ``rasa_workers`` Rasa servers listen on the port of ``REFUNDBOT_RASA_URL`` and the ones after
-    it, with the same endpoints file, named ``rasa``, ``rasa-2``, … and started together; the
-    gateway gets all their URLs and gives each conversation a home server
+    it, with the same endpoints file, named ``rasa``, ``rasa-2``, …, started one after the other
+    (two loading the model at once on a busy 2-core machine took longer than the start-up
+    timeout); the gateway gets all their URLs and gives each conversation a home server
     (:mod:`bot.gateway.rasa`).
 
     With the default SQLite tracker store they all use one file, ``var/rasa-tracker.db``, rather
@@ -110,8 +110,6 @@ def services(settings: Settings, model: Path, *, rasa_workers: int = 1) -> list[
         )
         for i, url in enumerate(urls)
     ]
-    for server in rasa[1:]:
-        server.together = True
     front = gateway("gateway", settings.gateway.port, token=token)
     front.env["REFUNDBOT_RASA_URL"] = ",".join(urls)
     return [action_server("actions", action_port), *rasa, front]
