@@ -210,8 +210,7 @@ RASA_URL = re.compile(r"https?://(?:[\w.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?(?:/[
 
 
 def rasa_urls(raw: str, *, name: str = "REFUNDBOT_RASA_URL") -> tuple[str, ...]:
-    """Read one Rasa server's URL or several, comma-separated (none twice: it would get twice
-    the conversations)."""
+    """Read one Rasa server's URL or several, comma-separated, each once."""
     found: list[str] = []
     for item in (part.strip().rstrip("/") for part in raw.split(",")):
         match = RASA_URL.fullmatch(item)
