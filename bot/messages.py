@@ -21,6 +21,10 @@ MESSAGES: dict[str, str] = {
         "Sorry, I'm temporarily unavailable. I've kept your message and will answer it as soon "
         "as I'm back."
     ),
+    "maybe_unanswered": (
+        "Sorry, something went wrong while I was answering your last message. If you don't see "
+        "my answer to it, please send it again."
+    ),
     # --- the gateway: people -----------------------------------------------------------------
     "handoff.queued": (
         "I'm passing you to a person from our support team. Expected wait: about {wait}. You "

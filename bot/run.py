@@ -1,53 +1,27 @@
 """``refundbot run``: start every process of the assistant, keep them running, stop them all.
 
-Each process runs in its own process group with its output in ``var/log/<name>.log``. They start
-one after the other, each once the previous one answers its health URL; one that never does ends
-the run with the end of its log. Once a process has been ready, its death is not the end: it is
-restarted after a back-off (1 s, doubling up to a minute, from 1 s again once it has stayed up a
-minute) while the others keep running. What runs is written to ``var/processes.json``
-(:mod:`bot.processes`), which the gateway's ``GET /health`` shows. Ctrl-C (SIGINT) or SIGTERM stops
-every process that was started.
+The action server, Rasa (one server or more) and the gateway start one after the other under the
+supervisor (:mod:`bot.supervisor`), each once the previous one answers its health URL, with their
+output in ``var/log/<name>.log``; one that dies after it was ready is restarted with a back-off
+while the others keep running, and ``var/processes.json`` (:mod:`bot.processes`), which the
+gateway's ``GET /health`` shows, says what runs. Ctrl-C (SIGINT) or SIGTERM stops every process
+that was started.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.processes import status_path, write_status
 from bot.settings import PROJECT_ROOT, Settings, ensure_rasa_token
+from bot.supervisor import Service, supervise
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "refundbot.tar.gz"
-STARTUP_TIMEOUT_SECONDS = 180.0
-STOP_TIMEOUT_SECONDS = 15.0
-POLL_SECONDS = 0.25
-
-
-@dataclass
-class Service:
-    """One process to supervise and the URL that says it is ready."""
-
-    name: str
-    argv: list[str]
-    health_url: str
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
 
 
 def rasa_endpoints(settings: Settings) -> dict[str, Any]:
@@ -81,94 +55,138 @@ def rasa_endpoints(settings: Settings) -> dict[str, Any]:
     return endpoints
 
 
-def services(settings: Settings, model: Path) -> list[Service]:
-    """Return the processes of the assistant, in start order."""
-    bin_dir = Path(sys.executable).parent
+def default_rasa_workers() -> int:
+    """Return how many Rasa servers ``refundbot run`` starts when not told: two, one per core.
+
+    A Rasa server answers one turn at a time on one core, mostly in Python; on the 2-core
+    development machine a second one raised the conversations answered through the gateway by
+    40-65 % (README, "Performance") for 1.4 GB more memory. More than two are not started by
+    default: the action server, the gateway and the database need the rest of the machine.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def rasa_urls(settings: Settings, workers: int) -> list[str]:
+    """Return the URLs of ``workers`` Rasa servers: ``REFUNDBOT_RASA_URL``'s port and the next."""
+    scheme_host, port = settings.rasa_url.rsplit(":", 1)
+    return [f"{scheme_host}:{int(port) + i}" for i in range(workers)]
+
+
+def services(settings: Settings, model: Path, *, rasa_workers: int = 1) -> list[Service]:
+    """Return the processes of the assistant, in start order.
+
+    ``rasa_workers`` Rasa servers listen on the port of ``REFUNDBOT_RASA_URL`` and the ones after
+    it, with the same endpoints file, named ``rasa``, ``rasa-2``, …, started one after the other
+    (two loading the model at once on a busy 2-core machine took longer than the start-up
+    timeout); the gateway gets all their URLs and gives each conversation a home server
+    (:mod:`bot.gateway.rasa`).
+
+    With the default SQLite tracker store they all use one file, ``var/rasa-tracker.db``, rather
+    than a file each. Rasa's SQL tracker store keeps nothing between turns in memory (it reads
+    the conversation's events at the start of a turn and appends the new ones at the end), and
+    SQLite lets one process write at a time while the others wait for its lock (up to 5 s, far
+    longer than a turn's few inserts). A conversation's turns all go to its home server, one at
+    a time (the gateway's router), so two processes never write one conversation at once; when
+    its home server is down, the next one reads the same events and the form goes on where it
+    was. Files of their own would make that failover start the conversation over. Without Redis
+    each Rasa server's lock store is its own, in memory, which is enough because the one
+    gateway sends a conversation's turns one after the other; several gateways need
+    ``REFUNDBOT_REDIS_URL`` (the Redis lock store).
+    """
+    if rasa_workers < 1:
+        raise ValueError("at least one Rasa server is needed")
     token = ensure_rasa_token(settings)
-    endpoints_file = settings.var_dir / "endpoints.yml"
-    endpoints_file.write_text(yaml.safe_dump(rasa_endpoints(settings), sort_keys=False))
-    endpoints_file.chmod(0o600)
-    action_port = settings.action_server_url.rsplit(":", 1)[1].split("/", 1)[0]
-    rasa_port = settings.rasa_url.rsplit(":", 1)[1]
-    quiet = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return [
-        Service(
-            name="actions",
-            argv=[str(bin_dir / "python"), "-m", "bot.action_server", "--actions", "actions",
-                  "--port", action_port],
-            health_url=f"http://127.0.0.1:{action_port}/health",
-            env={**quiet, "SANIC_HOST": "127.0.0.1"},
-        ),
-        Service(
-            name="rasa",
-            argv=[
-                str(bin_dir / "python"), "-m", "bot.rasa_server", "run",
-                "--enable-api", f"--auth-token={token}",
-                "--interface", "127.0.0.1", "--port", rasa_port, "--model", str(model),
-                "--endpoints", str(endpoints_file),
-                "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-            ],
-            health_url=f"http://127.0.0.1:{rasa_port}/status?token={token}",
-            env=quiet,
-        ),
-        Service(
-            name="gateway",
-            argv=[str(bin_dir / "python"), "-m", "bot.gateway"],
-            # /health answers 503 while a dependency is down; liveness is what start-up needs.
-            health_url=f"http://127.0.0.1:{settings.gateway.port}/health/live",
-            env={**quiet, "REFUNDBOT_RASA_TOKEN": token},
-        ),
-    ]  # fmt: skip
+    endpoints_file = write_endpoints(settings, settings.var_dir / "endpoints.yml")
+    action_port = int(settings.action_server_url.rsplit(":", 1)[1].split("/", 1)[0])
+    urls = rasa_urls(settings, rasa_workers)
+    rasa = [
+        rasa_server(
+            "rasa" if i == 0 else f"rasa-{i + 1}",
+            int(url.rsplit(":", 1)[1]),
+            model=model,
+            token=token,
+            endpoints_file=endpoints_file,
+        )
+        for i, url in enumerate(urls)
+    ]
+    front = gateway("gateway", settings.gateway.port, token=token)
+    front.env["REFUNDBOT_RASA_URL"] = ",".join(urls)
+    return [action_server("actions", action_port), *rasa, front]
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """How long a dead process waits before it is started again."""
-
-    first_seconds: float = 1.0
-    max_seconds: float = 60.0
-    reset_after_seconds: float = 60.0
-    """A process that stayed up this long before dying waits ``first_seconds`` again."""
-
-    def delay(self, attempt: int) -> float:
-        """Return the wait before restart ``attempt`` (1, 2, …) of a run of failures."""
-        return float(min(self.max_seconds, self.first_seconds * 2 ** (attempt - 1)))
+#: Rasa's and TensorFlow's chatter that no process of the assistant needs.
+QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-class State(str, Enum):
-    """Where a supervised process is in its life, as the status file names it."""
-
-    PENDING = "pending"
-    STARTING = "starting"
-    UP = "up"
-    RESTARTING = "restarting"
+def write_endpoints(settings: Settings, path: Path) -> Path:
+    """Write Rasa's endpoints file for ``settings`` (it may hold passwords: mode 600)."""
+    path.write_text(yaml.safe_dump(rasa_endpoints(settings), sort_keys=False))
+    path.chmod(0o600)
+    return path
 
 
-@dataclass
-class _Child:
-    service: Service
-    state: State = State.PENDING
-    ready_once: bool = False
-    started_at: float = 0.0
-    up_since: float | None = None
-    attempt: int = 0
-    """Failures in a row; 0 again after a long enough run (see :class:`Backoff`)."""
-    restarts: int = 0
-    next_start: float = 0.0
-    next_start_at: str | None = None
-    last_exit: dict[str, Any] | None = None
-    since: str = ""
+def action_server(name: str, port: int) -> Service:
+    """Return the action server on 127.0.0.1:``port``."""
+    return Service(
+        name=name,
+        argv=[_python(), "-m", "bot.action_server", "--actions", "actions", "--port", str(port)],
+        health_url=f"http://127.0.0.1:{port}/health",
+        env={**QUIET, "SANIC_HOST": "127.0.0.1"},
+    )
 
 
-def run_all(settings: Settings, *, model: Path | None = None) -> int:
-    """Start every service, print where to go, keep them running until Ctrl-C; return a status."""
+def rasa_server(name: str, port: int, *, model: Path, token: str, endpoints_file: Path) -> Service:
+    """Return a Rasa server with its HTTP API (``token``) on 127.0.0.1:``port``."""
+    return Service(
+        name=name,
+        argv=[
+            _python(), "-m", "bot.rasa_server", "run",
+            "--enable-api", f"--auth-token={token}",
+            "--interface", "127.0.0.1", "--port", str(port), "--model", str(model),
+            "--endpoints", str(endpoints_file),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+        ],
+        health_url=f"http://127.0.0.1:{port}/status?token={token}",
+        env=QUIET,
+    )  # fmt: skip
+
+
+def gateway(name: str, port: int, *, token: str) -> Service:
+    """Return a gateway listening on ``port`` (REFUNDBOT_PORT) that calls Rasa with ``token``."""
+    return Service(
+        name=name,
+        argv=[_python(), "-m", "bot.gateway"],
+        # /health answers 503 while a dependency is down; liveness is what start-up needs.
+        health_url=f"http://127.0.0.1:{port}/health/live",
+        env={**QUIET, "REFUNDBOT_RASA_TOKEN": token, "REFUNDBOT_PORT": str(port)},
+    )
+
+
+def _python() -> str:
+    return str(Path(sys.executable).parent / "python")
+
+
+def run_all(
+    settings: Settings, *, model: Path | None = None, rasa_workers: int | None = None
+) -> int:
+    """Start every service, print where to go, keep them running until Ctrl-C; return a status.
+
+    ``rasa_workers`` Rasa servers are started (default :func:`default_rasa_workers`).
+    """
     model = model or DEFAULT_MODEL
     if not model.exists():
         print(f"refundbot: no trained model at {model}; run `make train` first", file=sys.stderr)
         return 2
+    if len(settings.rasa_servers) > 1:
+        print(
+            "refundbot: `refundbot run` starts its own Rasa servers: give REFUNDBOT_RASA_URL one"
+            " URL (the first port) and --rasa-workers N",
+            file=sys.stderr,
+        )
+        return 2
     api_key = _demo_api_key(settings) if settings.gateway.demo_shop else None
     return supervise(
-        services(settings, model),
+        services(settings, model, rasa_workers=rasa_workers or default_rasa_workers()),
         var_dir=settings.var_dir,
         env={
             "REFUNDBOT_DATABASE_URL": settings.database_url,
@@ -191,276 +209,10 @@ def _demo_api_key(settings: Settings) -> str:
     return f"{key}   (every scope; demo only)"
 
 
-def supervise(
-    services: list[Service],
-    *,
-    var_dir: Path,
-    env: Mapping[str, str],
-    backoff: Backoff | None = None,
-    startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
-    on_ready: Callable[[list[Service]], None] | None = None,
-) -> int:
-    """Start ``services`` in order, restart any that dies, stop them all on SIGINT or SIGTERM.
-
-    Args:
-        services: The processes, in start order; each starts once the previous one is ready.
-        var_dir: Holds ``log/<name>.log`` and the status file (:mod:`bot.processes`).
-        env: Added to this process's environment for every child (before ``Service.env``).
-        backoff: Waits between restarts of a process that died after it had been ready
-            (default :class:`Backoff`).
-        startup_timeout: Seconds a process may take to answer its health URL.
-        on_ready: Called once, when every process has been ready.
-
-    Returns:
-        0 when stopped by a signal after start-up, 1 when start-up did not finish.
-    """
-    supervisor = _Supervisor(services, var_dir, env, backoff or Backoff(), startup_timeout)
-    stopping = False
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        announced = False
-        while not stopping:
-            failed = supervisor.tick()
-            if failed is not None:
-                child, reason = failed
-                _report_failure(child.service, reason)
-                return 1
-            if not announced and supervisor.all_ready():
-                announced = True
-                if on_ready is not None:
-                    on_ready(services)
-            time.sleep(POLL_SECONDS)
-        print("\nstopping…", flush=True)
-        return 0 if announced else 1
-    finally:
-        _stop_all(services)
-        with contextlib.suppress(FileNotFoundError):
-            status_path(var_dir).unlink()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-class _Supervisor:
-    """The state of every child and what to do about it on each look."""
-
-    def __init__(
-        self,
-        services: list[Service],
-        var_dir: Path,
-        env: Mapping[str, str],
-        backoff: Backoff,
-        startup_timeout: float,
-    ) -> None:
-        self.children = [_Child(service, since=_now_iso()) for service in services]
-        self.log_dir = var_dir / "log"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.status_file = status_path(var_dir)
-        self.env = env
-        self.backoff = backoff
-        self.startup_timeout = startup_timeout
-        self.started_at = _now_iso()
-
-    def all_ready(self) -> bool:
-        return all(child.ready_once for child in self.children)
-
-    def tick(self) -> tuple[_Child, str] | None:
-        """Look at every child once; return one that failed to start, with the reason."""
-        now = time.monotonic()
-        for child in self.children:
-            process = child.service.process
-            if child.state in (State.STARTING, State.UP):
-                assert process is not None
-                if process.poll() is not None:
-                    if not child.ready_once:
-                        return child, _describe_exit(process.returncode)
-                    # What it started in its group must not keep its port or files.
-                    _signal_group(process, signal.SIGKILL)
-                    self._died(child, now, _describe_exit(process.returncode), process.returncode)
-                elif child.state is State.STARTING:
-                    if _healthy(child.service.health_url):
-                        self._up(child, now)
-                    elif now - child.started_at > self.startup_timeout:
-                        reason = f"not ready within {self.startup_timeout:g} s"
-                        if not child.ready_once:
-                            return child, reason
-                        _signal_group(process, signal.SIGKILL)
-                        process.wait()
-                        self._died(child, now, reason, process.returncode)
-            elif child.state is State.RESTARTING and now >= child.next_start:
-                self._restart(child, now)
-        pending = next((c for c in self.children if c.state is State.PENDING), None)
-        if pending is not None and all(
-            c.ready_once for c in self.children[: self.children.index(pending)]
-        ):
-            self._start(pending, now)
-        return None
-
-    def _start(self, child: _Child, now: float) -> None:
-        service = child.service
-        service.log_path = self.log_dir / f"{service.name}.log"
-        if not child.ready_once:
-            print(f"starting {service.name} (log: {service.log_path})", flush=True)
-        with service.log_path.open("ab") as log:
-            log.write(f"--- refundbot: starting {service.name} at {_now_iso()} ---\n".encode())
-            log.flush()
-            service.process = subprocess.Popen(
-                service.argv,
-                cwd=PROJECT_ROOT,
-                env={**os.environ, **self.env, **service.env},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        child.started_at = now
-        child.up_since = None
-        self._set(child, State.STARTING)
-
-    def _restart(self, child: _Child, now: float) -> None:
-        child.restarts += 1
-        child.next_start_at = None
-        _say(
-            f"restarting {child.service.name} (restart {child.restarts} since start-up;"
-            f" log: {child.service.log_path})"
-        )
-        try:
-            self._start(child, now)
-        except OSError as e:
-            child.service.process = None
-            self._died(child, now, f"could not be started: {e}", None)
-
-    def _up(self, child: _Child, now: float) -> None:
-        child.up_since = now
-        again = child.ready_once
-        child.ready_once = True
-        self._set(child, State.UP)
-        if again:
-            assert child.service.process is not None
-            _say(f"{child.service.name} is up again (pid {child.service.process.pid})")
-
-    def _died(self, child: _Child, now: float, reason: str, returncode: int | None) -> None:
-        process = child.service.process
-        pid = f"pid {process.pid}" if process is not None else "not started"
-        up_for = now - child.up_since if child.up_since is not None else 0.0
-        if up_for >= self.backoff.reset_after_seconds:
-            child.attempt = 0
-        when = f"after {up_for:.0f} s up" if child.up_since is not None else "before it was ready"
-        child.attempt += 1
-        delay = self.backoff.delay(child.attempt)
-        child.next_start = now + delay
-        child.next_start_at = _now_iso(delay)
-        child.last_exit = {"returncode": returncode, "reason": reason, "at": _now_iso()}
-        self._set(child, State.RESTARTING)
-        _say(
-            f"{child.service.name} ({pid}) {reason} {when};"
-            f" restart attempt {child.attempt} in {delay:g} s"
-        )
-
-    def _set(self, child: _Child, state: State) -> None:
-        child.state = state
-        child.since = _now_iso()
-        self._write_status()
-
-    def _write_status(self) -> None:
-        try:
-            self._write_status_file()
-        except OSError as e:
-            # A full disk must not take the assistant down: the processes matter more.
-            _say(f"cannot write {self.status_file}: {e}")
-
-    def _write_status_file(self) -> None:
-        write_status(
-            self.status_file,
-            {
-                "supervisor": {"pid": os.getpid(), "started_at": self.started_at},
-                "updated_at": _now_iso(),
-                "children": {
-                    child.service.name: {
-                        "state": child.state.value,
-                        "since": child.since,
-                        "pid": (
-                            child.service.process.pid
-                            if child.service.process is not None
-                            and child.state in (State.STARTING, State.UP)
-                            else None
-                        ),
-                        "restarts": child.restarts,
-                        "last_exit": child.last_exit,
-                        "next_start_at": child.next_start_at,
-                    }
-                    for child in self.children
-                },
-            },
-        )
-
-
-def _describe_exit(returncode: int) -> str:
-    """Say how a process ended: ``exited with code 3`` or ``killed by SIGKILL``."""
-    if returncode >= 0:
-        return f"exited with code {returncode}"
-    try:
-        return f"killed by {signal.Signals(-returncode).name}"
-    except ValueError:
-        return f"killed by signal {-returncode}"
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _now_iso(later_seconds: float = 0.0) -> str:
-    moment = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=later_seconds)
-    return moment.isoformat(timespec="seconds")
-
-
-def _say(message: str) -> None:
-    # Deaths and restarts happen long after the start-up lines: each says when it happened.
-    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    print(f"[{stamp}] refundbot: {message}", file=sys.stderr, flush=True)
-
-
-def _stop_all(started: list[Service]) -> None:
-    for service in reversed(started):
-        if service.process and service.process.poll() is None:
-            _signal_group(service.process, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    for service in reversed(started):
-        if service.process is None:
-            continue
-        try:
-            service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _signal_group(service.process, signal.SIGKILL)
-            service.process.wait()
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _report_failure(service: Service, reason: str) -> None:
-    print(f"refundbot: {service.name} did not become ready: {reason}.", file=sys.stderr)
-    if service.log_path and service.log_path.exists():
-        tail = service.log_path.read_text(errors="replace").splitlines()[-25:]
-        print(f"last lines of {service.log_path}:", file=sys.stderr)
-        for line in tail:
-            print(f"  {line}", file=sys.stderr)
-
-
 def _print_banner(settings: Settings, started: list[Service], api_key: str | None) -> None:
     names = ", ".join(s.name for s in started)
+    rasa_count = sum(1 for s in started if s.name.startswith("rasa"))
+    more_rasa = f"   (and {rasa_count - 1} more on the next ports)" if rasa_count > 1 else ""
     key = f"\n  Shop API key:  {api_key}" if api_key else ""
     shop = f"http://{settings.gateway.host}:{settings.gateway.port}/"
     demo = (
@@ -478,7 +230,7 @@ The refund assistant is running ({names}).
   Chat in this terminal, as demo customer Ana (c-1001):   make shell
   As another customer, or anonymously:                    make shell CUSTOMER=c-1002
                                                           make shell CUSTOMER=
-  Rasa REST channel:  POST {settings.rasa_url}/webhooks/rest/webhook
+  Rasa REST channel:  POST {settings.rasa_url}/webhooks/rest/webhook{more_rasa}
   Refund applications:  .venv/bin/refundbot refunds list
 
 Press Ctrl-C to stop everything.

@@ -6,8 +6,6 @@ import datetime as dt
 import ipaddress
 import os
 import re
-import secrets
-import time
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +45,7 @@ class VerificationSettings:
 
 
 TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,8 @@ class GatewaySettings:
     rasa_timeout_seconds: float = 60.0
     rasa_slow_notice_seconds: float = 5.0
     rasa_retry_max_seconds: float = 30.0
+    rasa_down_seconds: float = 5.0
+    """How long a Rasa server that did not take a request in is tried after the others."""
     notify_interval_seconds: float = 2.0
     notify_recent_days: int = 30
     """A status change reaches each channel the buyer used within this many days."""
@@ -141,7 +142,10 @@ class Settings:
 
     var_dir: Path
     database_url: str
-    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_url: str = DEFAULT_RASA_URL
+    rasa_urls: tuple[str, ...] = ()
+    """The Rasa servers the gateway spreads conversations over (:mod:`bot.gateway.rasa`); empty
+    means just ``rasa_url``, else ``rasa_url`` is the first (``refundbot shell`` talks to it)."""
     rasa_token: str = ""
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     tracker_store_url: str = ""
@@ -157,6 +161,15 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     log_format: str = "text"
     """``text`` or ``json`` (one object a line; see :mod:`bot.observability.logs`)."""
+
+    def __post_init__(self) -> None:
+        if self.rasa_urls:
+            object.__setattr__(self, "rasa_url", self.rasa_urls[0])
+
+    @property
+    def rasa_servers(self) -> tuple[str, ...]:
+        """Every Rasa server, in the order given (at least one)."""
+        return self.rasa_urls or (self.rasa_url,)
 
     @property
     def tracker_store(self) -> str:
@@ -178,7 +191,7 @@ class Settings:
         return cls(
             var_dir=var_dir,
             database_url=database_url,
-            rasa_url=env.get("REFUNDBOT_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_urls=rasa_urls(env.get("REFUNDBOT_RASA_URL") or DEFAULT_RASA_URL),
             rasa_token=env.get("REFUNDBOT_RASA_TOKEN") or "",
             action_server_url=env.get(
                 "REFUNDBOT_ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"
@@ -197,6 +210,21 @@ class Settings:
             console=_console(env),
             log_format=_log_format(env),
         )
+
+
+RASA_URL = re.compile(r"https?://(?:[\w.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?(?:/[^\s?#]*)?", re.I)
+
+
+def rasa_urls(raw: str, *, name: str = "REFUNDBOT_RASA_URL") -> tuple[str, ...]:
+    """Read one Rasa server's URL or several, comma-separated, each once."""
+    found: list[str] = []
+    for item in (part.strip().rstrip("/") for part in raw.split(",")):
+        match = RASA_URL.fullmatch(item)
+        if match is None or not 0 < int(match.group(1) or 80) < 65536 or item in found:
+            why = "is named twice" if item in found else "is not a URL like http://127.0.0.1:5005"
+            raise ConfigError(f"{name}: {'an empty entry' if not item else repr(item)} {why}")
+        found.append(item)
+    return tuple(found)
 
 
 def _log_format(env: Mapping[str, str]) -> str:
@@ -321,73 +349,18 @@ def ensure_rasa_token(settings: Settings) -> str:
     """Return the Rasa API token, generating and keeping one under ``var/`` when unset."""
     if settings.rasa_token:
         return settings.rasa_token
-    return _ensure_secret(settings.var_dir / "rasa-token", variable="REFUNDBOT_RASA_TOKEN")
+    from bot.keyfiles import ensure_secret
+
+    return ensure_secret(settings.var_dir / "rasa-token", variable="REFUNDBOT_RASA_TOKEN")
 
 
 def ensure_shop_secret(settings: Settings) -> str:
     """Return the shop's signing secret, generating and keeping one under ``var/`` when unset."""
     if settings.gateway.shop_secret:
         return settings.gateway.shop_secret
-    return _ensure_secret(settings.var_dir / "shop-secret", variable="REFUNDBOT_SHOP_SECRET")
+    from bot.keyfiles import ensure_secret
 
-
-def _new_secret() -> str:
-    """Return 256 random bits as hex: nothing a command line could take for an option."""
-    return secrets.token_hex(32)
-
-
-SECRET_WAIT_SECONDS = 5.0
-
-
-def _ensure_secret(path: Path, *, variable: str) -> str:
-    """Return the secret kept in ``path``, writing a new one if there is none yet.
-
-    Processes starting together (``refundbot token`` twice, the gateway and the command line)
-    must all end up with the same secret. The secret is written and synced in a file of this
-    process's own, then hard-linked into place: the link succeeds for exactly one process and
-    the file appears whole, so the others read the winner's secret.
-    """
-    existing = _read_secret(path)
-    if existing is not None:
-        return existing or _wait_for_secret(path, variable=variable)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = _new_secret()
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(secret + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(draft, path)
-            return secret
-        except FileExistsError:
-            pass
-    finally:
-        draft.unlink(missing_ok=True)
-    return _wait_for_secret(path, variable=variable)
-
-
-def _read_secret(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-
-
-def _wait_for_secret(path: Path, *, variable: str) -> str:
-    # A file another version of this code created and has not written yet reads empty.
-    deadline = time.monotonic() + SECRET_WAIT_SECONDS
-    while True:
-        secret = _read_secret(path)
-        if secret:
-            return secret
-        if time.monotonic() >= deadline:
-            raise ConfigError(
-                f"{path} is empty: delete it to have a new secret generated, or set {variable}"
-            )
-        time.sleep(0.05)
+    return ensure_secret(settings.var_dir / "shop-secret", variable="REFUNDBOT_SHOP_SECRET")
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -3,7 +3,9 @@
 Each conversation has at most one worker draining its queue, so one buyer's messages reach Rasa in
 the order they came and never overlap (Rasa's lock store is not relied upon). A message stays
 ``pending`` in the transcript until Rasa has answered it, so a stop or a Rasa outage loses nothing:
-pending messages are queued again on start, and a failing Rasa is retried with back-off.
+pending messages are queued again on start, and a message no Rasa server takes in is retried
+with back-off. A message a Rasa server took in and then failed on (it may have made the
+turn) is not sent again: the buyer is told it may be unanswered (:mod:`bot.gateway.rasa`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bot.contract import HandoffReason
 from bot.gateway import transcript
 from bot.gateway.models import MessageStatus, SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
-from bot.gateway.rasa import BotReply, RasaClient, RasaUnavailable
+from bot.gateway.rasa import BotReply, RasaClient, RasaNotReached, RasaOutcomeUnknown
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
 from bot.observability import logs
 
@@ -226,7 +228,16 @@ class Router:
         handoff: HandoffReason | None = None
         started, outcome = time.monotonic(), "failed"
         try:
-            replies = await self._ask_rasa(conversation, text, metadata)
+            try:
+                replies = await self._ask_rasa(conversation, text, metadata)
+            except RasaOutcomeUnknown as e:
+                # Rasa may have made the turn: it is not sent again (that could make it twice).
+                log.warning("Rasa failed on message %d after taking it in: %s", message_id, e)
+                await transcript.run_in_session(
+                    self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
+                )
+                await self._outbound.say(conversation.id, messages.text("maybe_unanswered"))
+                return
             asked = next((i for i, reply in enumerate(replies) if reply.handoff), None)
             if asked is not None:
                 # What the bot would say after handing off (the form asking again) is not said:
@@ -271,7 +282,7 @@ class Router:
                 if not done:
                     await self._outbound.say(conversation.id, messages.text("one_moment"))
                 return await request
-            except RasaUnavailable as e:
+            except RasaNotReached as e:
                 log.warning("Rasa unavailable for %s: %s", conversation.id, e)
                 if not told_unavailable:
                     told_unavailable = True

@@ -2,7 +2,7 @@
 
 Names follow Prometheus' conventions: the ``refundbot_`` prefix, the unit last (``_seconds``),
 counters ending in ``_total``. Labels take few values (a channel, a direction, a sender kind, a
-handoff reason, an outcome); a conversation, a buyer or an order is never a label.
+handoff reason, an outcome, a Rasa server); a conversation, a buyer or an order is never a label.
 
 Counts and durations are measured where they happen (:class:`GatewayMetrics`, called by the
 router, the outbound path, the handoff service and the notifier). What sits in a queue is read
@@ -37,6 +37,8 @@ DIRECTIONS = ("in", "out")
 SENDERS = ("buyer", "bot", "agent", "system")
 #: How a turn ended: the bot answered, it handed the buyer to a person, or routing failed.
 TURN_OUTCOMES = ("answered", "handoff", "failed")
+#: What became of one request to one Rasa server (see :mod:`bot.gateway.rasa`).
+RASA_OUTCOMES = ("answered", "not_reached", "outcome_unknown")
 #: States of webhook deliveries that are not done: first try due, being retried, given up.
 WEBHOOK_STATES = ("pending", "retrying", "failed")
 
@@ -68,7 +70,13 @@ class Counted(Protocol):
 class GatewayMetrics:
     """The gateway's counters and histograms, and the registry that exports them."""
 
-    def __init__(self, *, channels: Sequence[str], handoff_reasons: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        channels: Sequence[str],
+        handoff_reasons: Sequence[str] = (),
+        rasa_servers: Sequence[str] = (),
+    ) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.turn_seconds = Histogram(
@@ -97,6 +105,13 @@ class GatewayMetrics:
             "Passes of the status notifier that failed (it retries on its next pass).",
             registry=self.registry,
         )
+        self.rasa_requests = Counter(
+            "refundbot_rasa_requests",
+            "Requests to each Rasa server by outcome: answered, not taken in (moved to the next "
+            "server or retried), or failed after it took them in (not sent again).",
+            ["server", "outcome"],
+            registry=self.registry,
+        )
         # Every series exists from the start at zero, so rates and alerts see no gaps.
         for channel in channels:
             for outcome in TURN_OUTCOMES:
@@ -106,6 +121,9 @@ class GatewayMetrics:
                 self.messages.labels(channel, "out", sender)
         for reason in handoff_reasons:
             self.handoff_wait_seconds.labels(reason)
+        for server in rasa_servers:
+            for outcome in RASA_OUTCOMES:
+                self.rasa_requests.labels(server, outcome)
 
     def turn(self, channel: str, outcome: str, seconds: float) -> None:
         """Count one buyer turn routed to Rasa (the router's hook)."""
@@ -116,6 +134,10 @@ class GatewayMetrics:
         self.messages.labels(
             message.channel.value, message.direction.value, message.sender.value
         ).inc()
+
+    def rasa_request(self, server: str, outcome: str) -> None:
+        """Count one request to a Rasa server (the Rasa client's hook)."""
+        self.rasa_requests.labels(server, outcome).inc()
 
     def handoff_claimed(self, reason: str, waited_seconds: float) -> None:
         """Count an agent taking a waiting conversation (the handoff service's hook)."""
