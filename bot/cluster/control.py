@@ -34,8 +34,10 @@ from bot.supervisor import supervise
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "refundbot.tar.gz"
 #: How long ``stop`` lets the supervisor stop its processes before killing what is left.
 STOP_WAIT_SECONDS = 60.0
-#: How long ``start`` waits for the whole cluster (the supervisor gives each process 180 s).
-START_WAIT_SECONDS = 900.0
+#: How long one process may take to be ready: Rasa servers load the model side by side.
+STARTUP_TIMEOUT_SECONDS = 300.0
+#: How long ``start`` waits for the whole cluster.
+START_WAIT_SECONDS = 1200.0
 
 
 def register(commands: Any) -> None:
@@ -295,7 +297,12 @@ def serve(plan: layout.Plan) -> int:
 
     try:
         return supervise(
-            plan.services, var_dir=plan.var_dir, env=plan.env, on_ready=ready, on_change=changed
+            plan.services,
+            var_dir=plan.var_dir,
+            env=plan.env,
+            startup_timeout=STARTUP_TIMEOUT_SECONDS,
+            on_ready=ready,
+            on_change=changed,
         )
     finally:
         state.remove_state(plan.var_dir)
