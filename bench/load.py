@@ -403,17 +403,21 @@ async def bench(
     service_env: dict[str, dict[str, str]] | None = None,
     gateway_only: bool = True,
     sample: Path | None = None,
+    rasa_workers: int = 1,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Start a stack, warm it up, run every level; return the levels and the run's context.
 
     With ``sample`` (a folder), py-spy samples every process during the levels
     (:mod:`bench.sampling`) and ``profile.md`` there says where the time went.
     """
-    with running_stack(model, profile_gateway=profile, service_env=service_env) as stack:
+    with running_stack(
+        model, profile_gateway=profile, service_env=service_env, rasa_workers=rasa_workers
+    ) as stack:
         pool = AccountPool(stack)
         await pool.fill(max(levels) * 4)
-        # One conversation per path first: Rasa and TensorFlow build their graphs lazily.
-        await run_level(stack, pool, scripts, buyers=2, seconds=1, think=0)
+        # A few conversations per path first: Rasa and TensorFlow build their graphs lazily, in
+        # every Rasa server.
+        await run_level(stack, pool, scripts, buyers=2 * rasa_workers, seconds=1, think=0)
         sampler = Sampler(stack.pids(), sample) if sample is not None else None
         try:
             results = await run_levels(
@@ -428,6 +432,7 @@ async def bench(
             "machine": machine(),
             "pids": stack.pids(),
             "service_env": service_env or {},
+            "rasa_workers": rasa_workers,
         }
     return results, context
 
@@ -496,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SERVICE:NAME=VALUE",
         help="extra environment for a service (actions, rasa, gateway); repeatable",
     )
+    parser.add_argument(
+        "--rasa-workers", type=int, default=1, help="Rasa servers behind the gateway"
+    )
     parser.add_argument("--max-p95-ratio", type=float, default=Targets.max_p95_ratio)
     parser.add_argument("--min-conversations-per-minute", type=float,
                         default=Targets.min_conversations_per_minute)  # fmt: skip
@@ -527,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         bench(
             args.model, scripts, levels=levels, seconds=args.seconds, think=args.think,
             profile=profile, service_env=service_env, gateway_only=not args.no_gateway_only,
-            sample=args.out if args.sample else None,
+            sample=args.out if args.sample else None, rasa_workers=args.rasa_workers,
         )
     )  # fmt: skip
     if profile is not None and profile.exists():

@@ -117,6 +117,7 @@ def running_stack(
     service_env: dict[str, dict[str, str]] | None = None,
     service_cwd: dict[str, Path] | None = None,
     only: Collection[str] | None = None,
+    rasa_workers: int = 1,
 ) -> Iterator[Stack]:
     """Start actions, Rasa and the gateway on a fresh seeded database; stop them on exit.
 
@@ -131,6 +132,7 @@ def running_stack(
             (``python -m`` imports from it first).
         only: Start only these services (e.g. tests that run the gateway in their own
             event loop start ``actions`` and ``rasa``).
+        rasa_workers: Rasa servers to start (``rasa``, ``rasa-2``, … on consecutive ports).
 
     Raises:
         StackError: a process did not become healthy in time.
@@ -155,7 +157,7 @@ def running_stack(
     prepare_database(database_url)
     started: list[Process] = []
     try:
-        for service in services(settings, model):
+        for service in services(settings, model, rasa_workers=rasa_workers):
             if only is not None and service.name not in only:
                 continue
             if profile_gateway is not None and service.name == "gateway":

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the action server, Rasa and the gateway; keep them up until Ctrl-C",
     )
     run.add_argument("--model", type=Path, default=None, help="trained model (.tar.gz)")
+    run.add_argument(
+        "--rasa-workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="Rasa servers to start, on REFUNDBOT_RASA_URL's port and the next ones (default: 1)",
+    )
     run.set_defaults(handler=_run)
 
     token = commands.add_parser(
@@ -202,10 +209,20 @@ def _refunds_sweep(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.run import run_all
 
-    return run_all(settings, model=args.model)
+    return run_all(settings, model=args.model, rasa_workers=args.rasa_workers)
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:

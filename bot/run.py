@@ -1,7 +1,8 @@
 """``refundbot run``: start every process of the assistant, keep them running, stop them all.
 
-The action server, Rasa and the gateway start one after the other under the supervisor
-(:mod:`bot.supervisor`), each once the previous one answers its health URL, with their output in
+The action server, Rasa (one server or more, started together) and the gateway start one after
+the other under the supervisor (:mod:`bot.supervisor`), each once the previous one answers its
+health URL, with their output in
 ``var/log/<name>.log``; one that dies after it was ready is restarted with a back-off while the
 others keep running, and ``var/processes.json`` (:mod:`bot.processes`), which the gateway's
 ``GET /health`` shows, says what runs. Ctrl-C (SIGINT) or SIGTERM stops every process that was
@@ -55,17 +56,61 @@ def rasa_endpoints(settings: Settings) -> dict[str, Any]:
     return endpoints
 
 
-def services(settings: Settings, model: Path) -> list[Service]:
-    """Return the processes of the assistant, in start order."""
+def default_rasa_workers() -> int:
+    """Return how many Rasa servers ``refundbot run`` starts when not told: one.
+
+    See README, "Performance", for what a second one did on a 2-core machine.
+    """
+    return 1
+
+
+def rasa_urls(settings: Settings, workers: int) -> list[str]:
+    """Return the URLs of ``workers`` Rasa servers: ``REFUNDBOT_RASA_URL``'s port and the next."""
+    scheme_host, port = settings.rasa_url.rsplit(":", 1)
+    return [f"{scheme_host}:{int(port) + i}" for i in range(workers)]
+
+
+def services(settings: Settings, model: Path, *, rasa_workers: int = 1) -> list[Service]:
+    """Return the processes of the assistant, in start order.
+
+    ``rasa_workers`` Rasa servers listen on the port of ``REFUNDBOT_RASA_URL`` and the ones after
+    it, with the same endpoints file, named ``rasa``, ``rasa-2``, … and started together; the
+    gateway gets all their URLs and gives each conversation a home server
+    (:mod:`bot.gateway.rasa`).
+
+    With the default SQLite tracker store they all use one file, ``var/rasa-tracker.db``, rather
+    than a file each. Rasa's SQL tracker store keeps nothing between turns in memory (it reads
+    the conversation's events at the start of a turn and appends the new ones at the end), and
+    SQLite lets one process write at a time while the others wait for its lock (up to 5 s, far
+    longer than a turn's few inserts). A conversation's turns all go to its home server, one at
+    a time (the gateway's router), so two processes never write one conversation at once; when
+    its home server is down, the next one reads the same events and the form goes on where it
+    was. Files of their own would make that failover start the conversation over. Without Redis
+    each Rasa server's lock store is its own, in memory, which is enough because the one
+    gateway sends a conversation's turns one after the other; several gateways need
+    ``REFUNDBOT_REDIS_URL`` (the Redis lock store).
+    """
+    if rasa_workers < 1:
+        raise ValueError("at least one Rasa server is needed")
     token = ensure_rasa_token(settings)
     endpoints_file = write_endpoints(settings, settings.var_dir / "endpoints.yml")
     action_port = int(settings.action_server_url.rsplit(":", 1)[1].split("/", 1)[0])
-    rasa_port = int(settings.rasa_url.rsplit(":", 1)[1])
-    return [
-        action_server("actions", action_port),
-        rasa_server("rasa", rasa_port, model=model, token=token, endpoints_file=endpoints_file),
-        gateway("gateway", settings.gateway.port, token=token),
+    urls = rasa_urls(settings, rasa_workers)
+    rasa = [
+        rasa_server(
+            "rasa" if i == 0 else f"rasa-{i + 1}",
+            int(url.rsplit(":", 1)[1]),
+            model=model,
+            token=token,
+            endpoints_file=endpoints_file,
+        )
+        for i, url in enumerate(urls)
     ]
+    for server in rasa[1:]:
+        server.together = True
+    front = gateway("gateway", settings.gateway.port, token=token)
+    front.env["REFUNDBOT_RASA_URL"] = ",".join(urls)
+    return [action_server("actions", action_port), *rasa, front]
 
 
 #: Rasa's and TensorFlow's chatter that no process of the assistant needs.
@@ -120,15 +165,27 @@ def _python() -> str:
     return str(Path(sys.executable).parent / "python")
 
 
-def run_all(settings: Settings, *, model: Path | None = None) -> int:
-    """Start every service, print where to go, keep them running until Ctrl-C; return a status."""
+def run_all(
+    settings: Settings, *, model: Path | None = None, rasa_workers: int | None = None
+) -> int:
+    """Start every service, print where to go, keep them running until Ctrl-C; return a status.
+
+    ``rasa_workers`` Rasa servers are started (default :func:`default_rasa_workers`).
+    """
     model = model or DEFAULT_MODEL
     if not model.exists():
         print(f"refundbot: no trained model at {model}; run `make train` first", file=sys.stderr)
         return 2
+    if len(settings.rasa_servers) > 1:
+        print(
+            "refundbot: `refundbot run` starts its own Rasa servers: give REFUNDBOT_RASA_URL one"
+            " URL (the first port) and --rasa-workers N",
+            file=sys.stderr,
+        )
+        return 2
     api_key = _demo_api_key(settings) if settings.gateway.demo_shop else None
     return supervise(
-        services(settings, model),
+        services(settings, model, rasa_workers=rasa_workers or default_rasa_workers()),
         var_dir=settings.var_dir,
         env={
             "REFUNDBOT_DATABASE_URL": settings.database_url,
@@ -153,6 +210,8 @@ def _demo_api_key(settings: Settings) -> str:
 
 def _print_banner(settings: Settings, started: list[Service], api_key: str | None) -> None:
     names = ", ".join(s.name for s in started)
+    rasa_count = sum(1 for s in started if s.name.startswith("rasa"))
+    more_rasa = f"   (and {rasa_count - 1} more on the next ports)" if rasa_count > 1 else ""
     key = f"\n  Shop API key:  {api_key}" if api_key else ""
     shop = f"http://{settings.gateway.host}:{settings.gateway.port}/"
     demo = (
@@ -170,7 +229,7 @@ The refund assistant is running ({names}).
   Chat in this terminal, as demo customer Ana (c-1001):   make shell
   As another customer, or anonymously:                    make shell CUSTOMER=c-1002
                                                           make shell CUSTOMER=
-  Rasa REST channel:  POST {settings.rasa_url}/webhooks/rest/webhook
+  Rasa REST channel:  POST {settings.rasa_url}/webhooks/rest/webhook{more_rasa}
   Refund applications:  .venv/bin/refundbot refunds list
 
 Press Ctrl-C to stop everything.

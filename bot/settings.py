@@ -145,10 +145,9 @@ class Settings:
     var_dir: Path
     database_url: str
     rasa_url: str = DEFAULT_RASA_URL
-    """The first Rasa server (the one ``refundbot shell`` talks to)."""
     rasa_urls: tuple[str, ...] = ()
-    """Every Rasa server the gateway spreads conversations over (:mod:`bot.gateway.rasa`);
-    empty means just ``rasa_url``. When set, ``rasa_url`` is its first entry."""
+    """The Rasa servers the gateway spreads conversations over (:mod:`bot.gateway.rasa`); empty
+    means just ``rasa_url``, else ``rasa_url`` is the first (``refundbot shell`` talks to it)."""
     rasa_token: str = ""
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     tracker_store_url: str = ""
@@ -207,30 +206,18 @@ class Settings:
         )
 
 
-def rasa_urls(raw: str, *, name: str = "REFUNDBOT_RASA_URL") -> tuple[str, ...]:
-    """Read one Rasa server's URL or a comma-separated list of them (``http://host:port``).
+RASA_URL = re.compile(r"https?://(?:[\w.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?(?:/[^\s?#]*)?", re.I)
 
-    Each entry is a base URL: http or https, a host, an optional port and path, nothing else;
-    the same server twice is refused (it would get twice the conversations).
-    """
+
+def rasa_urls(raw: str, *, name: str = "REFUNDBOT_RASA_URL") -> tuple[str, ...]:
+    """Read one Rasa server's URL or several, comma-separated (none twice: it would get twice
+    the conversations)."""
     found: list[str] = []
-    for item in raw.split(","):
-        item = item.strip().rstrip("/")
-        if not item:
-            raise ConfigError(
-                f"{name} has an empty entry in {raw!r}: give URLs separated by commas,"
-                " like http://127.0.0.1:5005,http://127.0.0.1:5006"
-            )
-        match = re.fullmatch(
-            r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(/[^\s?#]*)?", item
-        )
-        if match is None or (match.group(3) is not None and not 0 < int(match.group(3)) < 65536):
-            raise ConfigError(
-                f"{name}: {item!r} is not a Rasa server URL like http://127.0.0.1:5005"
-                " (scheme, host, optional port and path; no query)"
-            )
-        if item in found:
-            raise ConfigError(f"{name} names {item!r} twice")
+    for item in (part.strip().rstrip("/") for part in raw.split(",")):
+        match = RASA_URL.fullmatch(item)
+        if match is None or not 0 < int(match.group(1) or 80) < 65536 or item in found:
+            why = "is named twice" if item in found else "is not a URL like http://127.0.0.1:5005"
+            raise ConfigError(f"{name}: {'an empty entry' if not item else repr(item)} {why}")
         found.append(item)
     return tuple(found)
 

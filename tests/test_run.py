@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -136,6 +137,115 @@ def test_rasa_takes_a_token_that_begins_with_a_dash_as_its_value(tmp_path: Path)
     python, dash_m, module, *arguments = rasa.argv
     assert (dash_m, module) == ("-m", "bot.rasa_server")
     assert create_argument_parser().parse_args(arguments).auth_token == token
+
+
+def test_several_rasa_workers_listen_on_consecutive_ports_and_the_gateway_gets_them_all(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "model.tar.gz"
+    model.touch()
+    started = services(settings(tmp_path, REFUNDBOT_RASA_URL="http://127.0.0.1:6005"), model,
+                       rasa_workers=3)  # fmt: skip
+    assert [s.name for s in started] == ["actions", "rasa", "rasa-2", "rasa-3", "gateway"]
+    parsed = [create_argument_parser().parse_args(s.argv[3:]) for s in started[1:4]]
+    assert [p.port for p in parsed] == [6005, 6006, 6007]
+    assert {p.endpoints for p in parsed} == {str(tmp_path / "endpoints.yml")}
+    assert [s.health_url.split("?")[0] for s in started[1:4]] == [
+        f"http://127.0.0.1:{port}/status" for port in (6005, 6006, 6007)
+    ]
+    gateway = Settings.from_env({"REFUNDBOT_VAR_DIR": str(tmp_path), **started[-1].env})
+    assert gateway.rasa_servers == (
+        "http://127.0.0.1:6005",
+        "http://127.0.0.1:6006",
+        "http://127.0.0.1:6007",
+    )
+
+
+def test_run_refuses_a_list_of_rasa_urls_and_a_zero_worker_count(tmp_path: Path) -> None:
+    model = tmp_path / "model.tar.gz"
+    model.touch()
+    env = {
+        **os.environ,
+        "REFUNDBOT_VAR_DIR": str(tmp_path),
+        "REFUNDBOT_RASA_URL": "http://127.0.0.1:6005,http://127.0.0.1:6006",
+    }
+    command = [sys.executable, "-m", "bot.cli", "run", "--model", str(model)]
+    listed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 2
+    assert "--rasa-workers" in listed.stderr
+    env.pop("REFUNDBOT_RASA_URL")
+    zero = subprocess.run(
+        [*command, "--rasa-workers", "0"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert zero.returncode == 2
+    assert "--rasa-workers: must be at least 1, got 0" in zero.stderr
+
+
+WRITER = """
+import asyncio, sys, yaml
+from pathlib import Path
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.utils.endpoints import EndpointConfig
+
+config = yaml.safe_load(Path(sys.argv[1]).read_text())["tracker_store"]
+store = TrackerStore.create(
+    EndpointConfig(type=config.pop("type"), **config), domain=Domain.load(sys.argv[2])
+)
+name, turns = sys.argv[3], int(sys.argv[4])
+Path(sys.argv[5]).touch()  # ready
+while not Path(sys.argv[6]).exists():  # both start writing at once
+    pass
+
+async def main() -> None:
+    for i in range(turns):
+        conversation = f"{name}-{i % 5}"
+        tracker = await store.retrieve(conversation) or await store.create_tracker(conversation)
+        tracker.update(UserUttered(f"{name} {i}"))
+        tracker.update(SlotSet("order_id", f"{name}-{i}"))
+        await store.save(tracker)
+
+asyncio.run(main())
+"""
+
+
+def test_rasa_processes_share_one_sqlite_tracker_file(tmp_path: Path) -> None:
+    """Two Rasa processes' tracker stores write one SQLite file at once and lose nothing.
+
+    Each writes its own conversations, as two Rasa servers do for their home conversations. (A
+    conversation moved to the other server reads what the first one saved: see
+    ``test_sqlite_tracker_store_keeps_conversations``.)
+    """
+    model = tmp_path / "model.tar.gz"
+    model.touch()
+    services(settings(tmp_path), model, rasa_workers=2)
+    endpoints = tmp_path / "endpoints.yml"
+    go = tmp_path / "go"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(endpoints), str(PROJECT_ROOT / "domain.yml"),
+             name, "40", str(tmp_path / f"{name}.ready"), str(go)],
+            cwd=PROJECT_ROOT,
+        )
+        for name in ("one", "two")
+    ]  # fmt: skip
+    try:
+        wait_until(lambda: all((tmp_path / f"{n}.ready").exists() for n in ("one", "two")), 120)
+        go.touch()
+        assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    finally:
+        for writer in writers:
+            if writer.poll() is None:
+                writer.kill()
+    store = tracker_store(rasa_endpoints(settings(tmp_path)))
+    for name in ("one", "two"):
+        said = []
+        for conversation in [f"{name}-{i}" for i in range(5)]:
+            tracker = asyncio.run(store.retrieve(conversation))
+            assert tracker is not None
+            said += [e.text for e in tracker.events if isinstance(e, UserUttered)]
+        assert sorted(said, key=lambda t: int(t.split()[1])) == [f"{name} {i}" for i in range(40)]
 
 
 # --- The supervisor, with small fake services (tests/fake_service.py) instead of Rasa --------

@@ -34,6 +34,7 @@ from telegram.ext import (
 )
 from telegram.helpers import escape_markdown
 
+from bot.channels import polling
 from bot.channels.splitting import split_text
 from bot.clock import utcnow
 from bot.gateway import evidence, identity, inputs, transcript
@@ -143,21 +144,15 @@ class TelegramChannel:
         When the Bot API cannot be reached or refuses the token, the error is logged and the
         gateway runs on without Telegram (``/health`` reports it) rather than not at all.
         """
-        gateway = self._settings.gateway
-        app = self.application
-        started = False
+        app, started = self.application, False
         try:
             async with app:
                 try:
                     await self._register_webhook()
                     await app.start()
-                    if app.updater is not None:
-                        await app.updater.start_polling(
-                            timeout=gateway.telegram_poll_timeout_seconds,
-                            allowed_updates=Update.ALL_TYPES,
-                        )
                     started = True
-                    yield
+                    async with polling.turn_of(app.updater, self._settings):
+                        yield
                 finally:
                     await self._stop()
         except TelegramError:
@@ -274,7 +269,7 @@ class TelegramChannel:
     async def _once(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop an update taken in before, or of a chat over its rate limit (told once a window)."""
         if (chat := update.effective_chat) is not None and chat.type == "private":
-            verdict = self._limits.check(conversation_id_of(chat.id))
+            verdict = await self._limits.take(conversation_id_of(chat.id))
             if not verdict.allowed:
                 if verdict.tell:
                     await self._say(chat.id, text("rate_limited"))

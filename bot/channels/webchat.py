@@ -153,7 +153,7 @@ class WebChat:
         except identity.InvalidToken:
             return _upload_error(403, text("upload.bad_session"), cors)
         address = addresses.client_address(request, self._trusted)
-        if not self._limits.check(conversation_id, address).allowed:
+        if not (await self._limits.take(conversation_id, address)).allowed:
             return _upload_error(429, text("rate_limited"), cors)
         evidence_dir = settings.var_dir / "evidence"
 
@@ -405,7 +405,7 @@ class WebChat:
 
     async def _take(self, ws: web.WebSocketResponse, inbound: Inbound) -> None:
         address = ws.get(ADDRESS)
-        if not self._limits.check(inbound.conversation_id, address).allowed:
+        if not (await self._limits.take(inbound.conversation_id, address)).allowed:
             await _error(ws, "rate_limited", text("rate_limited"), inbound.client_id)
             return
         message = await self._router.receive(replace(inbound, client_address=address))

@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> web.Application:
     # The shop API's errors are problem+json, those of the middlewares after it included.
     app = web.Application(middlewares=[api_problems.problems, inputs.readable_paths])
     app[keys.SETTINGS] = settings
-    app[keys.LIMITS] = RateLimits.of(settings.gateway)
+    app[keys.LIMITS] = RateLimits.of(settings.gateway, settings.redis_url)
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.TELEGRAM] = None
     fanout = FanOut(settings.redis_url) if settings.redis_url else None
@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_database, _http, _routing, _fanout, _telegram, _notifier, _webhooks])
     # Open sockets would hold a graceful stop for its whole timeout; widgets reconnect anyway.
     app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal/aiohttp stubs disagree
+    app.on_cleanup.append(_close_limits)  # type: ignore[arg-type]
     views.setup_routes(app)
     if settings.gateway.demo_shop:
         demo_shop.setup(app)
@@ -77,6 +78,10 @@ async def _close_sockets(app: web.Application) -> None:
     if webchat is not None:
         await webchat.close()
     await app[console_keys.HUB].close()
+
+
+async def _close_limits(app: web.Application) -> None:
+    await app[keys.LIMITS].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -5,6 +5,9 @@ made it. The notifier reads the rows past a persisted cursor and, through the ou
 writes the buyer's message to the transcript of each conversation it goes to and moves the
 cursor in the same transaction, then delivers it there. So each change is told at most once per
 conversation, even across restarts; a web buyer who is offline sees it in the history on return.
+Several gateways each run a notifier: the cursor row is read ``FOR UPDATE`` in the transaction
+that writes the messages (on SQLite the write lock does the same), so one pass at a time takes a
+batch and the next starts past it; each message goes out from the gateway that wrote it.
 
 Where it goes (:func:`bot.gateway.transcript.conversations_to_tell`): every channel the customer
 used (wrote in, or was taken up by a person) in the last ``notify_recent_days`` (30) days, once
@@ -30,6 +33,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
@@ -113,6 +117,18 @@ def start_cursor(session: Session) -> int:
         session.add(row)
         session.flush()
     return int(row.position)
+
+
+async def ensure_cursor(sessions: sessionmaker) -> int:
+    """Return the cursor's position, creating it if needed (:func:`start_cursor`).
+
+    Gateways starting at once on a new database both try to create it; the one that comes
+    second reads what the first one made.
+    """
+    try:
+        return await transcript.run_in_session(sessions, start_cursor)
+    except IntegrityError:
+        return await transcript.run_in_session(sessions, start_cursor)
 
 
 def take_batch(session: Session, *, recent: dt.timedelta = RECENT) -> list[Outgoing]:
@@ -224,7 +240,7 @@ async def notifier(
     Every ``sweep_seconds`` it also approves overdue applications, whose events it then
     delivers like any other change. ``on_failure`` is called after a pass fails (the metrics).
     """
-    await transcript.run_in_session(sessions, start_cursor)
+    await ensure_cursor(sessions)
 
     async def loop() -> None:
         next_sweep = time.monotonic() + sweep_seconds

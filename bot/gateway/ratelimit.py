@@ -6,19 +6,34 @@ a client address likewise ``per_address`` (several buyers may share one address 
 NAT). A message over a limit is refused before it is recorded or sent to Rasa. A limit of 0
 is no limit.
 
-The buckets live in this process's memory, the least recently used dropped beyond
-``max_keys``: several gateways behind a load balancer each count on their own (shared limits
-belong in Redis, with the rest of the cluster's state).
+Without Redis the buckets live in this process's memory (:class:`RateLimits`), the least
+recently used dropped beyond ``max_keys``. With ``REFUNDBOT_REDIS_URL`` (:class:`SharedRateLimits`)
+the same buckets live in Redis, taken and refilled by one Lua script on Redis's clock, so
+gateways behind a load balancer share one budget per sender and per address. When Redis cannot
+answer, a gateway logs a warning (once per quiet period) and limits with its own in-memory
+buckets until Redis answers again: a sender then gets at most the limit on each gateway,
+never an unlimited rate, and no message waits longer than the short Redis timeout.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
 from bot.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+#: Redis calls give up after this long: a hung Redis holds a message no longer.
+REDIS_TIMEOUT_SECONDS = 0.5
+#: After Redis failed, this long with the local buckets only (one timeout per period at most).
+QUIET_SECONDS = 5.0
 
 
 @dataclass
@@ -58,25 +73,39 @@ class RateLimits:
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
     @classmethod
-    def of(cls, settings: GatewaySettings) -> RateLimits:
-        """Return the limits the settings give."""
-        return cls(
-            per_sender=settings.rate_limit_messages,
-            per_address=settings.rate_limit_address_messages,
-            seconds=float(settings.rate_limit_seconds),
-        )
+    def of(cls, settings: GatewaySettings, redis_url: str = "") -> RateLimits:
+        """Return the limits the settings give: shared through Redis when there is a URL."""
+        per_sender, per_address = settings.rate_limit_messages, settings.rate_limit_address_messages
+        seconds = float(settings.rate_limit_seconds)
+        if redis_url:
+            return SharedRateLimits(
+                redis_url, per_sender=per_sender, per_address=per_address, seconds=seconds
+            )
+        return cls(per_sender=per_sender, per_address=per_address, seconds=seconds)
 
-    def check(self, sender: str, address: str | None = None) -> Verdict:
+    async def take(self, sender: str, address: str | None = None) -> Verdict:
         """Take one message of ``sender`` (from ``address``) if both limits allow it."""
-        now = self._clock()
-        self._forget_idle(now)
+        return self.check(sender, address)
+
+    async def close(self) -> None:
+        """Let go of what the limits hold outside this process (nothing here)."""
+
+    def _limited(self, sender: str, address: str | None) -> list[tuple[str, int]]:
+        """Return the buckets a message of ``sender`` from ``address`` takes from."""
+        if self._seconds <= 0:
+            return []
         checks = [(f"s:{sender}", self._per_sender)]
         if address:
             checks.append((f"a:{address}", self._per_address))
+        return [(key, capacity) for key, capacity in checks if capacity > 0]
+
+    def check(self, sender: str, address: str | None = None) -> Verdict:
+        """Take one message of ``sender`` from this process's own buckets if both allow it."""
+        now = self._clock()
+        self._forget_idle(now)
         buckets = [
             (self._bucket(key, capacity, now), capacity)
-            for key, capacity in checks
-            if capacity > 0 and self._seconds > 0
+            for key, capacity in self._limited(sender, address)
         ]
         if all(bucket.tokens >= 1 for bucket, _ in buckets):
             for bucket, _ in buckets:
@@ -110,3 +139,83 @@ class RateLimits:
             if now - oldest.at < self._seconds:
                 return
             del self._buckets[key]
+
+
+#: Takes one token from every bucket in KEYS (but the last) if each has one, refilling them
+#: first; else sets the last key (the sender's "told" mark) if it is not set. ARGV: the window in
+#: milliseconds, then each bucket's capacity. Returns 0 (allowed), 1 (refused) or 2 (refused,
+#: tell the sender). A bucket is a hash of its tokens and when they were counted (ms, Redis's
+#: clock); it expires once it would be full again.
+TAKE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local n = #KEYS - 1
+local tokens = {}
+local allowed = true
+for i = 1, n do
+  local capacity = tonumber(ARGV[i + 1])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+  local have = tonumber(state[1])
+  if have == nil then
+    have = capacity
+  else
+    have = math.min(capacity, have + math.max(0, now - tonumber(state[2])) * capacity / window)
+  end
+  tokens[i] = have
+  if have < 1 then allowed = false end
+end
+if allowed then
+  for i = 1, n do
+    redis.call('HSET', KEYS[i], 'tokens', tostring(tokens[i] - 1), 'at', now)
+    redis.call('PEXPIRE', KEYS[i], window)
+  end
+  return 0
+end
+if redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', window) then return 2 end
+return 1
+"""
+
+
+class SharedRateLimits(RateLimits):
+    """The same limits, counted in Redis for every gateway; the local buckets when it fails."""
+
+    def __init__(
+        self, redis_url: str, *, per_sender: int, per_address: int, seconds: float
+    ) -> None:
+        super().__init__(per_sender=per_sender, per_address=per_address, seconds=seconds)
+        self._redis = aioredis.Redis.from_url(
+            redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        self._script = self._redis.register_script(TAKE_SCRIPT)
+        self._quiet_until = 0.0
+
+    async def take(self, sender: str, address: str | None = None) -> Verdict:
+        """Take one message from the shared buckets; from this gateway's own if Redis fails."""
+        buckets = self._limited(sender, address)
+        if not buckets:
+            return Verdict(allowed=True)
+        if time.monotonic() >= self._quiet_until:
+            keys = [f"refundbot:ratelimit:{key}" for key, _ in buckets]
+            keys.append(f"refundbot:ratelimit:told:{sender}")
+            window_ms = max(1, round(self._seconds * 1000))
+            try:
+                outcome = await self._script(
+                    keys=keys, args=[window_ms, *(capacity for _, capacity in buckets)]
+                )
+            except (RedisError, OSError) as e:
+                self._quiet_until = time.monotonic() + QUIET_SECONDS
+                log.warning(
+                    "Redis unreachable (%r): rate limits are this gateway's own for %.0f s",
+                    e,
+                    QUIET_SECONDS,
+                )
+            else:
+                return Verdict(allowed=outcome == 0, tell=outcome == 2)
+        return self.check(sender, address)
+
+    async def close(self) -> None:
+        """Close the connections to Redis."""
+        await self._redis.close(close_connection_pool=True)

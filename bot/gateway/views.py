@@ -94,6 +94,10 @@ async def health(request: web.Request) -> web.Response:
             "ok": channel is not None and bool(channel.application.running),
             "mode": settings.gateway.telegram_mode,
         }
+        if settings.gateway.telegram_mode == "polling":
+            # One gateway polls (bot.channels.polling); the others stand by.
+            updater = channel.application.updater if channel is not None else None
+            checks["telegram"]["polling"] = updater is not None and bool(updater.running)
     ok = all(check["ok"] for check in checks.values())
     status = 200 if ok else 503
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}

@@ -47,18 +47,19 @@ def test_rasa_url_takes_one_server_or_a_list(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        ("http://127.0.0.1:5005,", "empty entry"),
-        ("http://127.0.0.1:5005,,http://127.0.0.1:5006", "empty entry"),
-        ("127.0.0.1:5005", "'127.0.0.1:5005' is not a Rasa server URL"),
-        ("http://127.0.0.1:5005 http://127.0.0.1:5006", "is not a Rasa server URL"),
-        ("http://127.0.0.1:99999", "is not a Rasa server URL"),
-        ("ftp://rasa:21", "is not a Rasa server URL"),
-        ("http://rasa:5005/?token=x", "is not a Rasa server URL"),
-        ("http://rasa:5005,http://rasa:5005/", "names 'http://rasa:5005' twice"),
+        ("http://127.0.0.1:5005,", "an empty entry is not a URL"),
+        ("http://127.0.0.1:5005,,http://127.0.0.1:5006", "an empty entry is not a URL"),
+        ("127.0.0.1:5005", "'127.0.0.1:5005' is not a URL like http://127.0.0.1:5005"),
+        ("http://127.0.0.1:5005 http://127.0.0.1:5006", "is not a URL"),
+        ("http://127.0.0.1:99999", "is not a URL"),
+        ("http://127.0.0.1:0", "is not a URL"),
+        ("ftp://rasa:21", "is not a URL"),
+        ("http://rasa:5005/?token=x", "is not a URL"),
+        ("http://rasa:5005,http://rasa:5005/", "'http://rasa:5005' is named twice"),
     ],
 )
 def test_a_bad_rasa_url_entry_is_named(raw: str, says: str) -> None:
-    with pytest.raises(ConfigError, match="REFUNDBOT_RASA_URL") as caught:
+    with pytest.raises(ConfigError, match="REFUNDBOT_RASA_URL: ") as caught:
         rasa_urls(raw)
     assert says in str(caught.value)
 
