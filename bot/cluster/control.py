@@ -94,27 +94,27 @@ def start(settings: Settings, args: argparse.Namespace) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"starting the cluster (supervisor log: {log_path})", flush=True)
     with log_path.open("ab") as log:
-        daemon = subprocess.Popen(
+        # It forks the supervisor off and prints its pid: the supervisor is nobody's child here.
+        starter = subprocess.Popen(
             [sys.executable, "-m", "bot.cluster"],
             cwd=PROJECT_ROOT,
             stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=log,
             start_new_session=True,
         )
-    assert daemon.stdin is not None
-    daemon.stdin.write(json.dumps(plan.to_json()).encode())
-    daemon.stdin.close()
+        out, _ = starter.communicate(json.dumps(plan.to_json()).encode(), timeout=60)
+    supervisor = state.record(int(out.decode().strip() or 0))
     try:
-        return _await_ready(daemon, var_dir, log_path, settings)
+        return _await_ready(supervisor, var_dir, log_path, settings)
     except KeyboardInterrupt:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait()
+        if state.running(supervisor):
+            os.kill(supervisor["pid"], signal.SIGTERM)
         return 130
 
 
 def _await_ready(
-    daemon: subprocess.Popen[bytes], var_dir: Path, log_path: Path, settings: Settings
+    supervisor: dict[str, Any], var_dir: Path, log_path: Path, settings: Settings
 ) -> int:
     deadline = time.monotonic() + START_WAIT_SECONDS
     while time.monotonic() < deadline:
@@ -122,7 +122,7 @@ def _await_ready(
         if current is not None and current.get("ready"):
             _print_banner(current, settings)
             return 0
-        if daemon.poll() is not None:
+        if not state.running(supervisor):
             print("refundbot: the cluster did not start.", file=sys.stderr)
             tail = log_path.read_text(errors="replace").splitlines()[-40:]
             print(f"last lines of {log_path}:", file=sys.stderr)
@@ -131,7 +131,7 @@ def _await_ready(
             return 1
         time.sleep(0.5)
     print(f"refundbot: the cluster was not ready in {START_WAIT_SECONDS:g} s", file=sys.stderr)
-    daemon.send_signal(signal.SIGTERM)
+    os.kill(supervisor["pid"], signal.SIGTERM)
     return 1
 
 

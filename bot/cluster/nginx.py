@@ -133,6 +133,9 @@ http {{
             proxy_pass http://refundbot_actions;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            # Rasa sends the whole tracker with each call: keep it in memory, not a temp file.
+            client_body_buffer_size 1m;
+            client_max_body_size 16m;
             proxy_read_timeout {ACTION_TIMEOUT_SECONDS}s;
             proxy_next_upstream error timeout;
         }}
