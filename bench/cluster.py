@@ -109,6 +109,14 @@ def _drop_database(base: str, name: str) -> None:
         make_url(base).set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
     )
     with admin.connect() as conn:
+        # A connection of a process that was just stopped may not have been noticed yet.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
