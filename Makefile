@@ -55,6 +55,20 @@ run: $(VENV)/.installed train db ## Build what is needed and start the assistant
 	@echo "Demo mode: webhooks may point to this machine and private networks (REFUNDBOT_WEBHOOK_ALLOW_PRIVATE=true)."
 	REFUNDBOT_DEMO_SHOP=true REFUNDBOT_WEBHOOK_ALLOW_PRIVATE=true $(BIN)/refundbot run --model $(MODEL)
 
+.PHONY: cluster
+cluster: $(VENV)/.installed train ## Start 2 gateways, 2 Rasa and 2 action servers behind nginx, on PostgreSQL and Redis (demo shop on)
+	@echo "Demo mode: the demo shop page signs anyone in as any demo customer (REFUNDBOT_DEMO_SHOP=true)."
+	@echo "Demo mode: webhooks may point to this machine and private networks (REFUNDBOT_WEBHOOK_ALLOW_PRIVATE=true)."
+	REFUNDBOT_DEMO_SHOP=true REFUNDBOT_WEBHOOK_ALLOW_PRIVATE=true $(BIN)/refundbot cluster start --model $(MODEL)
+
+.PHONY: cluster-stop
+cluster-stop: ## Stop every process `make cluster` started, and nothing else
+	$(BIN)/refundbot cluster stop
+
+.PHONY: nginx
+nginx: ## Install Debian's nginx for `make cluster` and its test (needs root)
+	bash scripts/install-nginx.sh
+
 .PHONY: shell
 shell: $(VENV)/.installed ## Chat in the terminal with the running assistant (CUSTOMER=c-1002; empty = anonymous)
 	$(BIN)/refundbot shell --customer "$(CUSTOMER)"
@@ -158,6 +172,15 @@ bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
 		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) $(BENCH_FLAGS)
+
+# `make bench-cluster`: the same load against one process of each and against `make cluster`'s
+# processes (PostgreSQL, Redis and nginx needed), one after the other, in one run.
+BENCH_CLUSTER_LEVELS ?= 5,10,20,40
+
+.PHONY: bench-cluster
+bench-cluster: $(VENV)/.installed $(MODEL) ## Measure conversations/min at p95 <= 300 ms: one process of each vs the cluster (results/bench_cluster.md)
+	$(BIN)/python -m bench.cluster --model $(MODEL) --out results \
+		--levels $(BENCH_CLUSTER_LEVELS) --seconds $(BENCH_SECONDS) --max-p95-ms $(BENCH_MAX_P95_MS)
 
 .PHONY: bench-report
 bench-report: $(VENV)/.installed ## Time `refundbot report` on 10,000 generated conversations (target < 2 s; results/report_bench.json)

@@ -288,13 +288,16 @@ class WidgetBuyer:
             self._last = turn.replies
         return turn
 
-    async def rejoin(self) -> Turn:
-        """Close the socket, open a new one and say hello with the signed session again."""
+    async def rejoin(self, ws_url: str | None = None) -> Turn:
+        """Close the socket, open a new one and say hello with the signed session again.
+
+        With ``ws_url``, the new socket goes there (another gateway, or the load balancer).
+        """
         turn = Turn(sent="(comes back to the chat)")
         if self._reconnect is None:
             turn.error = "this buyer cannot reconnect"
             return turn
-        http, ws_url = self._reconnect
+        http, ws_url = self._reconnect[0], ws_url or self._reconnect[1]
         before = self.conversation_id
         await self.close()
         self._ws = await http.ws_connect(ws_url, heartbeat=None)

@@ -104,10 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     shell.set_defaults(handler=_shell)
 
     from bot.api.cli import register as register_api_key_commands
+    from bot.cluster.control import register as register_cluster_commands
     from bot.console.cli import register as register_agent_commands
     from bot.insights.cli import register as register_report_command
     from bot.review.cli import register as register_nlu_commands
 
+    register_cluster_commands(commands)
     register_agent_commands(commands)
     register_api_key_commands(commands)
     register_report_command(commands)

@@ -19,7 +19,7 @@ from bench.stack import Stack, on_database, running_stack
 from bot.settings import PROJECT_ROOT
 from tests.conftest import require
 
-__all__ = ["Stack", "real_stack", "real_stack_on_db"]
+__all__ = ["Stack", "real_stack", "real_stack_on_db", "trained_model"]
 
 MODELS = [
     Path(os.environ.get("REFUNDBOT_TEST_MODEL", "")),
@@ -27,13 +27,18 @@ MODELS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def real_stack() -> Iterator[Stack]:
-    """The action server and Rasa with the trained model, on demo data; a skip without a model."""
+def trained_model() -> Path:
+    """Return the trained model (REFUNDBOT_TEST_MODEL, else the project's); a skip without one."""
     model = next((m for m in MODELS if m.name and m.is_file()), None)
     require(model is not None, "no trained model: run `make train`")
     assert model is not None
-    with running_stack(model, only=("actions", "rasa")) as stack:
+    return model
+
+
+@pytest.fixture(scope="session")
+def real_stack() -> Iterator[Stack]:
+    """The action server and Rasa with the trained model, on demo data; a skip without a model."""
+    with running_stack(trained_model(), only=("actions", "rasa")) as stack:
         yield stack
 
 
