@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.refunds.migrate import upgrade
-from bot.settings import PROJECT_ROOT
+from tests.commands import refundbot
 
 GOOD = {
     "order_id": "8041235566701234",
@@ -25,20 +22,6 @@ GOOD = {
     "delivered_at": "2026-11-12T15:30:00Z",
     "items": [{"sku": "A1", "title": "Lamp", "quantity": 1, "unit_price": "42.50"}],
 }
-
-
-def refundbot(
-    db_url: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "REFUNDBOT_DATABASE_URL": db_url, **(env or {})},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_import_reports_bad_rows_and_keeps_the_good_ones(tmp_path: Path) -> None:

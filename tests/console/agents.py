@@ -6,10 +6,14 @@ import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
 
 from bot.console import auth
-from bot.console.models import Role
+from bot.console.models import AgentSession, CannedReply, ConversationNote, Role
+from bot.gateway.models import Conversation, TranscriptMessage
+from bot.handoff.models import Handoff
 from bot.refunds.db import get_sessionmaker
+from bot.refunds.models import RefundEvent
 from bot.settings import Settings
 from tests.factories import NOW
 
@@ -72,3 +76,27 @@ class Console:
         response = await self.post(path, body)
         assert response.status in (200, 201), (path, response.status, await response.text())
         return await response.json()
+
+
+#: The tables a refused request must leave as they were.
+TABLES = [AgentSession, CannedReply, ConversationNote, Handoff, RefundEvent, TranscriptMessage]
+
+
+def snapshot(settings: Settings) -> dict[str, Any]:
+    with get_sessionmaker(settings.database_url).begin() as session:
+        counts = {
+            t.__tablename__: session.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in TABLES
+        }
+        counts["handlers"] = sorted(session.execute(select(Conversation.handler)).scalars())
+        return counts
+
+
+def console_routes(server: TestServer) -> list[tuple[str, str]]:
+    routes = []
+    for route in server.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path.startswith("/console") and route.method != "HEAD":
+            routes.append((route.method, path))
+    return routes

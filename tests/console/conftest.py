@@ -12,8 +12,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.console.models import Role
 from bot.gateway.app import create_app
+from bot.refunds.db import get_sessionmaker
+from bot.refunds.models import RefundApplication
 from bot.settings import Settings
 from tests.console.agents import Console, add_agent, client_of
+from tests.factories import submit
 from tests.gateway.doubles import bot_api, rasa, settings
 
 __all__ = ["bot_api", "rasa", "settings"]
@@ -64,3 +67,24 @@ async def ben(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) 
 async def mia(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) -> Console:
     """A merchant: the seller's back-office."""
     return await signed_in(settings, browser_of, "mia", Role.MERCHANT)
+
+
+@pytest.fixture
+async def waiting(settings: Settings, ana: Console, server: TestServer) -> tuple[str, str]:
+    """A conversation in the queue and an application under review."""
+    buyer = await client_of(server)
+    ws = await buyer.ws_connect("/webchat/ws")
+    await ws.send_json({"type": "hello"})
+    welcome = await ws.receive_json()
+    conversation_id = welcome["session"].rpartition(".")[0]
+    await ws.send_json({"type": "message", "text": "a person please", "client_id": "m1"})
+    for _ in range(10):
+        frame = await ws.receive_json()
+        if "Expected wait" in (frame.get("message") or {}).get("text", ""):
+            break
+    await ws.close()
+    await buyer.close()
+    application_id = submit(settings, conversation_id)
+    with get_sessionmaker(settings.database_url).begin() as session:
+        reference = session.get(RefundApplication, application_id).reference
+    return conversation_id, str(reference)

@@ -20,10 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.console import keys as console_keys
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.console.agents import Console
-from tests.console.test_security import snapshot, waiting
-
-__all__ = ["waiting"]
+from tests.console.agents import Console, snapshot
 
 
 async def raw_post(console: Console, path: str, body: bytes) -> int:

@@ -18,8 +18,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.console.agents import Console, client_of
-from tests.console.test_security import console_routes, waiting
+from tests.console.agents import Console, client_of, console_routes
 from tests.fuzzing import (
     FUZZ,
     WS_HANDSHAKE,
@@ -39,8 +38,6 @@ from tests.fuzzing import (
 )
 from tests.gateway.doubles import RasaDouble
 from tests.gateway.webchat_client import bot_text, hello
-
-__all__ = ["waiting"]
 
 LEFT_OUT = {"/console/login", "/console/logout", "/console/ws"}
 ACTIONS = ["approve", "reject", "request_info", "mark_return_received", "mark_refunded"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.console.models import Agent
 from bot.insights.report import NLU_NOT_RECORDED
 from bot.review.models import NluReview
+from bot.review.project import load_project
 from bot.settings import Settings
 from tests.console.agents import Console
 from tests.review.tracker import tracker_url_for, week_conversations, write_tracker
@@ -43,7 +44,10 @@ async def test_a_merchant_lists_the_weeks_messages_to_review(mia: Console) -> No
     assert "request_refund" in data["intents"]
     assert "nlu_fallback" not in data["intents"]
     # config.yml's FallbackClassifier threshold, and the review setting's default.
-    assert data["thresholds"] == {"fallback": 0.5, "review": 0.7}
+    assert data["thresholds"] == {
+        "fallback": load_project().fallback_threshold,
+        "review": 0.7,
+    }
 
 
 async def test_a_verdict_is_stored_once_per_message_and_can_change(

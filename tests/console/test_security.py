@@ -4,45 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.console import auth
-from bot.console.models import AgentSession, CannedReply, ConversationNote
-from bot.gateway.models import Conversation, TranscriptMessage
-from bot.handoff.models import Handoff
+from bot.console.models import AgentSession
 from bot.refunds.db import get_sessionmaker
-from bot.refunds.models import RefundApplication, RefundEvent
 from bot.settings import Settings
-from tests.console.agents import PASSWORD, Console, add_agent, client_of
-from tests.factories import submit
+from tests.console.agents import (
+    PASSWORD,
+    Console,
+    add_agent,
+    client_of,
+    console_routes,
+    snapshot,
+)
 from tests.gateway.doubles import PNG, RasaDouble
-
-TABLES = [AgentSession, CannedReply, ConversationNote, Handoff, RefundEvent, TranscriptMessage]
-
-
-def snapshot(settings: Settings) -> dict[str, Any]:
-    with get_sessionmaker(settings.database_url).begin() as session:
-        counts = {
-            t.__tablename__: session.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in TABLES
-        }
-        counts["handlers"] = sorted(session.execute(select(Conversation.handler)).scalars())
-        return counts
-
-
-def console_routes(server: TestServer) -> list[tuple[str, str]]:
-    routes = []
-    for route in server.app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        path = info.get("path") or info.get("formatter") or ""
-        if path.startswith("/console") and route.method != "HEAD":
-            routes.append((route.method, path))
-    return routes
 
 
 def fill(path: str, conversation_id: str, reference: str) -> str:
@@ -52,27 +31,6 @@ def fill(path: str, conversation_id: str, reference: str) -> str:
         .replace("{action}", "approve")
         .replace("{name}", "console.js")
     )
-
-
-@pytest.fixture
-async def waiting(settings: Settings, ana: Console, server: TestServer) -> tuple[str, str]:
-    """A conversation in the queue and an application under review."""
-    buyer = await client_of(server)
-    ws = await buyer.ws_connect("/webchat/ws")
-    await ws.send_json({"type": "hello"})
-    welcome = await ws.receive_json()
-    conversation_id = welcome["session"].rpartition(".")[0]
-    await ws.send_json({"type": "message", "text": "a person please", "client_id": "m1"})
-    for _ in range(10):
-        frame = await ws.receive_json()
-        if "Expected wait" in (frame.get("message") or {}).get("text", ""):
-            break
-    await ws.close()
-    await buyer.close()
-    application_id = submit(settings, conversation_id)
-    with get_sessionmaker(settings.database_url).begin() as session:
-        reference = session.get(RefundApplication, application_id).reference
-    return conversation_id, str(reference)
 
 
 async def test_every_console_route_refuses_anonymous_access(

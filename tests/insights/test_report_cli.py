@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.cli import main
 from bot.insights.report import NLU_NOT_RECORDED
 from bot.refunds.migrate import upgrade
-from tests.test_cli import refundbot
+from tests.commands import refundbot
 
 
 def test_json_has_the_documented_shape_and_exact_figures(
