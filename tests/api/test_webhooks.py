@@ -242,6 +242,8 @@ async def test_a_shop_with_only_http_follows_a_widget_refund_through(
     said = (await bot_text(ws))["text"]
     assert said.startswith("Submitted: "), said
     reference = said.removeprefix("Submitted: ").rstrip(".")
+    # The satisfaction survey follows a submission.
+    assert "from 1 (poor) to 5 (excellent)" in (await bot_text(ws))["text"]
 
     await wait_until(lambda: bool(receiver.events("refund.created")), what="refund.created")
     [created] = receiver.received

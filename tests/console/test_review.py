@@ -147,6 +147,8 @@ async def test_console_review_tells_the_buyer_once(
     assert (await bot_text(ws))["text"] == (
         f"Your refund of 40.00 USD for application {reference} has been paid."
     )
+    # The satisfaction survey follows a payout.
+    assert "from 1 (poor) to 5 (excellent)" in (await bot_text(ws))["text"]
     await ana.ok(f"/console/api/applications/{other}/reject", {"note": "Bought 40 days ago."})
     assert (await bot_text(ws))["text"] == (
         f"Your refund application {other} was not approved. Note from the merchant: "
