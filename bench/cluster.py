@@ -29,7 +29,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -111,13 +112,13 @@ def _drop_database(base: str, name: str) -> None:
     with admin.connect() as conn:
         # A connection of a process that was just stopped may not have been noticed yet.
         conn.execute(
-            text(
+            sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = :name AND pid <> pg_backend_pid()"
             ),
             {"name": name},
         )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sql(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
 

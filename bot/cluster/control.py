@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -230,11 +231,11 @@ def prepare_database(url: str, *, seed: bool, policy: PolicySettings) -> None:
     try:
         with admin.connect() as conn:
             found = conn.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+                sql("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
             ).first()
             if found is None:
                 # The name is checked to be [A-Za-z0-9_] (layout.ClusterSettings).
-                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+                conn.execute(sql(f'CREATE DATABASE "{parsed.database}"'))
                 print(f"created the database {parsed.database}")
     except SQLAlchemyError as e:
         raise ConfigError(
