@@ -27,17 +27,22 @@ from bot.insights.report import build_report
 MAX_DAY_CHARS = 10
 
 
-async def _report(request: web.Request) -> dict[str, Any]:
-    """Return the report's JSON for the request's period; 403 or 400 as the request deserves."""
-    if not current_agent(request).role.reads_insights:
-        raise web.HTTPForbidden(text="only a merchant or an admin may read the insights")
+def requested_period(request: web.Request) -> tuple[dt.datetime, dt.datetime]:
+    """Return the period of the request's ``since``/``until`` days; 400 when they are not days."""
     since, until = (request.query.get(k) or None for k in ("since", "until"))
     if any(v is not None and len(v) > MAX_DAY_CHARS for v in (since, until)):
         raise web.HTTPBadRequest(text="give days as YYYY-MM-DD")
     try:
-        start, end = period_of(since, until, now=utcnow())
+        return period_of(since, until, now=utcnow())
     except BadPeriod as e:
         raise web.HTTPBadRequest(text=str(e).replace("--", "")) from e
+
+
+async def _report(request: web.Request) -> dict[str, Any]:
+    """Return the report's JSON for the request's period; 403 or 400 as the request deserves."""
+    if not current_agent(request).role.reads_insights:
+        raise web.HTTPForbidden(text="only a merchant or an admin may read the insights")
+    start, end = requested_period(request)
 
     tracker = request.app[keys.TRACKER]
 

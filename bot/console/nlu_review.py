@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.console import keys
 from bot.console.conversations import json_body
+from bot.console.insights import requested_period
 from bot.console.session import current_agent
 from bot.gateway import inputs, transcript
 from bot.gateway import keys as gateway_keys
-from bot.insights.period import BadPeriod, period_of
 from bot.review import store
 from bot.review.candidates import Thresholds
 from bot.review.page import build_page, to_json
@@ -32,7 +32,6 @@ from bot.review.project import load_project
 from bot.review.tracker import TrackerUnavailable, open_tracker, reading, user_message
 
 IGNORE = "ignore"
-MAX_DAY_CHARS = 10
 MAX_SENDER_CHARS = 255
 MAX_EVENT_ID = 2**31 - 1
 TRACKER_UNAVAILABLE = "Rasa's tracker store cannot be read (has Rasa run yet?)"
@@ -58,13 +57,7 @@ def _reviewer(request: web.Request) -> int:
 async def review(request: web.Request) -> web.Response:
     """Return the period's messages to review, in groups, with the verdicts so far."""
     _reviewer(request)
-    since, until = (request.query.get(k) or None for k in ("since", "until"))
-    if any(v is not None and len(v) > MAX_DAY_CHARS for v in (since, until)):
-        raise web.HTTPBadRequest(text="give days as YYYY-MM-DD")
-    try:
-        start, end = period_of(since, until, now=utcnow())
-    except BadPeriod as e:
-        raise web.HTTPBadRequest(text=str(e).replace("--", "")) from e
+    start, end = requested_period(request)
     review_confidence = request.app[gateway_keys.SETTINGS].nlu_review_confidence
     engine = request.app[keys.TRACKER]
 
