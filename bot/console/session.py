@@ -41,7 +41,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise web.HTTPFound("/console/login")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         given = request.headers.get(CSRF_HEADER)
-        if given is None and request.content_type == "application/x-www-form-urlencoded":
+        try:
+            form = given is None and request.content_type == "application/x-www-form-urlencoded"
+        except UnicodeError:  # a Content-Type header that is not ASCII
+            return web.json_response({"error": "the Content-Type could not be read"}, status=400)
+        if form:
             try:
                 given = str((await request.post()).get("csrf") or "")
             except (ValueError, LookupError):  # undecodable bytes, an unknown charset
