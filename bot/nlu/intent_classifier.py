@@ -113,8 +113,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         words, letters = self._vectorizers
         features: csr_matrix = hstack([words.transform(texts), letters.transform(texts)]).tocsr()
         scores = np.asarray(features @ self._weights.T) + self._intercepts
-        if len(self._intents) == 2:  # a binary regression has one row of weights
-            scores = np.hstack([-scores, scores])
+        if len(self._intents) == 2:  # a binary regression scores the second class against 0
+            scores = np.hstack([np.zeros_like(scores), scores])
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
