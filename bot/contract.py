@@ -19,6 +19,8 @@ CUSTOMER_ID = "customer_id"
 CHANNEL = "channel"
 #: ``metadata`` key: the address the message came from, when the channel knows it (limits).
 CLIENT_ADDRESS = "client_address"
+#: ``metadata`` key: the conversation's language (``bot.languages``), which the gateway chose.
+LANGUAGE = "language"
 
 #: Key of the custom message an action sends to ask for a person.
 HANDOFF = "handoff"

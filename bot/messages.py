@@ -14,6 +14,8 @@ import datetime as dt
 import string
 from decimal import Decimal
 
+from bot.languages import DEFAULT
+
 MESSAGES: dict[str, str] = {
     # --- the gateway: routing ----------------------------------------------------------------
     "one_moment": "One moment, please…",
@@ -268,13 +270,17 @@ MESSAGES: dict[str, str] = {
 }
 
 
-def text(key: str, /, **params: object) -> str:
-    """Return the catalogue's sentence ``key`` with its placeholders filled in.
+#: The catalogue of each language.
+CATALOGUES: dict[str, dict[str, str]] = {DEFAULT: MESSAGES}
+
+
+def text(key: str, /, *, language: str = DEFAULT, **params: object) -> str:
+    """Return the catalogue's sentence ``key`` in ``language`` with its placeholders filled in.
 
     Raises:
-        KeyError: no such sentence, or a placeholder without a value.
+        KeyError: no such sentence or language, or a placeholder without a value.
     """
-    return MESSAGES[key].format_map(params)
+    return CATALOGUES[language][key].format_map(params)
 
 
 def placeholders(key: str) -> frozenset[str]:

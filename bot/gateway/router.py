@@ -288,6 +288,10 @@ class Router:
                     told_unavailable = True
                     await self._outbound.say(conversation.id, messages.text("unavailable"))
             finally:
-                request.cancel()
+                if not request.done():
+                    # A turn stopped mid-request (the gateway closing): the request ends here,
+                    # so its connection is back in the pool before the HTTP session closes.
+                    request.cancel()
+                    await asyncio.wait({request})
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max)
