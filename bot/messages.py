@@ -290,17 +290,17 @@ def placeholders(key: str) -> frozenset[str]:
     )
 
 
-def money(amount: Decimal | str, currency: str) -> str:
+def money(amount: Decimal | str, currency: str, *, language: str = DEFAULT) -> str:
     """Return an amount as the buyer reads it (``12.50 USD``)."""
     return f"{amount} {currency}"
 
 
-def date(value: dt.datetime | dt.date) -> str:
+def date(value: dt.datetime | dt.date, *, language: str = DEFAULT) -> str:
     """Return a date as the buyer reads it (``26 November 2026``)."""
     return value.strftime("%d %B %Y")
 
 
-def size(n_bytes: int) -> str:
+def size(n_bytes: int, *, language: str = DEFAULT) -> str:
     """Return a file size as the buyer reads it (``1.5 MB``)."""
     if n_bytes >= 1024 * 1024:
         return f"{n_bytes / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
