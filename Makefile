@@ -18,6 +18,8 @@ CUSTOMER ?= c-1001
 
 # Quality thresholds checked by `make test` (and `make eval`).
 NLU_MIN_MACRO_F1 ?= 0.95
+# … and of every other language's held-out set (tests/nlu_heldout_<code>.yml).
+NLU_MIN_MACRO_F1_OTHERS ?= 0.93
 # Line coverage of bot/ and actions/ in the pytest process, in percent (87.1 when it was set).
 COVERAGE_MIN ?= 86
 
@@ -111,7 +113,8 @@ test-stories: $(MODEL) ## Run the test stories against the trained model
 # model mostly wait on sockets, browsers and child processes, so those run while the model
 # trains (its log goes to results/train.log); then the test stories and the tests marked `rasa`
 # run against the model, and coverage is of both steps together.
-PYTEST := REFUNDBOT_TEST_MODEL=$(MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) $(BIN)/pytest
+PYTEST := REFUNDBOT_TEST_MODEL=$(MODEL) NLU_MIN_MACRO_F1=$(NLU_MIN_MACRO_F1) \
+	NLU_MIN_MACRO_F1_OTHERS=$(NLU_MIN_MACRO_F1_OTHERS) $(BIN)/pytest
 
 .PHONY: test
 test: $(VENV)/.installed ## Run every check and the whole test suite
@@ -146,7 +149,7 @@ clean: ## Remove models, results and local state (keeps .venv)
 # rate itself is reported, not a threshold). Cross-validation trains DIET EVAL_FOLDS times, with
 # EVAL_CV_EPOCHS epochs (0 = config.yml's); EVAL_SKIP leaves stages out (heldout stories scripted cv).
 EVAL_FOLDS ?= 5
-EVAL_CV_EPOCHS ?= 50
+EVAL_CV_EPOCHS ?= 0
 EVAL_SKIP ?=
 # `make bench`: concurrent buyers per level, seconds per level, and the targets.
 BENCH_LEVELS ?= 1,3,5,10,20,40
@@ -163,7 +166,8 @@ BENCH_REPORT_MAX_SECONDS ?= 2
 .PHONY: eval
 eval: $(VENV)/.installed $(MODEL) ## Measure understanding: NLU held-out + CV, stories, the conversation corpus (results/eval.md)
 	$(BIN)/python -m bench.eval --model $(MODEL) --out results \
-		--min-macro-f1 $(NLU_MIN_MACRO_F1) --folds $(EVAL_FOLDS) --cv-epochs $(EVAL_CV_EPOCHS) \
+		--min-macro-f1 $(NLU_MIN_MACRO_F1) --min-macro-f1-others $(NLU_MIN_MACRO_F1_OTHERS) \
+		--folds $(EVAL_FOLDS) --cv-epochs $(EVAL_CV_EPOCHS) \
 		$(foreach stage,$(EVAL_SKIP),--skip $(stage))
 
 .PHONY: bench

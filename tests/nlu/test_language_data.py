@@ -1,8 +1,7 @@
 """Spanish and Russian NLU data, read the way Rasa reads it.
 
-languages/<lang>/nlu.yml holds the buyer messages a per-language model trains on;
-tests/nlu_heldout_<lang>.yml measures it and is never trained on. Both live outside data/, so
-`rasa train` (which reads data/) builds the English model exactly as before.
+data/nlu/<lang>/ holds the buyer messages of each language beside English's data/nlu/*.yml; one
+model learns them all. tests/nlu_heldout_<lang>.yml measures it and is never trained on.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ PathOf = Callable[[str], Path]
 
 
 def training_path(language: str) -> Path:
-    return PROJECT_ROOT / "languages" / language / "nlu.yml"
+    return PROJECT_ROOT / "data" / "nlu" / language
 
 
 def held_out_path(language: str) -> Path:
@@ -54,8 +53,20 @@ def domain() -> dict[str, Any]:
     return loaded
 
 
+def english_files() -> list[Path]:
+    """Return the English data: data/ less the other languages' folders."""
+    others = [PROJECT_ROOT / "data" / "nlu" / language for language in LANGUAGES]
+    return [
+        path
+        for path in sorted((PROJECT_ROOT / "data").rglob("*.yml"))
+        if not any(path.is_relative_to(other) for other in others)
+    ]
+
+
+@functools.cache
 def english() -> TrainingData:
-    return load(PROJECT_ROOT / "data" / "nlu")
+    nlu = PROJECT_ROOT / "data" / "nlu"
+    return TrainingData().merge(*(load(path) for path in english_files() if path.parent == nlu))
 
 
 def normalised(text: str) -> str:
@@ -181,17 +192,17 @@ def test_order_numbers_are_the_language_s_own(language: str) -> None:
     held_out = order_ids(load(held_out_path(language)))
     assert all(ORDER_ID.fullmatch(value) for value in trained | held_out)
     english_text = (PROJECT_ROOT / "tests" / "nlu_heldout.yml").read_text() + "".join(
-        path.read_text() for path in (PROJECT_ROOT / "data").rglob("*.yml")
+        path.read_text() for path in english_files()
     )
     assert (trained | held_out) & set(ORDER_ID.findall(english_text)) == set()
     assert trained & held_out == set()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_english_model_reads_none_of_it(language: str) -> None:
+def test_the_model_reads_it_and_never_the_held_out_set(language: str) -> None:
     data_dir = (PROJECT_ROOT / "data").resolve()
-    for path in (training_path(language), held_out_path(language)):
-        assert not path.resolve().is_relative_to(data_dir)
+    assert training_path(language).resolve().is_relative_to(data_dir)
+    assert not held_out_path(language).resolve().is_relative_to(data_dir)
     assert not any(path.is_symlink() for path in data_dir.rglob("*"))
     own = OWN_LETTERS[language]
     in_language = [m for m in examples(load(training_path(language))) if own.search(m.get("text"))]
