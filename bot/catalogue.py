@@ -37,7 +37,11 @@ def _read(language: str, name: str) -> dict[str, Any]:
 
 def messages(language: str) -> dict[str, str]:
     """Return ``language``'s sentences for Python-made text (``languages/<code>/messages.yml``)."""
-    return {str(key): str(value) for key, value in _read(language, "messages.yml").items()}
+    found = _read(language, "messages.yml")
+    wrong = sorted(str(key) for key, value in found.items() if not isinstance(value, str))
+    if wrong:
+        raise ValueError(f"languages/{language}/messages.yml: not a sentence: {wrong}")
+    return {str(key): value for key, value in found.items()}
 
 
 def responses(language: str) -> Responses:

@@ -39,22 +39,31 @@ def conversation_language(tracker: DialogueStateTracker) -> str:
 
 
 class LanguageResponses(TemplatedNaturalLanguageGenerator):
-    """The domain's responses, with each language's words chosen per conversation."""
+    """The domain's responses, with each language's words chosen per conversation.
+
+    English is ``self.responses``, which Rasa keeps as the domain's: a server builds its
+    generator before it loads a model, with an empty domain, and sets ``responses`` from the
+    model's domain once loaded (``Agent.load_model``). So the domain decides which responses
+    exist and a translation only gives their words; a response a translation lacks
+    (``tests/i18n`` forbids it) is answered in English.
+    """
 
     def __init__(
         self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None
     ) -> None:
         """Read every language's responses once; Rasa calls this with the endpoints' ``nlg``."""
-        english: catalogue.Responses = (domain or Domain.empty()).responses
-        super().__init__(english)
-        self.by_language: dict[str, TemplatedNaturalLanguageGenerator] = {
-            DEFAULT: TemplatedNaturalLanguageGenerator(english)
+        super().__init__((domain or Domain.empty()).responses)
+        self.translations: dict[str, catalogue.Responses] = {
+            language: catalogue.responses(language) for language in catalogue.translations()
         }
-        for language in catalogue.translations():
-            translated = catalogue.responses(language)
-            # A response the translation lacks (tests/i18n forbids it) is answered in English.
-            words = {name: translated.get(name, variations) for name, variations in english.items()}
-            self.by_language[language] = TemplatedNaturalLanguageGenerator(words)
+
+    def variations(self, utter_action: str, language: str) -> list[dict[str, Any]] | None:
+        """Return the variations of ``utter_action`` in ``language``; ``None`` if no such one."""
+        english: list[dict[str, Any]] | None = self.responses.get(utter_action)
+        if english is None or language == DEFAULT:
+            return english
+        translated: list[dict[str, Any]] = self.translations[language].get(utter_action, english)
+        return translated
 
     async def generate(
         self,
@@ -64,8 +73,12 @@ class LanguageResponses(TemplatedNaturalLanguageGenerator):
         **kwargs: Any,
     ) -> dict[str, Any] | None:
         """Return ``utter_action`` in the conversation's language, slots and values filled in."""
-        generator = self.by_language[conversation_language(tracker)]
-        response: dict[str, Any] | None = generator.generate_from_slots(
+        variations = self.variations(utter_action, conversation_language(tracker))
+        if variations is None:
+            return None
+        # Rasa's own choice of a variation (conditions, channel) and filling of placeholders.
+        chosen = TemplatedNaturalLanguageGenerator({utter_action: variations})
+        response: dict[str, Any] | None = chosen.generate_from_slots(
             utter_action, tracker.current_slot_values(), output_channel, **kwargs
         )
         return response

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rasa.core.agent import Agent
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
@@ -48,6 +49,18 @@ def test_every_endpoints_file_rasa_reads_builds_the_language_generator(
     assert isinstance(nlg, LanguageResponses)
     settings = Settings.from_env({"REFUNDBOT_VAR_DIR": str(tmp_path)})
     assert rasa_endpoints(settings)["nlg"] == {"type": "bot.nlg.LanguageResponses"}
+
+
+async def test_a_server_builds_it_before_the_model_and_its_domain(domain: Domain) -> None:
+    """``rasa run`` makes the agent, then loads the model, whose domain gives the responses."""
+    endpoints = AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.yml"))
+    agent = Agent(generator=endpoints.nlg)  # as rasa.core.agent.load_agent does
+    assert isinstance(agent.nlg, LanguageResponses)
+    buyer = tracker(domain, said("hola", "es"))
+    assert await agent.nlg.generate("utter_goodbye", buyer, "rest") is None
+    agent.nlg.responses = domain.responses  # as Agent.load_model does with the model's domain
+    answer = await agent.nlg.generate("utter_goodbye", buyer, "rest")
+    assert answer == {"text": "¡Hasta luego, y gracias por comprar con nosotros!"}
 
 
 async def test_spanish_with_slots_filled(nlg: NaturalLanguageGenerator, domain: Domain) -> None:
