@@ -6,6 +6,11 @@ the parts the actions compose (order and application lines, the method question,
 read-back). Code never builds a buyer's sentence with an f-string: it calls :func:`text` with a
 key and the placeholders' values, and ``tests/test_messages.py`` checks every call against the
 catalogue.
+
+``MESSAGES`` is English, the source; every other language's sentences, under the same keys with
+the same placeholders, are read once from ``languages/<code>/messages.yml`` (:mod:`bot.catalogue`).
+Amounts, dates and sizes are written the language's way with Babel's locale data; English keeps
+the project's own forms (``12.50 USD``, ``26 November 2026``, ``1.5 MB``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ import datetime as dt
 import string
 from decimal import Decimal
 
+from babel.dates import format_date
+from babel.numbers import format_currency
+from babel.units import format_unit
+
+from bot import catalogue
 from bot.languages import DEFAULT
 
 MESSAGES: dict[str, str] = {
@@ -271,7 +281,10 @@ MESSAGES: dict[str, str] = {
 
 
 #: The catalogue of each language.
-CATALOGUES: dict[str, dict[str, str]] = {DEFAULT: MESSAGES}
+CATALOGUES: dict[str, dict[str, str]] = {
+    DEFAULT: MESSAGES,
+    **{language: catalogue.messages(language) for language in catalogue.translations()},
+}
 
 
 def text(key: str, /, *, language: str = DEFAULT, **params: object) -> str:
@@ -291,19 +304,33 @@ def placeholders(key: str) -> frozenset[str]:
 
 
 def money(amount: Decimal | str, currency: str, *, language: str = DEFAULT) -> str:
-    """Return an amount as the buyer reads it (``12.50 USD``)."""
-    return f"{amount} {currency}"
+    """Return an amount as the buyer reads it (``12.50 USD``, ``12,50 US$``, ``1 234,50 ₽``)."""
+    if language == DEFAULT:
+        return f"{amount} {currency}"
+    return format_currency(Decimal(amount), currency, locale=language)
 
 
 def date(value: dt.datetime | dt.date, *, language: str = DEFAULT) -> str:
-    """Return a date as the buyer reads it (``26 November 2026``)."""
-    return value.strftime("%d %B %Y")
+    """Return a date as the buyer reads it (``26 November 2026``, ``26 de noviembre de 2026``)."""
+    if language == DEFAULT:
+        return value.strftime("%d %B %Y")
+    return format_date(value, format="long", locale=language)
 
 
 def size(n_bytes: int, *, language: str = DEFAULT) -> str:
-    """Return a file size as the buyer reads it (``1.5 MB``)."""
+    """Return a file size as the buyer reads it (``1.5 MB``, ``1,5 МБ``)."""
+    if language == DEFAULT:
+        if n_bytes >= 1024 * 1024:
+            return f"{n_bytes / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+        if n_bytes >= 1024:
+            return f"{n_bytes / 1024:.0f} KB"
+        return f"{n_bytes} bytes"
     if n_bytes >= 1024 * 1024:
-        return f"{n_bytes / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+        megabytes = round(n_bytes / (1024 * 1024), 1)
+        return format_unit(
+            megabytes, "digital-megabyte", length="short", format="#,##0.#", locale=language
+        )
     if n_bytes >= 1024:
-        return f"{n_bytes / 1024:.0f} KB"
-    return f"{n_bytes} bytes"
+        kilobytes = round(n_bytes / 1024)
+        return format_unit(kilobytes, "digital-kilobyte", length="short", locale=language)
+    return format_unit(n_bytes, "digital-byte", length="long", locale=language)

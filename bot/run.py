@@ -22,10 +22,15 @@ from bot.settings import PROJECT_ROOT, Settings, ensure_rasa_token
 from bot.supervisor import Service, supervise
 
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "refundbot.tar.gz"
+#: Rasa's response generator: the domain's responses in the conversation's language.
+NLG = "bot.nlg.LanguageResponses"
 
 
 def rasa_endpoints(settings: Settings) -> dict[str, Any]:
-    """Return Rasa's endpoints configuration: action server, SQL tracker store, lock store."""
+    """Return Rasa's endpoints: action server, SQL tracker store, lock store, responses.
+
+    Responses come from :class:`bot.nlg.LanguageResponses`, in each conversation's language.
+    """
     url = make_url(settings.tracker_store)
     dialect = url.get_backend_name()
     tracker: dict[str, Any] = {"type": "SQL", "dialect": dialect, "db": url.database}
@@ -41,6 +46,7 @@ def rasa_endpoints(settings: Settings) -> dict[str, Any]:
     endpoints: dict[str, Any] = {
         "action_endpoint": {"url": settings.action_server_url},
         "tracker_store": tracker,
+        "nlg": {"type": NLG},
     }
     if settings.redis_url:
         redis = make_url(settings.redis_url)

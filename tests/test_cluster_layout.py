@@ -103,6 +103,7 @@ def test_the_plan_starts_the_servers_together_and_points_every_rasa_at_nginx(
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     assert endpoints["tracker_store"]["db"] == "shop"
     assert endpoints["lock_store"]["db"] == 3
+    assert endpoints["nlg"] == {"type": "bot.nlg.LanguageResponses"}
     for rasa in ("rasa-1", "rasa-2"):
         argv = next(s for s in laid.services if s.name == rasa).argv
         assert argv[argv.index("--endpoints") + 1] == str(tmp_path / "cluster" / "endpoints.yml")

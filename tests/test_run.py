@@ -46,6 +46,7 @@ def test_defaults_keep_the_tracker_in_a_sqlite_file_beside_the_store(tmp_path: P
             "dialect": "sqlite",
             "db": str(tmp_path / "rasa-tracker.db"),
         },
+        "nlg": {"type": "bot.nlg.LanguageResponses"},
     }
 
 
