@@ -107,13 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cluster.control import register as register_cluster_commands
     from bot.console.cli import register as register_agent_commands
     from bot.insights.cli import register as register_report_command
-    from bot.review.cli import register as register_nlu_commands
+    from bot.nlu_cli import register as register_parse_command
+    from bot.review.cli import register as register_export_command
 
     register_cluster_commands(commands)
     register_agent_commands(commands)
     register_api_key_commands(commands)
     register_report_command(commands)
-    register_nlu_commands(commands)
+    nlu = commands.add_parser("nlu", help="what the model understands; reviewed messages")
+    nlu_actions = nlu.add_subparsers(metavar="ACTION")
+    register_parse_command(nlu_actions)
+    register_export_command(nlu_actions)
     return parser
 
 

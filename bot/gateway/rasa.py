@@ -189,6 +189,19 @@ class RasaClient:
             [reply for item in messages or () if (reply := parse_reply(item)) is not None]
         )
 
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Return what the model understands of ``text`` (intent, ranking, entities).
+
+        Parsing changes nothing, so another server is asked when one fails.
+
+        Raises:
+            RasaUnavailable: No server answered.
+        """
+        data = await self._call(text, "POST", "/model/parse", json={"text": text}, repeatable=True)
+        if not isinstance(data, dict):
+            raise RasaUnavailable("Rasa answered something other than a parse")
+        return data
+
     async def probe_all(self, *, timeout_seconds: float = 3.0) -> list[dict[str, Any]]:
         """Return a health check (:func:`probe`) of every server's root, in the listed order."""
         return list(
@@ -206,8 +219,13 @@ class RasaClient:
         params: dict[str, str] | None = None,
         json: Any = None,
         token: bool = True,
+        repeatable: bool = False,
     ) -> Any:
-        """Make one request on the conversation's servers, moving on only when that is safe."""
+        """Make one request on the conversation's servers, moving on only when that is safe.
+
+        It is safe when the request never reached the server, or when it changes nothing (a
+        ``GET``, or a ``repeatable`` request).
+        """
         query = dict(params or {})
         if token and self._token:
             query["token"] = self._token
@@ -216,7 +234,7 @@ class RasaClient:
             try:
                 data = await self._once(server, method, path, query, json)
             except RasaUnavailable as e:
-                safe = isinstance(e, RasaNotReached) or method == "GET"
+                safe = isinstance(e, RasaNotReached) or method == "GET" or repeatable
                 outcome = "not_reached" if isinstance(e, RasaNotReached) else "outcome_unknown"
                 self._on_request(server, outcome)
                 if not safe:

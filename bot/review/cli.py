@@ -1,6 +1,6 @@
 """``refundbot nlu export-reviewed``: the reviewed messages as NLU training data.
 
-Wired into :mod:`bot.cli` with ``bot.review.cli.register(commands)``.
+Wired into :mod:`bot.cli` with ``bot.review.cli.register(actions)`` (the ``nlu`` subcommands).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from typing import Any
 from bot.settings import PROJECT_ROOT, Settings
 
 NLU_DATA = PROJECT_ROOT / "data" / "nlu"
-HELD_OUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
+#: The held-out test sets of every language: tests/nlu_heldout.yml, tests/nlu_heldout_<code>.yml.
+HELD_OUT = tuple(sorted((PROJECT_ROOT / "tests").glob("nlu_heldout*.yml")))
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``nlu`` commands to the ``refundbot`` parser's subcommands."""
-    nlu = subparsers.add_parser("nlu", help="NLU data from reviewed conversations")
-    actions = nlu.add_subparsers(metavar="ACTION")
+def register(actions: Any) -> None:
+    """Add ``export-reviewed`` to the ``refundbot nlu`` subcommands."""
     export = actions.add_parser(
         "export-reviewed",
         help="write the reviewed buyer messages as Rasa NLU YAML",
@@ -36,7 +35,10 @@ def register(subparsers: Any) -> None:
     export.add_argument("--since", help="only verdicts given from this day on, YYYY-MM-DD (UTC)")
     export.add_argument("--data", type=Path, default=NLU_DATA, help="the NLU data to not repeat")
     export.add_argument(
-        "--held-out", type=Path, default=HELD_OUT, help="the held-out test set to never include"
+        "--held-out",
+        type=Path,
+        action="append",
+        help="a held-out test set to never include (repeatable; default: every language's)",
     )
     export.set_defaults(handler=_export_reviewed)
 
@@ -53,7 +55,12 @@ def _export_reviewed(settings: Settings, args: argparse.Namespace) -> int:
     except BadPeriod as e:
         print(f"refundbot: {e}", file=sys.stderr)
         return 2
-    for path, what in ((args.held_out, "held-out test set"), (args.data, "NLU data")):
+    held_out_sets = args.held_out or list(HELD_OUT)
+    if not held_out_sets:
+        print("refundbot: no held-out test set (tests/nlu_heldout*.yml)", file=sys.stderr)
+        return 2
+    checked = [(path, "held-out test set") for path in held_out_sets] + [(args.data, "NLU data")]
+    for path, what in checked:
         if not path.exists():
             # Without it the export could hand test sentences or repeats to training.
             print(f"refundbot: the {what} is not at {path}", file=sys.stderr)
@@ -64,7 +71,7 @@ def _export_reviewed(settings: Settings, args: argparse.Namespace) -> int:
             store.assigned(session, since=since),
             intents=project.intents,
             entities=project.entities,
-            held_out=export.example_texts(args.held_out),
+            held_out=[text for path in held_out_sets for text in export.example_texts(path)],
             known=export.example_texts(args.data, leaving_out=args.out),
         )
     text = export.to_yaml(result, intents=project.intents, now=utcnow())

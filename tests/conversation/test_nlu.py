@@ -3,6 +3,8 @@ trained on)."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 from collections import Counter
@@ -14,6 +16,7 @@ from sklearn.metrics import f1_score
 
 from bench.eval import heldout_file
 from bot.languages import DEFAULT, LANGUAGES
+from bot.nlu_cli import parse_lines
 from bot.refunds.reading import method_from_text
 from bot.settings import PROJECT_ROOT
 
@@ -93,3 +96,23 @@ async def test_entities_of_held_out_messages(agent: Agent) -> None:
         recall = correct[entity] / expected[entity] if expected[entity] else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         assert f1 >= minimum, f"{entity}: F1 {f1:.3f} (P {precision:.3f}, R {recall:.3f})"
+
+
+@pytest.mark.rasa
+async def test_nlu_parse_reads_each_language_with_the_trained_model(agent: Agent) -> None:
+    lines = [
+        "hola, quiero un reembolso del pedido 81234567890123",
+        "здравствуйте, где мой заказ 81234567890123?",
+        "can I talk to a real person please",
+    ]
+    out = io.StringIO()
+    await parse_lines(lines, out, agent.parse_message, as_json=True)
+
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["language"], r["intent"]) for r in rows] == [
+        ("es", "request_refund"),
+        ("ru", "check_order_status"),
+        ("en", "human_handoff"),
+    ]
+    order = {e["entity"]: e["value"] for e in rows[0]["entities"]}.get("order_id")
+    assert order == "81234567890123"
