@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceRev
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aftercare import tell_about_applications
-from actions.common import DomainDict, handoff, latest_text
+from actions.common import DomainDict, handoff, language_of, latest_text
 from actions.mentions import last_action_before_message
 from actions.people import ActionRequestHuman
 from actions.policy_answers import (
@@ -42,12 +42,15 @@ class ActionPolicyAnswer(Action):
         person gets one, whatever NLU made of the rest.
         """
         said = latest_text(tracker)
+        language = language_of(tracker)
         if reading.find_reference(said):
             return await ActionRefundStatus().run(dispatcher, tracker, domain)
-        if reading.wants_a_person(said):
+        if reading.wants_a_person(said, language):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         outside = not tracker.active_loop.get("name")
-        names_an_order = reading.find_order_id(said) is not None and reads_as_a_request(said)
+        names_an_order = reading.find_order_id(said) is not None and reads_as_a_request(
+            said, language
+        )
         if outside and (names_an_order or asks_about_the_order_in_focus(tracker)):
             # "can I get my money back for the usb cable 9000… without sending it back?"
             return [FollowupAction("refund_form")]
@@ -152,7 +155,7 @@ class ActionNotUnderstood(Action):
         """Say so, or hand over when it keeps happening."""
         if tell_about_applications(dispatcher, tracker):
             return []
-        if reading.wants_a_person(latest_text(tracker)):
+        if reading.wants_a_person(latest_text(tracker), language_of(tracker)):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         if _keeps_after_withdraw_question(tracker):
             # "hmm no, leave it" to "Withdraw application …?"

@@ -21,6 +21,7 @@ from actions.common import (
     SlotDict,
     customer_of,
     is_answering,
+    language_of,
     latest_entity,
     latest_intent,
     latest_text,
@@ -107,11 +108,14 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             return {}
         customer = customer_of(tracker)
         said = latest_text(tracker)
+        language = language_of(tracker)
         named_orders = two_or_more_orders(said)
         if named_orders and tracker.get_slot("requested_slot") in (None, "order_id"):
             # "refunds for 9000… and 9000…": one at a time, the buyer says which first.
             dispatcher.utter_message(
-                text=text("form.which_order_first", orders=", ".join(named_orders)),
+                text=text(
+                    "form.which_order_first", language=language, orders=", ".join(named_orders)
+                ),
                 buttons=[
                     {"title": order, "payload": f'/inform{{"order_id":"{order}"}}'}
                     for order in named_orders
@@ -125,7 +129,7 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
         if customer and by_words and not re.search(r"\d", said):
             # "the lamp", "my last order": the buyer's own order these words point at.
             with unit_of_work(read_only=True) as session:
-                named = customer_order_by_words(session, customer, said)
+                named = customer_order_by_words(session, customer, said, language)
                 if named is not None:
                     return {"order_id": named.id}
             focus = tracker.get_slot("order_id")
@@ -152,6 +156,7 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             previous_slot(tracker, "order_id") if tracker.get_slot("refund_draft_id") else None
         )
         new = reading.find_order_id(str(value)) if value else None
+        language = language_of(tracker)
         if previous_slot(tracker, "pending_order_id") and new == draft_order:
             return {"order_id": new, "pending_order_id": None}
         switching = bool(draft_order and new and new != draft_order)
@@ -168,11 +173,18 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                 )
                 if asks_to_switch:
                     dispatcher.utter_message(
-                        text=text("form.switch_order", current=draft_order, new=new),
+                        text=text(
+                            "form.switch_order", language=language, current=draft_order, new=new
+                        ),
                         buttons=[
-                            {"title": text("form.switch_yes", new=new), "payload": "/affirm"},
                             {
-                                "title": text("form.switch_no", current=draft_order),
+                                "title": text("form.switch_yes", language=language, new=new),
+                                "payload": "/affirm",
+                            },
+                            {
+                                "title": text(
+                                    "form.switch_no", language=language, current=draft_order
+                                ),
                                 "payload": "/deny",
                             },
                         ],
@@ -185,7 +197,11 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                 order = current_order(session, tracker)
                 if order is not None:
                     dispatcher.utter_message(
-                        text=text("form.order_by_words", order=order_summary(order))
+                        text=text(
+                            "form.order_by_words",
+                            language=language,
+                            order=order_summary(order, language=language),
+                        )
                     )
         return {
             **super().validate_order_id(value, dispatcher, tracker, domain),
