@@ -227,7 +227,9 @@ def _spelled(text: str, numbers: Numbers) -> Decimal | None:
     money = False
     started = False
     for word in re.findall(r"[^\W\d_]+", text.lower().replace("ё", "е")):
-        if word in numbers.values:
+        if word in numbers.multipliers and started:
+            current = (current or 1) * numbers.multipliers[word]
+        elif word in numbers.values:
             value = numbers.values[word]
             if current is not None and _joins(current, value):
                 current += value
@@ -236,8 +238,6 @@ def _spelled(text: str, numbers: Numbers) -> Decimal | None:
                     groups.append(current)
                 current = value
             started = True
-        elif word in numbers.multipliers and started:
-            current = (current or 1) * numbers.multipliers[word]
         elif word in numbers.cents and current is not None:
             cents, current = current, None
         elif word in numbers.money and started:

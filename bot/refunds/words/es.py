@@ -92,6 +92,7 @@ _VALUES = {
     **{word: value * 10 for value, word in enumerate(_TENS, start=3)},
     **{word: value * 100 for value, word in enumerate(_HUNDREDS, start=1)},
     "cien": 100,
+    "mil": 1000,
     "una": 1,
     "veintiún": 21,
 }
