@@ -31,8 +31,13 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
-from actions.draft import DESCRIBING, DraftOrderValidator, current_order
-from actions.lines import bullet_list, describe_application
+from actions.draft import (
+    DESCRIBING,
+    DraftOrderValidator,
+    current_order,
+    offered_methods,
+    tell_refunds_so_far,
+)
 from actions.policy_answers import shop_question
 from actions.typed import (
     answers,
@@ -92,7 +97,8 @@ class ValidateRefundForm(DraftOrderValidator):
     ) -> list[EventType]:
         """Validate the answer; a question about the shop is answered as out of scope."""
         said = latest_text(tracker)
-        if tracker.get_slot("requested_slot") and "?" in said and shop_question(said):
+        asked = tracker.get_slot("requested_slot")
+        if asked and "?" in said and shop_question(said, language_of(tracker)):
             # "can I pay with Apple Pay next time?" while asked how much: not an answer. The
             # slot set keeps Rasa running the form, which asks its question again.
             dispatcher.utter_message(response="utter_out_of_scope")
@@ -145,7 +151,7 @@ class ValidateRefundForm(DraftOrderValidator):
         if "?" in said:
             if _ASKS_WHAT_WAS_REFUNDED.search(said):
                 # "didn't you already refund part of this order?": answered, then asked again.
-                self._tell_refunds_so_far(dispatcher, tracker)
+                tell_refunds_so_far(dispatcher, tracker)
                 return {"refund_method": None}
             return {}  # A question is not an answer; a digression rule takes it.
         picks = answering or (
@@ -155,7 +161,7 @@ class ValidateRefundForm(DraftOrderValidator):
         )
         if picks:
             # "ok then the maximum", "yes", "the first one": whatever NLU read.
-            offered = self._offered(tracker)
+            offered = offered_methods(tracker)
             chosen = choose_offered(said, latest_intent(tracker), offered, language)
             if chosen is not None:
                 slots: SlotDict = {"refund_method": chosen.value}
@@ -168,37 +174,6 @@ class ValidateRefundForm(DraftOrderValidator):
             # order number is the order's question, see validate_order_id.)
             return {"refund_method": said}
         return {}
-
-    @staticmethod
-    def _tell_refunds_so_far(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        """Say what was already applied for on the draft's order."""
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None:
-                return
-            applications = store.list_applications(
-                session, customer_id=order.customer_id, order_id=order.id
-            )
-            if not applications:
-                dispatcher.utter_message(
-                    response="utter_no_applications_for_order", order_id=order.id
-                )
-                return
-            language = language_of(tracker)
-            lines = [describe_application(a, language=language) for a in applications[:5]]
-        listed = bullet_list(lines, language=language)
-        dispatcher.utter_message(text=text("application.list", language=language, lines=listed))
-
-    @staticmethod
-    def _offered(tracker: Tracker) -> list[RefundMethod]:
-        """Return the methods the draft's order allows now, in the order they are offered."""
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None:
-                return []
-            facts = store.order_facts(session, order=order)
-            options = policy.method_options(facts, utcnow(), settings().policy)
-            return [o.method for o in options if o.offered]
 
     def extract_refund_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

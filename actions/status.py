@@ -194,7 +194,7 @@ class ActionRefundStatus(Action):
                     dispatcher.utter_message(
                         response="utter_no_applications_for_order", order_id=order_id
                     )
-                elif (topic := policy_question(latest_text(tracker))) is not None:
+                elif (topic := policy_question(said, language)) is not None:
                     # "How long until I get my money back?" with nothing applied for yet.
                     answer_policy(dispatcher, topic)
                 else:

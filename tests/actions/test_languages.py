@@ -15,6 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
 from actions.common import language_of
+from actions.conversation import ActionPolicyAnswer
+from actions.policy_answers import about_refunds, policy_topic, shop_question
 from actions.refund_form import ValidateRefundForm
 from actions.typed import corrects_amount, only_asks_to_stop, reads_as_a_request
 from bot import messages
@@ -291,6 +293,47 @@ def test_stops_and_corrections_in_the_buyers_language() -> None:
     assert corrects_amount("en realidad que sean 10 euros", "es")
     assert corrects_amount("точнее, пусть будет 500 рублей", "ru")
     assert not corrects_amount("en realidad llegó roto", "es")
+
+
+# --- questions about the policy -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "topic"),
+    [
+        ("es", "¿cuántos días tengo para devolverlo?", "utter_policy_deadlines"),
+        ("es", "¿quién paga el envío de vuelta?", "utter_policy_return_shipping"),
+        ("es", "¿puedo quedármelo y recibir el reembolso?", "utter_policy_no_return"),
+        ("es", "¿cómo funcionan los reembolsos?", "utter_policy_overview"),
+        ("ru", "сколько дней на возврат?", "utter_policy_deadlines"),
+        ("ru", "кто платит за обратную доставку?", "utter_policy_return_shipping"),
+        ("ru", "положена ли компенсация за опоздание?", "utter_policy_compensation"),
+        ("ru", "как работает возврат?", "utter_policy_overview"),
+        ("es", "¿puedo pagar con PayPal?", "utter_out_of_scope"),
+        ("ru", "можно оплатить картой?", "utter_out_of_scope"),
+    ],
+)
+async def test_a_policy_question_is_answered_in_the_buyers_language(
+    domain: dict[str, Any], language: str, question: str, topic: str
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        domain, text=question, intent="ask_refund_policy", active_loop=None, language=language
+    )
+    assert await ActionPolicyAnswer().run(dispatcher, tracker, domain) == []
+    assert responses(dispatcher) == [topic]
+
+
+def test_policy_words_of_each_language() -> None:
+    assert policy_topic("¿se puede hacer un reembolso parcial?", "es") == "utter_policy_partial"
+    assert policy_topic("можно отменить до отправки?", "ru") == "utter_policy_immediate"
+    assert about_refunds("¿qué pasa si el vendedor no responde?", "es")
+    assert not about_refunds("¿qué tiempo hace hoy?", "es")
+    assert shop_question("¿tenéis un código de descuento?", "es")
+    assert not shop_question("¿el cupón se devuelve con el reembolso?", "es")
+    assert shop_question("где ввести промокод?", "ru")
+    # Another language's words are not read as English.
+    assert policy_topic("сколько дней на возврат?") is None
 
 
 # --- the catalogue of the buyer's language ----------------------------------------------------

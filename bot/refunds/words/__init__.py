@@ -93,6 +93,23 @@ class Words:
     """Words of a question about the state of something, not a request."""
     last_order: Pattern
     """"My last order"."""
+    switch_order: Pattern
+    """Words that move a draft to another order without asking ("no wait, the other order")."""
+    keep: Pattern
+    """A no to "withdraw this application?" ("no", "leave it")."""
+    why_not: Pattern
+    """A question about why something is not allowed ("why can't I return it?")."""
+    # questions about the policy
+    policy_topics: tuple[tuple[str, Pattern], ...]
+    """Each topic of the policy (``utter_policy_<topic>``) and its words, the first match wins."""
+    money_back: Pattern
+    """Words of getting money back."""
+    about_refunds: Pattern
+    """Words of a question about the refund policy itself, when no topic of it is named."""
+    shop_question: Pattern
+    """Shop questions that are not about refunds ("can I pay with Apple Pay?")."""
+    refund_words: Pattern
+    """Words that make a shop question one about a refund after all."""
 
 
 def plain(word: str) -> str:

@@ -183,6 +183,67 @@ REQUEST = re.compile(
 )
 STATUS_QUESTION = re.compile(r"\b(status|news|update|where|when|how long)\b", re.I)
 LAST_ORDER = re.compile(r"\b(last|latest|most recent|newest|recent) (order|purchase)\b", re.I)
+SWITCH_ORDER = re.compile(
+    r"\b(no wait|wait|actually|i meant|i mean|wrong order|the other (order|one)|instead|"
+    r"not (that|this) (order|one)|sorry)\b",
+    re.I,
+)
+KEEP = re.compile(r"\b(no|nope|nah|leave it|keep it|don'?t|not now|never ?mind)\b", re.I)
+WHY_NOT = re.compile(
+    r"\bwhy (can'?t|cannot|not|isn'?t|is it not|won'?t|am i not|don'?t)\b|\bhow come\b", re.I
+)
+
+POLICY_TOPICS = (
+    (
+        "return_shipping",
+        re.compile(
+            r"ship(ping)? (back|cost|fee)|who pays|postage|"
+            r"return (label|shipping|postage)|send (it )?back",
+            re.I,
+        ),
+    ),
+    (
+        "compensation",
+        re.compile(
+            r"compensat|late|never (arrived|shipped)|"
+            r"didn'?t ship|not shipped|delay",
+            re.I,
+        ),
+    ),
+    (
+        "deadlines",
+        re.compile(
+            r"how long|how many days|deadline|time limit|"
+            r"when will|how soon|days|window|too late|expire",
+            re.I,
+        ),
+    ),
+    ("partial", re.compile(r"partial|part of|some of (the|my) money|only part", re.I)),
+    ("no_return", re.compile(r"keep (it|the item)|no[- ]return|without return", re.I)),
+    (
+        "immediate",
+        re.compile(
+            r"immediate|instant|before (it )?ship|not shipped yet|"
+            r"cancel",
+            re.I,
+        ),
+    ),
+)
+MONEY_BACK = re.compile(r"\b(refund|money|return|paid|pay ?back|reimburs)", re.I)
+ABOUT_REFUNDS = re.compile(
+    r"\b(refund|money|return|reimburs|policy|policies|rules?|guarantee|warranty|protection|"
+    r"buyer protection|compensat|how (does|do) (it|this|that|refunds?) work|what (happens|if)|"
+    r"rights|responsible|restocking|fee|not as described|damaged|fake|seller|merchant|"
+    r"package|parcel|ship|deliver|arriv|difference|method|option)",
+    re.I,
+)
+SHOP_QUESTION = re.compile(
+    r"\b(pay (with|by|using|via)|apple pay|google pay|paypal|klarna|credit card|debit card|"
+    r"gift card|coupon|promo code|discount code|voucher|password|log ?in|sign ?up|newsletter|"
+    r"in stock|size guide)\b",
+    re.I,
+)
+REFUND_WORDS = re.compile(r"\b(refund|money back|reimburs|return)", re.I)
 
 WORDS = Words(
     locale="en",
@@ -212,4 +273,12 @@ WORDS = Words(
     request=REQUEST,
     status_question=STATUS_QUESTION,
     last_order=LAST_ORDER,
+    switch_order=SWITCH_ORDER,
+    keep=KEEP,
+    why_not=WHY_NOT,
+    policy_topics=POLICY_TOPICS,
+    money_back=MONEY_BACK,
+    about_refunds=ABOUT_REFUNDS,
+    shop_question=SHOP_QUESTION,
+    refund_words=REFUND_WORDS,
 )

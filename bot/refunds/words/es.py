@@ -210,6 +210,72 @@ LAST_ORDER = re.compile(
     r"\b(pedido|compra|orden) m[aá]s reciente\b",
     re.I,
 )
+SWITCH_ORDER = re.compile(
+    r"\b(no,? espera|espera|en realidad|quise decir|me equivoqu[eé] de pedido|"
+    r"(el )?otro pedido|en (lugar|vez) de|no es (ese|este) pedido|perd[oó]n)\b",
+    re.I,
+)
+KEEP = re.compile(
+    r"\b(no|nop|d[eé]jalo|mejor no|ahora no|olv[ií]dalo|no lo retires|no la retires)\b", re.I
+)
+WHY_NOT = re.compile(
+    r"\bpor ?qu[eé] (no|ya no)\b|\bc[oó]mo (es )?que no\b|\bpor qu[eé] raz[oó]n no\b", re.I
+)
+
+POLICY_TOPICS = (
+    (
+        "return_shipping",
+        re.compile(
+            r"env[ií]o de (vuelta|devoluci[oó]n)|qui[eé]n paga|gastos de (env[ií]o|devoluci[oó]n)|"
+            r"(costo|coste|precio) del env[ií]o|etiqueta de devoluci[oó]n|"
+            r"(enviar|mandar)(lo|la)? de vuelta",
+            re.I,
+        ),
+    ),
+    (
+        "compensation",
+        re.compile(
+            r"compensaci[oó]n|indemnizaci[oó]n|tarde|retras|nunca (lleg|se envi)|"
+            r"no (se ha enviado|lo han enviado|lo enviaron)",
+            re.I,
+        ),
+    ),
+    (
+        "deadlines",
+        re.compile(
+            r"cu[aá]nto tiempo|cu[aá]ntos d[ií]as|plazo|l[ií]mite|cu[aá]ndo (me|recib|lleg)|"
+            r"d[ií]as|demasiado tarde|caduca|vence",
+            re.I,
+        ),
+    ),
+    ("partial", re.compile(r"parcial|una parte|parte del (dinero|importe)|solo parte", re.I)),
+    (
+        "no_return",
+        re.compile(r"qued[aá]rmel[oa]|me (lo|la) quedo|sin devolver|sin devoluci[oó]n", re.I),
+    ),
+    (
+        "immediate",
+        re.compile(
+            r"inmediat|al instante|antes de(l env[ií]o| que se env[ií]e)|"
+            r"(todav[ií]a|a[uú]n) no (se ha )?enviado|cancel|anul",
+            re.I,
+        ),
+    ),
+)
+MONEY_BACK = re.compile(r"\b(reembols|dinero|devoluci[oó]n|devolver|pagad|pagu[eé]|reintegr)", re.I)
+ABOUT_REFUNDS = re.compile(
+    r"\b(reembols|dinero|devol|pol[ií]tica|reglas?|garant[ií]a|protecci[oó]n|compensaci|"
+    r"c[oó]mo funciona|qu[eé] pasa si|derechos|responsable|comisi[oó]n|vendedor|tienda|"
+    r"paquete|env[ií]o|entrega|lleg|m[eé]todo|opci[oó]n|diferencia)",
+    re.I,
+)
+SHOP_QUESTION = re.compile(
+    r"\b(pagar (con|por|mediante|usando)|apple pay|google pay|paypal|tarjeta de (cr[eé]dito|"
+    r"d[eé]bito|regalo)|cup[oó]n|c[oó]digo (de )?(descuento|promocional)|contrase[ñn]a|"
+    r"iniciar sesi[oó]n|registrarme|bolet[ií]n|en stock|hay stock|gu[ií]a de tallas)\b",
+    re.I,
+)
+REFUND_WORDS = re.compile(r"\b(reembols|devolver|devoluci[oó]n|mi dinero)", re.I)
 
 WORDS = Words(
     locale="es",
@@ -239,4 +305,12 @@ WORDS = Words(
     request=REQUEST,
     status_question=STATUS_QUESTION,
     last_order=LAST_ORDER,
+    switch_order=SWITCH_ORDER,
+    keep=KEEP,
+    why_not=WHY_NOT,
+    policy_topics=POLICY_TOPICS,
+    money_back=MONEY_BACK,
+    about_refunds=ABOUT_REFUNDS,
+    shop_question=SHOP_QUESTION,
+    refund_words=REFUND_WORDS,
 )
