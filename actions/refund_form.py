@@ -6,7 +6,6 @@ The questions and the read-back are in :mod:`actions.refund_questions`; the subm
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -53,6 +52,7 @@ from bot.refunds import policy, reading, store
 from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import AmountError, ReasonError
 from bot.refunds.models import Order
+from bot.refunds.words import readable
 
 #: Slots of one refund draft, cleared when it is submitted or abandoned.
 DRAFT_SLOTS = (
@@ -67,14 +67,6 @@ DRAFT_SLOTS = (
     "failed_count",
     "pending_order_id",
 )
-
-#: A question about what was already refunded on the order.
-_ASKS_WHAT_WAS_REFUNDED = re.compile(
-    r"\b(already|so far|before|previous(ly)?|earlier)\b.*\brefund|\brefund(ed|s)?\b.*"
-    r"\b(already|so far|before|earlier)\b",
-    re.I,
-)
-
 
 #: What must be asked again when a field changes at the read-back.
 _CHANGE_CLEARS = {
@@ -149,7 +141,7 @@ class ValidateRefundForm(DraftOrderValidator):
         if method is not None:
             return {"refund_method": method.value}
         if "?" in said:
-            if _ASKS_WHAT_WAS_REFUNDED.search(said):
+            if any(w.already_refunded.search(said) for w in readable(language)):
                 # "didn't you already refund part of this order?": answered, then asked again.
                 tell_refunds_so_far(dispatcher, tracker)
                 return {"refund_method": None}

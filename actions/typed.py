@@ -5,8 +5,6 @@ The refund form's extraction calls these; they read the buyer's words and the tr
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk import Tracker
 
 from actions.common import is_answering, language_of, latest_intent, latest_text
@@ -43,16 +41,6 @@ def choose_offered(
     return None
 
 
-#: A message that says it asks for a refund after telling what happened ("… still hasn't
-#: shipped, I want to cancel it"): English only, other languages' buyers are read by NLU.
-_REQUEST_LATER = re.compile(
-    r"[,.;!]\s*(so |and |but )?(please )?(i (want|need|would like|'d like)( to)? "
-    r"(cancel|return|send it back|get my money|my money|a refund|refund|the money back)|"
-    r"(please )?(refund me|give me my money back|cancel it and refund))\b",
-    re.I,
-)
-
-
 def reads_as_a_request(said: str, language: str = DEFAULT) -> bool:
     """Return True when the words ask for a refund, not about one (no status question).
 
@@ -63,7 +51,7 @@ def reads_as_a_request(said: str, language: str = DEFAULT) -> bool:
     tables = readable(language)
     return (
         ("?" not in said or reading.find_order_id(said) is not None)
-        and (any(w.request.search(said) for w in tables) or _REQUEST_LATER.search(said) is not None)
+        and any(w.request.search(said) or w.request_later.search(said) for w in tables)
         and not any(w.status_question.search(said) for w in tables)
     )
 
@@ -81,10 +69,6 @@ def asks_for_a_refund(tracker: Tracker) -> bool:
     )
 
 
-_CAN_I = re.compile(r"\bcan i\b", re.I)
-_REFUND_WORD = re.compile(r"\b(refund|money back|reimburs)", re.I)
-
-
 def asks_about_the_order_in_focus(tracker: Tracker) -> bool:
     """Return True for "so can I send it back for a refund?" while the chat is about an order.
 
@@ -92,11 +76,13 @@ def asks_about_the_order_in_focus(tracker: Tracker) -> bool:
     possible for it is asking for it.
     """
     said = latest_text(tracker)
+    language = language_of(tracker)
+    tables = readable(language)
     return (
         bool(tracker.get_slot("order_id"))
-        and _CAN_I.search(said) is not None
-        and _REFUND_WORD.search(said) is not None
-        and reading.method_from_text(said, language_of(tracker)) is not None
+        and any(w.can_i.search(said) for w in tables)
+        and any(w.refund_asked.search(said) for w in tables)
+        and reading.method_from_text(said, language) is not None
     )
 
 

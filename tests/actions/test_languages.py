@@ -280,6 +280,8 @@ async def test_asking_for_a_person_is_not_taken_for_the_description(
         ("es", "¿dónde está mi pedido 8123456789012345?", False),
         ("ru", "хочу вернуть деньги за заказ №8123456789012345", True),
         ("ru", "где мой заказ №8123456789012345?", False),
+        ("es", "el pedido 8123456789012345 aún no se envió, quiero cancelarlo", True),
+        ("ru", "заказ №8123456789012345 до сих пор не отправлен, хочу отменить", True),
     ],
 )
 def test_a_request_in_so_many_words(language: str, said: str, asks: bool) -> None:
@@ -293,6 +295,28 @@ def test_stops_and_corrections_in_the_buyers_language() -> None:
     assert corrects_amount("en realidad que sean 10 euros", "es")
     assert corrects_amount("точнее, пусть будет 500 рублей", "ru")
     assert not corrects_amount("en realidad llegó roto", "es")
+
+
+@pytest.mark.parametrize(
+    ("language", "question"),
+    [
+        ("es", "¿ya me reembolsaron parte de este pedido?"),
+        ("ru", "вы уже вернули часть денег за этот заказ?"),
+    ],
+)
+async def test_a_question_about_earlier_refunds_is_answered_at_the_method_question(
+    domain: dict[str, Any], session_factory: sessionmaker, language: str, question: str
+) -> None:
+    order_id = new_order(session_factory)
+    slots, said = await validate(
+        domain,
+        text=question,
+        slots={"order_id": order_id, "refund_draft_id": "d-1"},
+        requested_slot="refund_method",
+        language=language,
+    )
+    assert said == ["utter_no_applications_for_order"]
+    assert slots["refund_method"] is None
 
 
 # --- questions about the policy -------------------------------------------------------------

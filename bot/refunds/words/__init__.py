@@ -89,6 +89,14 @@ class Words:
     """A number as a correction gives it ("make it 10")."""
     request: Pattern
     """A message that asks for a refund in so many words."""
+    request_later: Pattern
+    """… or says so after telling what happened ("…, I want to cancel it")."""
+    can_i: Pattern
+    """A question whether something is possible ("can I …?")."""
+    refund_asked: Pattern
+    """Words of getting one's money back ("refund", "money back")."""
+    already_refunded: Pattern
+    """A question about what was already refunded on the order."""
     status_question: Pattern
     """Words of a question about the state of something, not a request."""
     last_order: Pattern

@@ -244,6 +244,19 @@ SHOP_QUESTION = re.compile(
     re.I,
 )
 REFUND_WORDS = re.compile(r"\b(refund|money back|reimburs|return)", re.I)
+REQUEST_LATER = re.compile(
+    r"[,.;!]\s*(so |and |but )?(please )?(i (want|need|would like|'d like)( to)? "
+    r"(cancel|return|send it back|get my money|my money|a refund|refund|the money back)|"
+    r"(please )?(refund me|give me my money back|cancel it and refund))\b",
+    re.I,
+)
+CAN_I = re.compile(r"\bcan i\b", re.I)
+REFUND_ASKED = re.compile(r"\b(refund|money back|reimburs)", re.I)
+ALREADY_REFUNDED = re.compile(
+    r"\b(already|so far|before|previous(ly)?|earlier)\b.*\brefund|\brefund(ed|s)?\b.*"
+    r"\b(already|so far|before|earlier)\b",
+    re.I,
+)
 
 WORDS = Words(
     locale="en",
@@ -281,4 +294,8 @@ WORDS = Words(
     about_refunds=ABOUT_REFUNDS,
     shop_question=SHOP_QUESTION,
     refund_words=REFUND_WORDS,
+    request_later=REQUEST_LATER,
+    can_i=CAN_I,
+    refund_asked=REFUND_ASKED,
+    already_refunded=ALREADY_REFUNDED,
 )

@@ -276,6 +276,17 @@ SHOP_QUESTION = re.compile(
     re.I,
 )
 REFUND_WORDS = re.compile(r"\b(reembols|devolver|devoluci[oó]n|mi dinero)", re.I)
+REQUEST_LATER = re.compile(
+    r"[,.;!]\s*(as[ií] que |y |pero )?(por favor )?((yo )?(quiero|necesito|quisiera) "
+    r"(cancelar|anular|devolver|mi dinero|un reembolso|el reembolso|que me devuelvan)|"
+    r"(por favor )?(devu[eé]lvanme|reemb[oó]lsenme))",
+    re.I,
+)
+CAN_I = re.compile(r"\b(puedo|se puede|podr[ií]a|es posible)\b", re.I)
+REFUND_ASKED = re.compile(r"\b(reembols|mi dinero|devoluci[oó]n del dinero|reintegr)", re.I)
+ALREADY_REFUNDED = re.compile(
+    r"\bya\b.*\b(reembols|devolv|devuelt)|\b(reembols|devuelt)\w*\b.*\b(antes|ya)\b", re.I
+)
 
 WORDS = Words(
     locale="es",
@@ -313,4 +324,8 @@ WORDS = Words(
     about_refunds=ABOUT_REFUNDS,
     shop_question=SHOP_QUESTION,
     refund_words=REFUND_WORDS,
+    request_later=REQUEST_LATER,
+    can_i=CAN_I,
+    refund_asked=REFUND_ASKED,
+    already_refunded=ALREADY_REFUNDED,
 )

@@ -240,6 +240,14 @@ SHOP_QUESTION = re.compile(
     re.I,
 )
 REFUND_WORDS = re.compile(r"(возврат|вернуть|верните|мои деньги)", re.I)
+REQUEST_LATER = re.compile(
+    r"[,.;!]\s*(так что |и |но )?(пожалуйста )?((я )?(хочу|прошу) "
+    r"(отменить|вернуть|возврат|мои деньги)|(пожалуйста )?верните( мне)? деньги)",
+    re.I,
+)
+CAN_I = re.compile(r"(можно( ли)?|могу ли|могу я|получится ли)", re.I)
+REFUND_ASKED = re.compile(r"(возврат|деньги|денег|компенсац)", re.I)
+ALREADY_REFUNDED = re.compile(r"уже\b.*(вернул|возвращ|возврат)|(вернул|возвращ)\w*\b.*уже", re.I)
 
 WORDS = Words(
     locale="ru",
@@ -277,4 +285,8 @@ WORDS = Words(
     about_refunds=ABOUT_REFUNDS,
     shop_question=SHOP_QUESTION,
     refund_words=REFUND_WORDS,
+    request_later=REQUEST_LATER,
+    can_i=CAN_I,
+    refund_asked=REFUND_ASKED,
+    already_refunded=ALREADY_REFUNDED,
 )
