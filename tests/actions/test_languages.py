@@ -92,6 +92,55 @@ async def test_a_typed_method_is_read_in_the_buyers_language(
     assert slots["requested_slot"] == "refund_amount"
 
 
+@pytest.mark.parametrize(
+    ("language", "currency", "status", "message", "method", "amount", "next_slot"),
+    [
+        (
+            "es",
+            "EUR",
+            OrderStatus.SHIPPED,
+            "quiero un reembolso de 12,50 € del pedido n° {order}, me lo quedo",
+            "no_return_refund",
+            "12.50",
+            "refund_reason",
+        ),
+        (
+            "ru",
+            "RUB",
+            OrderStatus.DELIVERED,
+            "прошу вернуть 1 234,50 ₽ за заказ №{order}, верну товар, пришел сломанным",
+            "return_and_refund",
+            "1234.50",
+            "refund_reason",
+        ),
+    ],
+)
+async def test_everything_in_a_request_is_read_in_the_buyers_language(
+    domain: dict[str, Any],
+    session_factory: sessionmaker,
+    language: str,
+    currency: str,
+    status: OrderStatus,
+    message: str,
+    method: str,
+    amount: str,
+    next_slot: str,
+) -> None:
+    order_id = new_order(session_factory, status=status, currency=currency, total=Decimal("2000"))
+    slots, said = await validate(
+        domain,
+        text=message.format(order=order_id),
+        intent="request_refund",
+        entities={"order_id": order_id},
+        candidates={"order_id": order_id},
+        language=language,
+    )
+    assert said == []
+    assert (slots["order_id"], slots["refund_method"]) == (order_id, method)
+    assert slots["refund_amount"] == amount
+    assert slots["requested_slot"] == next_slot
+
+
 async def test_an_english_buyers_words_are_not_read_as_spanish(
     domain: dict[str, Any], session_factory: sessionmaker
 ) -> None:

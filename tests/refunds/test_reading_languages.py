@@ -395,3 +395,20 @@ def test_every_table_lists_three_ordinals_and_every_field(language: str) -> None
         RefundMethod.IMMEDIATE,
     }
     assert table.currency.search("") is None
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "accepts"),
+    [
+        ("es", "sí", True),
+        ("es", "vale, ese", True),
+        ("es", "esa opción", True),
+        ("es", "eso no funciona", False),
+        ("ru", "да", True),
+        ("ru", "давайте этот", True),
+        ("ru", "этот вариант", True),
+        ("ru", "это пришло сломанным", False),
+    ],
+)
+def test_words_that_accept_what_was_offered(language: str, text: str, accepts: bool) -> None:
+    assert any(w.affirmative.search(text) for w in readable(language)) is accepts

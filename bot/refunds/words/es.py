@@ -177,7 +177,7 @@ A_PERSON = re.compile(
 )
 AFFIRMATIVE = re.compile(
     r"^\W*(s[ií]|vale|ok(ey)?|claro|de acuerdo|perfecto|correcto|bien|dale|venga|exacto|"
-    r"adelante|por favor|hazlo|es[oae]( mismo| misma| opci[oó]n)?|est[ea]( mismo| misma)?)\b",
+    r"adelante|por favor|hazlo|es[ae]( mismo| misma| opci[oó]n)?|est[ea]( mismo| misma)?)\b",
     re.I,
 )
 ORDINALS = (
