@@ -10,6 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency, format_decimal
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.languages import DEFAULT, LANGUAGES
 from bot.refunds import reading
@@ -97,6 +100,30 @@ def test_amounts_written_the_local_way(
     assert reading.parse_amount(text, language) == reading.AmountRequest(
         value=Decimal(value), currency=currency
     )
+
+
+MONEY = st.decimals(
+    min_value=Decimal("0.00"),
+    max_value=Decimal("9999999.99"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
+
+
+# No example database: nothing written into the working tree.
+@settings(database=None, max_examples=200)
+@given(amount=MONEY, language=st.sampled_from(["es", "ru"]))
+def test_money_written_by_the_locale_reads_back_exactly(amount: Decimal, language: str) -> None:
+    """What Babel writes for the buyer's locale, with or without grouping, is read back."""
+    currency = {"es": "EUR", "ru": "RUB"}[language]
+    for written in (
+        format_currency(amount, currency, locale=language),
+        format_decimal(amount, format="#,##0.00", locale=language) + " " + currency.lower(),
+        format_decimal(amount, format="0.00", locale=language),
+    ):
+        request = reading.parse_amount(written, language)
+        assert (request.value, request.fraction) == (amount, None), written
 
 
 @pytest.mark.parametrize(
