@@ -271,12 +271,12 @@ def _joins(current: int, value: int) -> bool:
     It does when it fills a place ``current`` leaves empty: units after tens of twenty or
     more, tens or units after hundreds. "ten five" is two numbers.
     """
-    if current <= 0 or value <= 0 or current % 100 in range(1, 20):
+    if current <= 0 or current % 100 in range(1, 20):
         return False
-    place = 10
+    place = 1
     while current % (place * 10) == 0:
         place *= 10
-    return value < place
+    return place >= 10 and value < place
 
 
 def _is_order_number(match: re.Match[str]) -> bool:
