@@ -293,6 +293,8 @@ def test_classify_reason(language: str, text: str, category: ReasonCategory | No
         ("ru", f"Хочу вернуть деньги за заказ №{ORDER}, пришел сломанным", "пришел сломанным"),
         ("ru", f"заказ {ORDER} так и не пришел", "так и не пришел"),
         ("ru", "хочу вернуть деньги", None),
+        ("ru", "пальто маломерит", "пальто маломерит"),
+        ("es", "no me gusta el color", "no me gusta el color"),
     ],
 )
 def test_problem_clause(language: str, text: str, clause: str | None) -> None:

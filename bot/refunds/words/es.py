@@ -151,7 +151,7 @@ OTHER_REASONS = re.compile(
     r"\b(tarde|retras|demora|nunca (lleg|vino|se envi)|no (me )?(ha )?(llegado|lleg[oó])|"
     r"todav[ií]a no (llega|lleg[oó]|ha llegado)|a[uú]n no (llega|lleg[oó]|ha llegado)|"
     r"cambi[eé] de (opini[oó]n|idea)|ya no (lo |la )?(necesito|quiero)|no me (queda|sirve)|"
-    r"me queda (peque[ñn]|grande|chic|apretad)|por error|sin querer|duplicad)",
+    r"me queda (peque[ñn]|grande|chic|apretad)|no me gust|por error|sin querer|duplicad)",
     re.I,
 )
 CLAUSES = re.compile(r"[.!?;¡¿\n]+|,\s+|\s+(?:pero|porque|ya que|pues)\s+", re.I)
