@@ -1,4 +1,4 @@
-"""What every action shares: the unit of work, who the buyer is, and reading their messages."""
+"""What every action shares: the unit of work, who the buyer is, their language, reading them."""
 
 from __future__ import annotations
 
