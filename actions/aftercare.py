@@ -12,10 +12,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, customer_of, latest_intent, latest_text, unit_of_work
+from actions.common import (
+    DomainDict,
+    customer_of,
+    language_of,
+    latest_intent,
+    latest_text,
+    unit_of_work,
+)
 from actions.lines import bullet_list, describe_application
 from actions.mentions import customer_order_by_words, last_action_before_message, reference_named
 from bot.clock import utcnow
+from bot.languages import DEFAULT
 from bot.messages import text
 from bot.refunds import reading, store
 from bot.refunds.enums import RefundMethod, RefundStatus
@@ -48,6 +56,7 @@ def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) 
         return False
     tracking = reading.find_tracking_number(said)
     reference = reference_named(tracker)
+    language = language_of(tracker)
     now = utcnow()
     with unit_of_work() as session:
         applications = store.list_applications(session, customer_id=customer, statuses=OPEN)
@@ -59,9 +68,12 @@ def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) 
                 return False
             application = _pick(awaiting, reference)
             if application is None:
-                lines = [describe_application(a) for a in awaiting]
+                lines = [describe_application(a, language=language) for a in awaiting]
+                listed = bullet_list(lines, language=language)
                 dispatcher.utter_message(
-                    text=text("aftercare.which_return", tracking=tracking, lines=bullet_list(lines))
+                    text=text(
+                        "aftercare.which_return", language=language, tracking=tracking, lines=listed
+                    )
                 )
                 return True
             try:
@@ -78,9 +90,10 @@ def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) 
             dispatcher.utter_message(
                 text=text(
                     "aftercare.tracking_kept",
+                    language=language,
                     tracking=tracking,
                     reference=application.reference,
-                    line=describe_application(application),
+                    line=describe_application(application, language=language),
                 )
             )
             return True
@@ -97,7 +110,9 @@ def tell_about_applications(dispatcher: CollectingDispatcher, tracker: Tracker) 
         except TransitionNotAllowed:
             return False
         dispatcher.utter_message(
-            text=text("aftercare.answer_passed_on", reference=application.reference)
+            text=text(
+                "aftercare.answer_passed_on", language=language, reference=application.reference
+            )
         )
         return True
 
@@ -124,7 +139,8 @@ class ActionUnprompted(Action):
             # "yes" to the next order offered with the submitted application.
             return [SlotSet("order_id", offered[0]), FollowupAction("refund_form")]
         if latest_intent(tracker) == "inform" and (
-            describes_a_refund(latest_text(tracker)) or _returns_an_item(tracker)
+            describes_a_refund(latest_text(tracker), language_of(tracker))
+            or _returns_an_item(tracker)
         ):
             # "need 20 dollars back on 9000…, keep the item", "I want to return the usb cable":
             # a refund, with all it says.
@@ -134,15 +150,16 @@ class ActionUnprompted(Action):
         return []
 
 
-def describes_a_refund(said: str) -> bool:
+def describes_a_refund(said: str, language: str = DEFAULT) -> bool:
     """Return True when a detail names an order and what to do about it (money, a method)."""
     if reading.find_order_id(said) is None:
         return False
     try:
-        reading.parse_amount(reading.ORDER_ID.sub(" ", said))
+        reading.parse_amount(reading.ORDER_ID.sub(" ", said), language)
     except AmountError:
         return (
-            reading.method_from_text(said) is not None or reading.classify_reason(said) is not None
+            reading.method_from_text(said, language) is not None
+            or reading.classify_reason(said, language) is not None
         )
     return True
 
@@ -151,9 +168,9 @@ def _returns_an_item(tracker: Tracker) -> bool:
     """Return True when the buyer names a method and one of their orders by its item."""
     said = latest_text(tracker)
     customer = customer_of(tracker)
-    if customer is None or reading.method_from_text(said) is None:
+    if customer is None or reading.method_from_text(said, language_of(tracker)) is None:
         return False
     if tracker.get_slot("order_id"):
         return True  # "ok I want to return it": the order the conversation is about.
     with unit_of_work(read_only=True) as session:
-        return customer_order_by_words(session, customer, said) is not None
+        return customer_order_by_words(session, customer, said, language_of(tracker)) is not None

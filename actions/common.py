@@ -1,4 +1,4 @@
-"""What every action shares: the unit of work, who the buyer is, and reading their messages."""
+"""What every action shares: the unit of work, who the buyer is, their language, reading them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import abc
 import datetime as dt
 import functools
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot import contract
 from bot.clock import utcnow
 from bot.contract import HandoffReason
+from bot.languages import DEFAULT, LANGUAGES
 from bot.messages import text
 from bot.refunds import reading, store, verification
 from bot.refunds.db import get_sessionmaker
@@ -48,13 +48,6 @@ INTERRUPTIONS = frozenset(
         "thank",
         "out_of_scope",
     }
-)
-
-#: Words that accept what was offered ("yes", "ok", "that one", "sure, do it").
-AFFIRMATIVE = re.compile(
-    r"^\W*(y(es|ea|eah|ep|up)?|ok(ay)?|o\.k\.|sure|fine|right|alright|go( ahead)?|please|pls|"
-    r"that( one)?|this( one)?|do it|sounds good|perfect|great|correct|that'?s (it|fine|right))\b",
-    re.I,
 )
 
 
@@ -103,6 +96,16 @@ def customer_of(tracker: Tracker) -> str | None:
     return channel_customer(tracker) or tracker.get_slot("verified_customer_id")
 
 
+def language_of(tracker: Tracker) -> str:
+    """Return the conversation's language: the one the gateway put in the latest message.
+
+    A message without one, or with one this version does not speak, is the default's.
+    """
+    metadata = tracker.latest_message.get("metadata") or {}
+    language = metadata.get(contract.LANGUAGE) if isinstance(metadata, dict) else None
+    return str(language) if language in LANGUAGES else DEFAULT
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     """Return the intent of the buyer's latest message."""
     intent = tracker.latest_message.get("intent") or {}
@@ -130,30 +133,36 @@ def latest_entity(tracker: Tracker, entity: str) -> str | None:
     return None if value is None else str(value)
 
 
-def method_name(method: str) -> str:
+def method_name(method: str, *, language: str) -> str:
     """Return a refund method's name as buyers read it ("No-return refund")."""
-    return text(f"method.{method}")
+    return text(f"method.{method}", language=language)
 
 
-def state_words(status: str) -> str:
+def state_words(status: str, *, language: str) -> str:
     """Return an order's or application's status in words ("waiting to be shipped")."""
-    return text(f"state.{status}")
+    return text(f"state.{status}", language=language)
 
 
-def why_not_text(why: str | None, protection_days: int) -> str:
+def why_not_text(why: str | None, protection_days: int, *, language: str) -> str:
     """Return the buyer-facing reason a method is not offered."""
     key = f"why_not.{why}" if why in WHY_NOT_CODES else "why_not.other"
-    return text(key, days=protection_days)
+    return text(key, language=language, days=protection_days)
 
 
-def order_summary(order: Order) -> str:
+def order_summary(order: Order, *, language: str) -> str:
     """Return a short name for an order: its number and what is in it."""
     titles = ", ".join(item.title for item in order.items[:2])
     if not titles:
         return str(order.id)
     if len(order.items) > 2:
-        return text("order.name_more", order_id=order.id, items=titles, more=len(order.items) - 2)
-    return text("order.name", order_id=order.id, items=titles)
+        return text(
+            "order.name_more",
+            language=language,
+            order_id=order.id,
+            items=titles,
+            more=len(order.items) - 2,
+        )
+    return text("order.name", language=language, order_id=order.id, items=titles)
 
 
 def handoff(dispatcher: CollectingDispatcher, reason: HandoffReason) -> None:
@@ -169,7 +178,12 @@ PAUSED_RESPONSES = {
 
 
 def checks_paused(
-    dispatcher: CollectingDispatcher, paused: verification.Pause, order_id: str, now: dt.datetime
+    dispatcher: CollectingDispatcher,
+    paused: verification.Pause,
+    order_id: str,
+    now: dt.datetime,
+    *,
+    language: str,
 ) -> SlotDict:
     """Say that ownership checks are paused, offer a person, and ask for the order again.
 
@@ -180,14 +194,16 @@ def checks_paused(
     if paused.scope is verification.Scope.CONVERSATION:
         dispatcher.utter_message(
             response="utter_offer_human",
-            field=text("field.order_and_email"),
-            hint=text("hint.order_and_email"),
+            field=text("field.order_and_email", language=language),
+            hint=text("hint.order_and_email", language=language),
         )
         handoff(dispatcher, HandoffReason.REPEATED_FAILURE)
     else:
         minutes = math.ceil((paused.until - now).total_seconds() / 60)
         wait = (
-            text("wait.minutes.one") if minutes <= 1 else text("wait.minutes.many", minutes=minutes)
+            text("wait.minutes.one", language=language)
+            if minutes <= 1
+            else text("wait.minutes.many", language=language, minutes=minutes)
         )
         dispatcher.utter_message(
             response=PAUSED_RESPONSES[paused.scope], order_id=order_id, wait=wait
@@ -289,14 +305,15 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
         if value is None:
             return {"order_id": None}
         order_id = reading.find_order_id(str(value))
+        language = language_of(tracker)
         if order_id is None:
             return refuse(
                 dispatcher,
                 tracker,
                 "order_id",
                 response="utter_order_id_invalid",
-                field=text("field.order_id"),
-                hint=text("hint.order_id_format"),
+                field=text("field.order_id", language=language),
+                hint=text("hint.order_id_format", language=language),
             )
         customer = customer_of(tracker)
         if customer is None:
@@ -313,7 +330,7 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
                     settings=settings().verification,
                 )
             if paused is not None:
-                return checks_paused(dispatcher, paused, order_id, now)
+                return checks_paused(dispatcher, paused, order_id, now, language=language)
             return {"order_id": order_id, "customer_email": None, **SUCCEEDED}
         with unit_of_work(read_only=True) as session:
             try:
@@ -325,8 +342,8 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
                     "order_id",
                     response="utter_order_not_found",
                     order_id=order_id,
-                    field=text("field.order_id"),
-                    hint=text("hint.order_id_copy"),
+                    field=text("field.order_id", language=language),
+                    hint=text("hint.order_id_copy", language=language),
                 )
             return {
                 "order_id": order_id,
@@ -340,14 +357,15 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
         if value is None:
             return {"customer_email": None}
         email = reading.find_email(str(value))
+        language = language_of(tracker)
         if email is None:
             return refuse(
                 dispatcher,
                 tracker,
                 "customer_email",
                 response="utter_email_invalid",
-                field=text("field.customer_email"),
-                hint=text("hint.email"),
+                field=text("field.customer_email", language=language),
+                hint=text("hint.email", language=language),
             )
         order_id = reading.find_order_id(str(tracker.get_slot("order_id") or ""))
         if not order_id:
@@ -375,7 +393,7 @@ class IdentityFormValidator(FormValidationAction, abc.ABC):
             # Not "wrong e-mail": an unknown order gets the same answer.
             dispatcher.utter_message(response="utter_order_not_found_anonymous", order_id=order_id)
         if verdict.pause is not None:
-            return checks_paused(dispatcher, verdict.pause, order_id, now)
+            return checks_paused(dispatcher, verdict.pause, order_id, now, language=language)
         return {"order_id": None, "customer_email": None, "policy_block": None}
 
     def order_accepted(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aftercare import tell_about_applications
-from actions.common import DomainDict, handoff, latest_text
+from actions.common import DomainDict, handoff, language_of, latest_text
 from actions.mentions import last_action_before_message
 from actions.people import ActionRequestHuman
 from actions.policy_answers import (
@@ -24,6 +22,7 @@ from actions.status import ActionRefundStatus
 from actions.typed import asks_about_the_order_in_focus, reads_as_a_request
 from bot.contract import HandoffReason
 from bot.refunds import reading
+from bot.refunds.words import readable
 
 
 class ActionPolicyAnswer(Action):
@@ -42,38 +41,35 @@ class ActionPolicyAnswer(Action):
         person gets one, whatever NLU made of the rest.
         """
         said = latest_text(tracker)
+        language = language_of(tracker)
         if reading.find_reference(said):
             return await ActionRefundStatus().run(dispatcher, tracker, domain)
-        if reading.wants_a_person(said):
+        if reading.wants_a_person(said, language):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         outside = not tracker.active_loop.get("name")
-        names_an_order = reading.find_order_id(said) is not None and reads_as_a_request(said)
+        names_an_order = reading.find_order_id(said) is not None and reads_as_a_request(
+            said, language
+        )
         if outside and (names_an_order or asks_about_the_order_in_focus(tracker)):
             # "can I get my money back for the usb cable 9000… without sending it back?"
             return [FollowupAction("refund_form")]
-        refusal = None if outside else _refusal_asked_about(tracker, said)
+        refusal = None if outside else _refusal_asked_about(tracker, said, language)
         if refusal:
             # "why can't I return it?" right after the form refused a method: that refusal.
             dispatcher.utter_message(text=refusal)
             return []
-        if shop_question(said) or (outside and not about_refunds(said)):
+        if shop_question(said, language) or (outside and not about_refunds(said, language)):
             # A shop question that is not about refunds ("can I pay with Apple Pay?").
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
-        answer_policy(dispatcher, policy_topic(said) or "utter_policy_overview")
+        answer_policy(dispatcher, policy_topic(said, language) or "utter_policy_overview")
         return []
 
 
-#: A question about why something is not allowed ("why can't I return it?", "how come?").
-_WHY_NOT = re.compile(
-    r"\bwhy (can'?t|cannot|not|isn'?t|is it not|won'?t|am i not|don'?t)\b|\bhow come\b", re.I
-)
-
-
-def _refusal_asked_about(tracker: Tracker, said: str) -> str | None:
+def _refusal_asked_about(tracker: Tracker, said: str, language: str) -> str | None:
     """Return the form's latest policy refusal when the buyer asks why, else None."""
     block = tracker.get_slot("policy_block")
-    if not block or not _WHY_NOT.search(said):
+    if not block or not any(w.why_not.search(said) for w in readable(language)):
         return None
     for event in reversed(tracker.events):
         if (
@@ -121,15 +117,13 @@ NOT_UNDERSTOOD = frozenset({"nlu_fallback", "out_of_scope"})
 NOT_UNDERSTOOD_LIMIT = 3
 
 
-_KEEP_WORDS = re.compile(r"\b(no|nope|nah|leave it|keep it|don'?t|not now|never ?mind)\b", re.I)
-
-
 def _keeps_after_withdraw_question(tracker: Tracker) -> bool:
     """Return True when the buyer's "no"-ish words answer "withdraw this application?"."""
     if not tracker.get_slot("application_reference"):
         return False
-    return last_action_before_message(tracker) == "action_withdraw_refund" and bool(
-        _KEEP_WORDS.search(latest_text(tracker))
+    said = latest_text(tracker)
+    return last_action_before_message(tracker) == "action_withdraw_refund" and any(
+        w.keep.search(said) for w in readable(language_of(tracker))
     )
 
 
@@ -152,18 +146,19 @@ class ActionNotUnderstood(Action):
         """Say so, or hand over when it keeps happening."""
         if tell_about_applications(dispatcher, tracker):
             return []
-        if reading.wants_a_person(latest_text(tracker)):
+        if reading.wants_a_person(latest_text(tracker), language_of(tracker)):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         if _keeps_after_withdraw_question(tracker):
             # "hmm no, leave it" to "Withdraw application …?"
             dispatcher.utter_message(response="utter_withdraw_kept")
             return []
         said = latest_text(tracker)
-        topic = policy_question(said)
+        language = language_of(tracker)
+        topic = policy_question(said, language)
         if topic is None and tracker.active_loop.get("name") and "?" in said:
             # Inside a refund, "what's the difference between these two?" is about refunds.
-            if about_refunds(said) and not shop_question(said):
-                topic = policy_topic(said) or "utter_policy_overview"
+            if about_refunds(said, language) and not shop_question(said, language):
+                topic = policy_topic(said, language) or "utter_policy_overview"
         if topic is not None:
             answer_policy(dispatcher, topic)
             return []

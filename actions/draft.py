@@ -1,7 +1,8 @@
 """The draft's order: which order a refund is for, and when another order may replace it.
 
 A draft keeps its order while the buyer asks about others; naming another order as the
-refund's asks before moving it; an order may be named by its item ("the desk lamp").
+refund's asks before moving it; an order may be named by its item ("the desk lamp"). What the
+draft's order allows, and was already given, is read here too.
 """
 
 from __future__ import annotations
@@ -21,18 +22,24 @@ from actions.common import (
     SlotDict,
     customer_of,
     is_answering,
+    language_of,
     latest_entity,
     latest_intent,
     latest_text,
     order_summary,
+    settings,
     unit_of_work,
 )
+from actions.lines import bullet_list, describe_application
 from actions.mentions import customer_order_by_words, previous_slot
 from actions.typed import asks_for_a_refund
+from bot.clock import utcnow
 from bot.messages import text
-from bot.refunds import reading, store
+from bot.refunds import policy, reading, store
+from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import OrderNotFound
 from bot.refunds.models import Order
+from bot.refunds.words import readable
 
 #: Questions whose answer is a description: words in it are not other answers.
 DESCRIBING = ("refund_reason", "refund_reason_category")
@@ -54,18 +61,39 @@ def current_order(session: Session, tracker: Tracker) -> Order | None:
         return None
 
 
+def tell_refunds_so_far(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Say what was already applied for on the draft's order."""
+    with unit_of_work(read_only=True) as session:
+        order = current_order(session, tracker)
+        if order is None:
+            return
+        applications = store.list_applications(
+            session, customer_id=order.customer_id, order_id=order.id
+        )
+        if not applications:
+            dispatcher.utter_message(response="utter_no_applications_for_order", order_id=order.id)
+            return
+        language = language_of(tracker)
+        lines = [describe_application(a, language=language) for a in applications[:5]]
+    listed = bullet_list(lines, language=language)
+    dispatcher.utter_message(text=text("application.list", language=language, lines=listed))
+
+
+def offered_methods(tracker: Tracker) -> list[RefundMethod]:
+    """Return the methods the draft's order allows now, in the order they are offered."""
+    with unit_of_work(read_only=True) as session:
+        order = current_order(session, tracker)
+        if order is None:
+            return []
+        facts = store.order_facts(session, order=order)
+        options = policy.method_options(facts, utcnow(), settings().policy)
+        return [o.method for o in options if o.offered]
+
+
 def two_or_more_orders(said: str) -> list[str]:
     """Return the distinct order numbers of a message that names several, else []."""
     found = list(dict.fromkeys(m.group(0) for m in reading.ORDER_ID.finditer(said)))
     return found if len(found) > 1 else []
-
-
-#: Words that move the draft to another order without asking ("no wait, the other order …").
-_SWITCH_WORDS = re.compile(
-    r"\b(no wait|wait|actually|i meant|i mean|wrong order|the other (order|one)|instead|"
-    r"not (that|this) (order|one)|sorry)\b",
-    re.I,
-)
 
 
 #: Slots an extraction sets that are not questions of the form: rasa-sdk validates (and keeps)
@@ -107,11 +135,14 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             return {}
         customer = customer_of(tracker)
         said = latest_text(tracker)
+        language = language_of(tracker)
         named_orders = two_or_more_orders(said)
         if named_orders and tracker.get_slot("requested_slot") in (None, "order_id"):
             # "refunds for 9000… and 9000…": one at a time, the buyer says which first.
             dispatcher.utter_message(
-                text=text("form.which_order_first", orders=", ".join(named_orders)),
+                text=text(
+                    "form.which_order_first", language=language, orders=", ".join(named_orders)
+                ),
                 buttons=[
                     {"title": order, "payload": f'/inform{{"order_id":"{order}"}}'}
                     for order in named_orders
@@ -125,7 +156,7 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
         if customer and by_words and not re.search(r"\d", said):
             # "the lamp", "my last order": the buyer's own order these words point at.
             with unit_of_work(read_only=True) as session:
-                named = customer_order_by_words(session, customer, said)
+                named = customer_order_by_words(session, customer, said, language)
                 if named is not None:
                     return {"order_id": named.id}
             focus = tracker.get_slot("order_id")
@@ -152,13 +183,14 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
             previous_slot(tracker, "order_id") if tracker.get_slot("refund_draft_id") else None
         )
         new = reading.find_order_id(str(value)) if value else None
+        language = language_of(tracker)
         if previous_slot(tracker, "pending_order_id") and new == draft_order:
             return {"order_id": new, "pending_order_id": None}
         switching = bool(draft_order and new and new != draft_order)
         if switching:
             # "No wait, the other order, 9000…" says it plainly; a bare number is asked about.
             confirmed = previous_slot(tracker, "pending_order_id") == new or bool(
-                _SWITCH_WORDS.search(latest_text(tracker))
+                any(w.switch_order.search(latest_text(tracker)) for w in readable(language))
             )
             if not confirmed:
                 keep: SlotDict = {"order_id": draft_order}
@@ -168,11 +200,18 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                 )
                 if asks_to_switch:
                     dispatcher.utter_message(
-                        text=text("form.switch_order", current=draft_order, new=new),
+                        text=text(
+                            "form.switch_order", language=language, current=draft_order, new=new
+                        ),
                         buttons=[
-                            {"title": text("form.switch_yes", new=new), "payload": "/affirm"},
                             {
-                                "title": text("form.switch_no", current=draft_order),
+                                "title": text("form.switch_yes", language=language, new=new),
+                                "payload": "/affirm",
+                            },
+                            {
+                                "title": text(
+                                    "form.switch_no", language=language, current=draft_order
+                                ),
                                 "payload": "/deny",
                             },
                         ],
@@ -185,7 +224,11 @@ class DraftOrderValidator(IdentityFormValidator, abc.ABC):
                 order = current_order(session, tracker)
                 if order is not None:
                     dispatcher.utter_message(
-                        text=text("form.order_by_words", order=order_summary(order))
+                        text=text(
+                            "form.order_by_words",
+                            language=language,
+                            order=order_summary(order, language=language),
+                        )
                     )
         return {
             **super().validate_order_id(value, dispatcher, tracker, domain),

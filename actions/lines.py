@@ -7,41 +7,45 @@ from bot.messages import date, money, text
 from bot.refunds.models import Order, RefundApplication
 
 
-def describe_order(order: Order) -> str:
-    """Return one line about an order's state and its next deadline."""
+def describe_order(order: Order, *, language: str) -> str:
+    """Return one line about an order's state and its next deadline, in ``language``."""
     facts = {
-        "name": order_summary(order),
-        "state": state_words(order.status),
-        "total": money(order.total, order.currency),
+        "name": order_summary(order, language=language),
+        "state": state_words(order.status, language=language),
+        "total": money(order.total, order.currency, language=language),
     }
     if order.status == "awaiting_shipment":
-        return text("order.line_ship_by", ship_by=date(order.ship_by), **facts)
+        ship_by = date(order.ship_by, language=language)
+        return text("order.line_ship_by", language=language, ship_by=ship_by, **facts)
     if order.status == "shipped" and order.shipped_at:
         return text(
             "order.line_shipped",
-            shipped=date(order.shipped_at),
-            promised=date(order.promised_delivery_by),
+            language=language,
+            shipped=date(order.shipped_at, language=language),
+            promised=date(order.promised_delivery_by, language=language),
             **facts,
         )
     if order.status == "delivered" and order.delivered_at:
-        return text("order.line_delivered", delivered=date(order.delivered_at), **facts)
-    return text("order.line", **facts)
+        delivered = date(order.delivered_at, language=language)
+        return text("order.line_delivered", language=language, delivered=delivered, **facts)
+    return text("order.line", language=language, **facts)
 
 
-def describe_application(application: RefundApplication) -> str:
-    """Return one line about a refund application."""
+def describe_application(application: RefundApplication, *, language: str) -> str:
+    """Return one line about a refund application, in ``language``."""
     facts = {
         "reference": application.reference,
         "order_id": application.order_id,
-        "method": method_name(application.method).lower(),
-        "amount": money(application.amount, application.currency),
-        "state": state_words(application.status),
+        "method": method_name(application.method, language=language).lower(),
+        "amount": money(application.amount, application.currency, language=language),
+        "state": state_words(application.status, language=language),
     }
     if application.status == "pending_review" and application.review_due_at:
-        return text("application.line_due", due=date(application.review_due_at), **facts)
-    return text("application.line", **facts)
+        due = date(application.review_due_at, language=language)
+        return text("application.line_due", language=language, due=due, **facts)
+    return text("application.line", language=language, **facts)
 
 
-def bullet_list(lines: list[str]) -> str:
+def bullet_list(lines: list[str], *, language: str) -> str:
     """Return lines as a bulleted list, one per line."""
-    return "\n".join(text("list.item", line=line) for line in lines)
+    return "\n".join(text("list.item", language=language, line=line) for line in lines)

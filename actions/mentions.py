@@ -16,13 +16,14 @@ from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
 from actions.common import latest_entity, latest_text
+from bot.languages import DEFAULT
 from bot.refunds import reading, store
 from bot.refunds.models import Order
+from bot.refunds.words import readable
 
 #: Intents that start a question about an order or an application.
 QUESTIONS = frozenset({"check_order_status", "check_refund_status", "cancel_refund"})
 
-_LAST_ORDER = re.compile(r"\b(last|latest|most recent|newest|recent) (order|purchase)\b", re.I)
 #: Words of item titles too common to name one order.
 _COMMON = frozenset(
     "with from that this your have order item items pack pair size color colour black white "
@@ -72,11 +73,11 @@ def reference_named(tracker: Tracker) -> str | None:
     ) or reading.find_reference(latest_text(tracker))
 
 
-def order_by_words(orders: Sequence[Order], said: str) -> Order | None:
+def order_by_words(orders: Sequence[Order], said: str, language: str = DEFAULT) -> Order | None:
     """Return the one order the words point at: "my last order", or an item's name."""
     if not orders:
         return None
-    if _LAST_ORDER.search(said):
+    if any(w.last_order.search(said) for w in readable(language)):
         return max(orders, key=lambda order: order.paid_at)
     words = _stems(said)
     if not words:
@@ -87,9 +88,12 @@ def order_by_words(orders: Sequence[Order], said: str) -> Order | None:
     return matching[0] if len(matching) == 1 else None
 
 
-def customer_order_by_words(session: Session, customer_id: str, said: str) -> Order | None:
+def customer_order_by_words(
+    session: Session, customer_id: str, said: str, language: str = DEFAULT
+) -> Order | None:
     """Return the one order of the customer's that ``said`` points at (see order_by_words)."""
-    return order_by_words(store.customer_orders(session, customer_id=customer_id), said)
+    orders = store.customer_orders(session, customer_id=customer_id)
+    return order_by_words(orders, said, language)
 
 
 def _latest_message(events: list[dict[str, Any]]) -> int:

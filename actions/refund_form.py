@@ -6,7 +6,6 @@ The questions and the read-back are in :mod:`actions.refund_questions`; the subm
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -21,6 +20,7 @@ from actions.common import (
     SUCCEEDED,
     DomainDict,
     SlotDict,
+    language_of,
     latest_entity,
     latest_intent,
     latest_text,
@@ -30,16 +30,21 @@ from actions.common import (
     unit_of_work,
     why_not_text,
 )
-from actions.draft import DESCRIBING, DraftOrderValidator, current_order
-from actions.lines import bullet_list, describe_application
+from actions.draft import (
+    DESCRIBING,
+    DraftOrderValidator,
+    current_order,
+    offered_methods,
+    tell_refunds_so_far,
+)
 from actions.policy_answers import shop_question
 from actions.typed import (
-    EXPLICIT_STOP,
     answers,
     asks_for_a_refund,
     choose_offered,
     corrects_amount,
     describes_enough,
+    only_asks_to_stop,
 )
 from bot.clock import utcnow
 from bot.messages import money, text
@@ -47,6 +52,7 @@ from bot.refunds import policy, reading, store
 from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import AmountError, ReasonError
 from bot.refunds.models import Order
+from bot.refunds.words import readable
 
 #: Slots of one refund draft, cleared when it is submitted or abandoned.
 DRAFT_SLOTS = (
@@ -61,16 +67,6 @@ DRAFT_SLOTS = (
     "failed_count",
     "pending_order_id",
 )
-
-#: A question about what was already refunded on the order.
-_ASKS_WHAT_WAS_REFUNDED = re.compile(
-    r"\b(already|so far|before|previous(ly)?|earlier)\b.*\brefund|\brefund(ed|s)?\b.*"
-    r"\b(already|so far|before|earlier)\b",
-    re.I,
-)
-
-#: "change the reason", "edit the amount": a change asked for in so many words, whatever NLU read.
-_CHANGE_REQUEST = re.compile(r"^\W*(please\W+)?(change|edit|fix|correct|update)\b", re.I)
 
 #: What must be asked again when a field changes at the read-back.
 _CHANGE_CLEARS = {
@@ -93,7 +89,8 @@ class ValidateRefundForm(DraftOrderValidator):
     ) -> list[EventType]:
         """Validate the answer; a question about the shop is answered as out of scope."""
         said = latest_text(tracker)
-        if tracker.get_slot("requested_slot") and "?" in said and shop_question(said):
+        asked = tracker.get_slot("requested_slot")
+        if asked and "?" in said and shop_question(said, language_of(tracker)):
             # "can I pay with Apple Pay next time?" while asked how much: not an answer. The
             # slot set keeps Rasa running the form, which asks its question again.
             dispatcher.utter_message(response="utter_out_of_scope")
@@ -132,30 +129,35 @@ class ValidateRefundForm(DraftOrderValidator):
         if tracker.get_slot("pending_order_id"):
             return {}  # The message answers "should it be for order … instead?".
         said = latest_text(tracker)
+        language = language_of(tracker)
         answering = answers(tracker, "refund_method")
         method = None
         if answering or asks_for_a_refund(tracker):
-            method = reading.method_from_text(said)
+            method = reading.method_from_text(said, language)
         if method is None:
             tagged = [str(v) for v in tracker.get_latest_entity_values("refund_method")]
-            method = next(filter(None, map(reading.method_from_text, tagged)), None)
+            readings = (reading.method_from_text(t, language) for t in tagged)
+            method = next(filter(None, readings), None)
         if method is not None:
             return {"refund_method": method.value}
         if "?" in said:
-            if _ASKS_WHAT_WAS_REFUNDED.search(said):
+            if any(w.already_refunded.search(said) for w in readable(language)):
                 # "didn't you already refund part of this order?": answered, then asked again.
-                self._tell_refunds_so_far(dispatcher, tracker)
+                tell_refunds_so_far(dispatcher, tracker)
                 return {"refund_method": None}
             return {}  # A question is not an answer; a digression rule takes it.
         picks = answering or (
-            requested == "refund_method" and "?" not in said and not EXPLICIT_STOP.search(said)
+            requested == "refund_method"
+            and "?" not in said
+            and not only_asks_to_stop(said, language)
         )
         if picks:
             # "ok then the maximum", "yes", "the first one": whatever NLU read.
-            chosen = choose_offered(said, latest_intent(tracker), self._offered(tracker))
+            offered = offered_methods(tracker)
+            chosen = choose_offered(said, latest_intent(tracker), offered, language)
             if chosen is not None:
                 slots: SlotDict = {"refund_method": chosen.value}
-                if reading.WHOLE_WORDS.search(said):
+                if reading.names_everything(said, language):
                     # "all of it" for the only method offered: that method, all it allows.
                     slots["refund_amount"] = said
                 return slots
@@ -165,42 +167,14 @@ class ValidateRefundForm(DraftOrderValidator):
             return {"refund_method": said}
         return {}
 
-    @staticmethod
-    def _tell_refunds_so_far(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        """Say what was already applied for on the draft's order."""
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None:
-                return
-            applications = store.list_applications(
-                session, customer_id=order.customer_id, order_id=order.id
-            )
-            if not applications:
-                dispatcher.utter_message(
-                    response="utter_no_applications_for_order", order_id=order.id
-                )
-                return
-            lines = [describe_application(a) for a in applications[:5]]
-        dispatcher.utter_message(text=text("application.list", lines=bullet_list(lines)))
-
-    @staticmethod
-    def _offered(tracker: Tracker) -> list[RefundMethod]:
-        """Return the methods the draft's order allows now, in the order they are offered."""
-        with unit_of_work(read_only=True) as session:
-            order = current_order(session, tracker)
-            if order is None:
-                return []
-            facts = store.order_facts(session, order=order)
-            options = policy.method_options(facts, utcnow(), settings().policy)
-            return [o.method for o in options if o.offered]
-
     def extract_refund_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotDict:
         """Take an amount: a money entity, "full refund"/"half", or the answer to "how much?"."""
         said = latest_text(tracker)
+        language = language_of(tracker)
         requested = tracker.get_slot("requested_slot")
-        if requested in DESCRIBING and corrects_amount(said):
+        if requested in DESCRIBING and corrects_amount(said, language):
             # "sorry, actually make it 10 dollars" while asked for the reason.
             return {"refund_amount": said}
         if latest_intent(tracker) in EXITS:
@@ -218,11 +192,9 @@ class ValidateRefundForm(DraftOrderValidator):
             ):
                 return {}  # "why do I get 5.50 extra?" asks about the read-back.
             return {"refund_amount": entity}
-        phrase = reading.AMOUNT_PHRASE.search(latest_text(tracker)) or (
-            reading.AMOUNT_IN_PASSING.search(latest_text(tracker))
-        )
+        phrase = reading.amount_phrase(said, language) or reading.money_in_passing(said, language)
         if phrase and asks_for_a_refund(tracker):
-            return {"refund_amount": phrase.group(0)}
+            return {"refund_amount": phrase}
         return {}
 
     def extract_refund_reason_category(
@@ -235,7 +207,7 @@ class ValidateRefundForm(DraftOrderValidator):
         if answers(tracker, "refund_reason_category"):
             return {"refund_reason_category": latest_text(tracker)}
         if asks_for_a_refund(tracker) and not tracker.get_slot("refund_reason_category"):
-            category = reading.classify_reason(latest_text(tracker))
+            category = reading.classify_reason(latest_text(tracker), language_of(tracker))
             if category is not None:
                 return {"refund_reason_category": category.value}
         return {}
@@ -248,20 +220,21 @@ class ValidateRefundForm(DraftOrderValidator):
         A description ("it is taking far too long") reads like other requests; only leaving
         the form or asking for a person is not an answer here.
         """
+        language = language_of(tracker)
         if tracker.get_slot("requested_slot") != "refund_reason":
             if asks_for_a_refund(tracker) and not tracker.get_slot("refund_reason"):
                 # The problem told with the request is not asked for again, when it says
                 # enough for any method.
-                clause = reading.problem_clause(latest_text(tracker))
+                clause = reading.problem_clause(latest_text(tracker), language)
                 method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
                 if clause and describes_enough(clause, method):
                     return {"refund_reason": clause}
             return {}
         said = latest_text(tracker)
-        if said.startswith("/") or corrects_amount(said):
+        if said.startswith("/") or corrects_amount(said, language):
             return {}
-        if reading.wants_a_person(said) or (
-            latest_intent(tracker) in EXITS and EXPLICIT_STOP.search(said)
+        if reading.wants_a_person(said, language) or (
+            latest_intent(tracker) in EXITS and only_asks_to_stop(said, language)
         ):
             return {}
         # "I don't need it any more" reads like "stop" but answers the question.
@@ -280,10 +253,11 @@ class ValidateRefundForm(DraftOrderValidator):
             return {}
         field = latest_entity(tracker, "change_field")
         said = latest_text(tracker)
+        language = language_of(tracker)
         if field is None and (
-            intent in ("deny", "inform", "request_refund") or _CHANGE_REQUEST.search(said)
+            intent in ("deny", "inform", "request_refund") or reading.asks_to_change(said, language)
         ):
-            field = reading.field_named(said)
+            field = reading.field_named(said, language)
         if field in _CHANGE_CLEARS:
             cleared: SlotDict = {
                 slot: None for slot in (*_CHANGE_CLEARS[field], "refund_confirmed")
@@ -311,10 +285,11 @@ class ValidateRefundForm(DraftOrderValidator):
     ) -> SlotDict:
         """Refuse an order nothing can be refunded on; re-check the method and amount."""
         config = settings().policy
+        language = language_of(tracker)
         facts = store.order_facts(session, order=order)
         options = policy.method_options(facts, utcnow(), config)
         if not any(o.offered for o in options):
-            why = why_not_text(options[0].why_not, config.protection_window_days)
+            why = why_not_text(options[0].why_not, config.protection_window_days, language=language)
             return refuse(
                 dispatcher,
                 tracker,
@@ -323,8 +298,8 @@ class ValidateRefundForm(DraftOrderValidator):
                 policy=True,
                 order_id=order.id,
                 why=why,
-                field=text("field.order_id"),
-                hint=text("hint.other_order"),
+                field=text("field.order_id", language=language),
+                hint=text("hint.other_order", language=language),
             )
         slots: SlotDict = dict(SUCCEEDED)
         if not tracker.get_slot("refund_draft_id"):
@@ -340,7 +315,8 @@ class ValidateRefundForm(DraftOrderValidator):
         """Accept a method the order allows now; say why another is not offered."""
         if value is None:
             return {"refund_method": None}
-        method = reading.method_from_text(str(value))
+        language = language_of(tracker)
+        method = reading.method_from_text(str(value), language)
         if method is None and tracker.get_slot("requested_slot") != "refund_method":
             # A word NLU took for a method while the buyer was saying something else.
             return {"refund_method": None}
@@ -349,9 +325,9 @@ class ValidateRefundForm(DraftOrderValidator):
                 dispatcher,
                 tracker,
                 "refund_method",
-                message=text("form.choose_method"),
-                field=text("field.refund_method"),
-                hint=text("hint.method"),
+                message=text("form.choose_method", language=language),
+                field=text("field.refund_method", language=language),
+                hint=text("hint.method", language=language),
             )
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
@@ -372,11 +348,12 @@ class ValidateRefundForm(DraftOrderValidator):
         option = next(
             o for o in policy.method_options(facts, utcnow(), config) if o.method is method
         )
+        language = language_of(tracker)
         if not option.offered:
-            why = why_not_text(option.why_not, config.protection_window_days)
+            why = why_not_text(option.why_not, config.protection_window_days, language=language)
             dispatcher.utter_message(
                 response="utter_method_not_offered",
-                method=method_name(method.value),
+                method=method_name(method.value, language=language),
                 order_id=order.id,
                 why=why,
             )
@@ -415,8 +392,9 @@ class ValidateRefundForm(DraftOrderValidator):
         said: str,
     ) -> SlotDict:
         config = settings().policy
+        language = language_of(tracker)
         try:
-            request = reading.parse_amount(said)
+            request = reading.parse_amount(said, language)
             # "All of it", "half": of what this method allows, which may be less than the balance.
             limit = policy.option_for(facts, method, utcnow(), config).max_amount
             base = facts.balance if limit is None else min(limit, facts.balance)
@@ -425,7 +403,9 @@ class ValidateRefundForm(DraftOrderValidator):
             )
             amount = policy.check_amount(facts, method, amount, utcnow(), config)
         except AmountError as e:
-            params = {"method": method_name(method.value), "currency": facts.currency, **e.params}
+            name = method_name(method.value, language=language)
+            params = {"method": name, "currency": facts.currency, **e.params}
+            balance = money(facts.balance, facts.currency, language=language)
             return refuse(
                 dispatcher,
                 tracker,
@@ -433,8 +413,8 @@ class ValidateRefundForm(DraftOrderValidator):
                 clear=("refund_amount_text",),
                 response=f"utter_amount_{e.code}",
                 policy=e.code in ("exceeds_balance", "exceeds_method_limit"),
-                field=text("field.refund_amount"),
-                hint=text("hint.amount", balance=money(facts.balance, facts.currency)),
+                field=text("field.refund_amount", language=language),
+                hint=text("hint.amount", language=language, balance=balance),
                 **params,
             )
         return {"refund_amount": str(amount), "refund_amount_text": None, **SUCCEEDED}
@@ -445,15 +425,16 @@ class ValidateRefundForm(DraftOrderValidator):
         """Accept one of the five reason categories."""
         if value is None:
             return {"refund_reason_category": None}
-        category = reading.classify_reason(str(value))
+        language = language_of(tracker)
+        category = reading.classify_reason(str(value), language)
         if category is None:
             return refuse(
                 dispatcher,
                 tracker,
                 "refund_reason_category",
                 response="utter_reason_category_unknown",
-                field=text("field.refund_reason"),
-                hint=text("hint.category"),
+                field=text("field.refund_reason", language=language),
+                hint=text("hint.category", language=language),
             )
         return {"refund_reason_category": category.value, **SUCCEEDED}
 
@@ -472,8 +453,8 @@ class ValidateRefundForm(DraftOrderValidator):
                 tracker,
                 "refund_reason",
                 response=f"utter_reason_{e.code}",
-                field=text("field.refund_reason"),
-                hint=text("hint.reason"),
+                field=text("field.refund_reason", language=language_of(tracker)),
+                hint=text("hint.reason", language=language_of(tracker)),
             )
         return {"refund_reason": reason, **SUCCEEDED}
 

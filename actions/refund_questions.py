@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     DomainDict,
+    language_of,
     latest_entity,
     latest_intent,
     latest_text,
@@ -30,14 +31,18 @@ from bot.refunds.errors import AmountError
 from bot.refunds.models import Order
 
 
-def fault_notice(order: Order, facts: policy.OrderFacts, fault: policy.Fault | None) -> str:
+def fault_notice(
+    order: Order, facts: policy.OrderFacts, fault: policy.Fault | None, *, language: str
+) -> str:
     """Return what a merchant-caused problem entitles the buyer to, or "" without one."""
     rate = f"{settings().policy.compensation_rate * 100:.0f}%"
-    full = money(facts.balance, facts.currency)
+    full = money(facts.balance, facts.currency, language=language)
     if fault is policy.Fault.NOT_SHIPPED_IN_TIME:
-        return text("form.fault_not_shipped", order_id=order.id, full=full, rate=rate)
+        return text(
+            "form.fault_not_shipped", language=language, order_id=order.id, full=full, rate=rate
+        )
     if fault is policy.Fault.LATE_DELIVERY:
-        return text("form.fault_late", order_id=order.id, full=full, rate=rate)
+        return text("form.fault_late", language=language, order_id=order.id, full=full, rate=rate)
     return ""
 
 
@@ -71,39 +76,39 @@ class ActionAskRefundMethod(Action):
         if tracker.get_slot("pending_order_id"):
             return []  # The buyer is answering "should it be for order … instead?" first.
         config = settings().policy
+        language = language_of(tracker)
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None:
-                dispatcher.utter_message(text=text("form.ask_method"))
+                dispatcher.utter_message(text=text("form.ask_method", language=language))
                 return []
             facts = store.order_facts(session, order=order)
             now = utcnow()
             options = policy.method_options(facts, now, config)
             lines = []
-            notice = fault_notice(order, facts, policy.merchant_fault(facts, now))
+            fault = policy.merchant_fault(facts, now)
+            notice = fault_notice(order, facts, fault, language=language)
             if notice:
                 lines.append(notice)
             for option in options:
                 if not option.offered:
-                    why = why_not_text(option.why_not, config.protection_window_days)
-                    if already_said(tracker, method_name(option.method.value), why):
+                    days = config.protection_window_days
+                    why = why_not_text(option.why_not, days, language=language)
+                    name = method_name(option.method.value, language=language)
+                    if already_said(tracker, name, why):
                         continue
                     lines.append(
-                        text(
-                            "form.method_unavailable",
-                            method=method_name(option.method.value),
-                            why=why,
-                        )
+                        text("form.method_unavailable", language=language, method=name, why=why)
                     )
             # An explanation is given once in a conversation; asking again asks only.
             lines = [line for line in lines if not already_said(tracker, line)]
             noted = _amount_noted(tracker, facts)
             if noted:
-                lines.append(text("form.amount_noted", amount=noted))
-            lines.append(text("form.ask_method"))
+                lines.append(text("form.amount_noted", language=language, amount=noted))
+            lines.append(text("form.ask_method", language=language))
             buttons = [
                 {
-                    "title": _method_title(o, facts),
+                    "title": _method_title(o, facts, language=language),
                     "payload": f'/inform{{"refund_method":"{o.method.value}"}}',
                 }
                 for o in options
@@ -118,10 +123,11 @@ def _amount_noted(tracker: Tracker, facts: policy.OrderFacts) -> str | None:
     said = tracker.get_slot("refund_amount_text")
     if not said:
         return None
+    language = language_of(tracker)
     try:
-        request = reading.parse_amount(str(said))
+        request = reading.parse_amount(str(said), language)
         amount = request.resolve(facts.balance, facts.currency).quantize(reading.CENT)
-        return money(amount, facts.currency)
+        return money(amount, facts.currency, language=language)
     except AmountError:
         return None
 
@@ -141,20 +147,21 @@ def _asked_what_to_change(tracker: Tracker) -> bool:
         and previous_slot(tracker, "requested_slot") == "refund_confirmed"
         and latest_intent(tracker) == "deny"
         and not previous_slot(tracker, "pending_order_id")
-        and reading.field_named(latest_text(tracker)) is None
+        and reading.field_named(latest_text(tracker), language_of(tracker)) is None
         and latest_entity(tracker, "change_field") is None
     )
 
 
-def _method_title(option: policy.MethodOption, facts: policy.OrderFacts) -> str:
-    name = method_name(option.method.value)
+def _method_title(option: policy.MethodOption, facts: policy.OrderFacts, *, language: str) -> str:
+    name = method_name(option.method.value, language=language)
     if option.max_amount is not None and option.max_amount < facts.balance:
         return text(
             "form.method_button_limited",
+            language=language,
             method=name,
-            limit=money(option.max_amount, facts.currency),
+            limit=money(option.max_amount, facts.currency, language=language),
         )
-    return text("form.method_button", method=name)
+    return text("form.method_button", language=language, method=name)
 
 
 class ActionAskRefundAmount(Action):
@@ -171,27 +178,28 @@ class ActionAskRefundAmount(Action):
         if tracker.get_slot("pending_order_id"):
             return []
         method = reading.method_from_text(str(tracker.get_slot("refund_method") or ""))
+        language = language_of(tracker)
         with unit_of_work(read_only=True) as session:
             order = current_order(session, tracker)
             if order is None or method is None:
-                dispatcher.utter_message(text=text("form.ask_amount_plain"))
+                dispatcher.utter_message(text=text("form.ask_amount_plain", language=language))
                 return []
             facts = store.order_facts(session, order=order)
             option = policy.option_for(facts, method, utcnow(), settings().policy)
-            notice = fault_notice(order, facts, policy.merchant_fault(facts, utcnow()))
+            fault = policy.merchant_fault(facts, utcnow())
+            notice = fault_notice(order, facts, fault, language=language)
         limit = option.max_amount if option.max_amount is not None else facts.balance
-        shown = money(limit, facts.currency)
+        shown = money(limit, facts.currency, language=language)
         if limit < facts.balance:
-            question = text(
-                "form.ask_amount_method", limit=shown, method=method_name(method.value).lower()
-            )
+            name = method_name(method.value, language=language).lower()
+            question = text("form.ask_amount_method", language=language, limit=shown, method=name)
         else:
-            question = text("form.ask_amount", limit=shown)
+            question = text("form.ask_amount", language=language, limit=shown)
         if notice and not already_said(tracker, notice):
             question = f"{notice}\n{question}"
         buttons = [
             {
-                "title": text("form.amount_all", amount=shown),
+                "title": text("form.amount_all", language=language, amount=shown),
                 "payload": f'/inform{{"amount":"{limit} {facts.currency}"}}',
             }
         ]
@@ -199,7 +207,11 @@ class ActionAskRefundAmount(Action):
         if half > 0:
             buttons.append(
                 {
-                    "title": text("form.amount_half", amount=money(half, facts.currency)),
+                    "title": text(
+                        "form.amount_half",
+                        language=language,
+                        amount=money(half, facts.currency, language=language),
+                    ),
                     "payload": f'/inform{{"amount":"{half} {facts.currency}"}}',
                 }
             )
@@ -221,6 +233,7 @@ class ActionAskRefundConfirmed(Action):
         if tracker.get_slot("pending_order_id") or _asked_what_to_change(tracker):
             return []
         config = settings().policy
+        language = language_of(tracker)
         method = RefundMethod(tracker.get_slot("refund_method"))
         amount = Decimal(tracker.get_slot("refund_amount"))
         with unit_of_work(read_only=True) as session:
@@ -229,17 +242,23 @@ class ActionAskRefundConfirmed(Action):
                 return [SlotSet("order_id", None)]
             facts = store.order_facts(session, order=order)
             decision = policy.decide(facts, method, amount, utcnow(), config)
-            summary = order_summary(order)
+            summary = order_summary(order, language=language)
+        name = method_name(method.value, language=language)
         lines = [
-            text("form.readback_order", order=summary),
-            text("form.readback_method", method=method_name(method.value)),
-            text("form.readback_amount", amount=money(amount, facts.currency)),
+            text("form.readback_order", language=language, order=summary),
+            text("form.readback_method", language=language, method=name),
+            text(
+                "form.readback_amount",
+                language=language,
+                amount=money(amount, facts.currency, language=language),
+            ),
         ]
         if decision.compensation > 0:
             lines.append(
                 text(
                     "form.readback_compensation",
-                    amount=money(decision.compensation, facts.currency),
+                    language=language,
+                    amount=money(decision.compensation, facts.currency, language=language),
                 )
             )
         category = tracker.get_slot("refund_reason_category")
@@ -248,22 +267,24 @@ class ActionAskRefundConfirmed(Action):
             lines.append(
                 text(
                     "form.readback_reason_category",
-                    category=text(f"category.{category}"),
+                    language=language,
+                    category=text(f"category.{category}", language=language),
                     reason=reason,
                 )
             )
         else:
-            lines.append(text("form.readback_reason", reason=reason))
+            lines.append(text("form.readback_reason", language=language, reason=reason))
         review = (
-            text("form.review_automatic")
+            text("form.review_automatic", language=language)
             if decision.review is Review.AUTOMATIC
-            else text("form.review_merchant", days=config.review_deadline_days)
+            else text("form.review_merchant", language=language, days=config.review_deadline_days)
         )
+        listed = bullet_list(lines, language=language)
         dispatcher.utter_message(
-            text=text("form.readback", lines=bullet_list(lines), review=review),
+            text=text("form.readback", language=language, lines=listed, review=review),
             buttons=[
-                {"title": text("form.submit_yes"), "payload": "/affirm"},
-                {"title": text("form.submit_change"), "payload": "/deny"},
+                {"title": text("form.submit_yes", language=language), "payload": "/affirm"},
+                {"title": text("form.submit_change", language=language), "payload": "/deny"},
             ],
         )
         return []

@@ -10,7 +10,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, customer_of, settings, state_words, unit_of_work
+from actions.common import (
+    DomainDict,
+    customer_of,
+    language_of,
+    settings,
+    state_words,
+    unit_of_work,
+)
 from actions.refund_form import DRAFT_SLOTS
 from bot.clock import utcnow
 from bot.messages import date, money, text
@@ -35,6 +42,7 @@ class ActionSubmitRefund(Action):
         customer = customer_of(tracker)
         if tracker.get_slot("refund_confirmed") is not True or customer is None:
             return reset
+        language = language_of(tracker)
         draft = tracker.get_slot("refund_draft_id") or uuid.uuid4().hex
         category = tracker.get_slot("refund_reason_category")
         try:
@@ -53,16 +61,17 @@ class ActionSubmitRefund(Action):
                     settings=settings().policy,
                 )
                 application = submission.application
-                reply = _submitted_reply(application, created=submission.created)
+                reply = _submitted_reply(application, created=submission.created, language=language)
         except RefundError as e:
-            dispatcher.utter_message(response="utter_refund_failed", why=_refusal_text(e))
+            why = _refusal_text(e, language=language)
+            dispatcher.utter_message(response="utter_refund_failed", why=why)
             return reset
         later = [o for o in tracker.get_slot("next_order_ids") or [] if o != application.order_id]
         if later:
             # Named together with this one ("refunds for 9000… and 9000…"): offered next.
             reply["buttons"] = [
                 {
-                    "title": text("form.next_order", order_id=later[0]),
+                    "title": text("form.next_order", language=language, order_id=later[0]),
                     "payload": f'/request_refund{{"order_id":"{later[0]}"}}',
                 }
             ]
@@ -70,24 +79,30 @@ class ActionSubmitRefund(Action):
         return [*reset, SlotSet("next_order_ids", later or None)]
 
 
-def _submitted_reply(application: RefundApplication, *, created: bool) -> dict[str, Any]:
+def _submitted_reply(
+    application: RefundApplication, *, created: bool, language: str
+) -> dict[str, Any]:
     if not created:
         return {
             "response": "utter_refund_already_submitted",
             "reference": application.reference,
-            "status": state_words(application.status),
+            "status": state_words(application.status, language=language),
         }
     due = application.review_due_at
     params = {
         "reference": application.reference,
         "amount": str(application.amount),
         "currency": application.currency,
-        "review_due": date(due) if due else "",
+        "review_due": date(due, language=language) if due else "",
     }
     if application.review == Review.AUTOMATIC.value:
         compensation = application.compensation
         params["compensation_note"] = (
-            text("form.compensation_note", amount=money(compensation, application.currency))
+            text(
+                "form.compensation_note",
+                language=language,
+                amount=money(compensation, application.currency, language=language),
+            )
             if compensation > 0
             else ""
         )
@@ -97,10 +112,12 @@ def _submitted_reply(application: RefundApplication, *, created: bool) -> dict[s
     return {"response": "utter_refund_submitted_review", **params}
 
 
-def _refusal_text(error: RefundError) -> str:
+def _refusal_text(error: RefundError, *, language: str) -> str:
     if isinstance(error, AmountError) and error.code == "exceeds_balance":
-        balance = money(error.params.get("balance", ""), error.params.get("currency", ""))
-        return text("form.refused_balance", balance=balance)
+        balance = money(
+            error.params.get("balance", ""), error.params.get("currency", ""), language=language
+        )
+        return text("form.refused_balance", language=language, balance=balance)
     if isinstance(error, OrderNotFound):
-        return text("form.refused_order")
-    return text("form.refused_other")
+        return text("form.refused_order", language=language)
+    return text("form.refused_other", language=language)

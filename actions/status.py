@@ -11,6 +11,7 @@ from actions.common import (
     DomainDict,
     IdentityFormValidator,
     customer_of,
+    language_of,
     latest_entity,
     latest_text,
     unit_of_work,
@@ -106,9 +107,10 @@ class ActionOrderStatus(Action):
         refund start one, whatever NLU made of them.
         """
         said = latest_text(tracker)
+        language = language_of(tracker)
         if reading.find_reference(said):
             return await ActionRefundStatus().run(dispatcher, tracker, domain)
-        if not tracker.active_loop.get("name") and reads_as_a_request(said):
+        if not tracker.active_loop.get("name") and reads_as_a_request(said, language):
             # "order 8041… still hasn't shipped, I want to cancel it": a request, not a question.
             return [FollowupAction("refund_form")]
         customer = customer_of(tracker)
@@ -123,19 +125,20 @@ class ActionOrderStatus(Action):
                 except OrderNotFound:
                     dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
                     return events
-                dispatcher.utter_message(text=describe_order(order))
+                dispatcher.utter_message(text=describe_order(order, language=language))
                 return events
             orders = store.customer_orders(session, customer_id=customer)
-            named = order_by_words(orders, latest_text(tracker))
+            named = order_by_words(orders, said, language)
             if named is not None:
-                dispatcher.utter_message(text=describe_order(named))
+                dispatcher.utter_message(text=describe_order(named, language=language))
                 return events
             orders = orders[:5]
             if not orders:
                 dispatcher.utter_message(response="utter_no_orders")
                 return events
-            lines = [describe_order(o) for o in orders]
-        dispatcher.utter_message(text=text("order.list", lines=bullet_list(lines)))
+            lines = [describe_order(o, language=language) for o in orders]
+        listed = bullet_list(lines, language=language)
+        dispatcher.utter_message(text=text("order.list", language=language, lines=listed))
         return events
 
 
@@ -158,9 +161,10 @@ class ActionRefundStatus(Action):
         if tell_about_applications(dispatcher, tracker):
             return []
         said = latest_text(tracker)
-        if reading.wants_a_person(said):
+        language = language_of(tracker)
+        if reading.wants_a_person(said, language):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
-        if reading.find_order_id(said) and reads_as_a_request(said):
+        if reading.find_order_id(said) and reads_as_a_request(said, language):
             # "refund for the watch strap 9000…": a request for a refund, not about one.
             return [FollowupAction("refund_form")]
         reference = reference_named(tracker)
@@ -178,11 +182,11 @@ class ActionRefundStatus(Action):
                         response="utter_application_not_found", reference=reference
                     )
                     return []
-                line = describe_application(found)
-                dispatcher.utter_message(text=text("application.one", line=line))
+                line = describe_application(found, language=language)
+                dispatcher.utter_message(text=text("application.one", language=language, line=line))
                 return []
             if order_id is None:
-                named = customer_order_by_words(session, customer, latest_text(tracker))
+                named = customer_order_by_words(session, customer, said, language)
                 order_id = named.id if named is not None else None
             applications = store.list_applications(session, customer_id=customer, order_id=order_id)
             if not applications:
@@ -190,15 +194,16 @@ class ActionRefundStatus(Action):
                     dispatcher.utter_message(
                         response="utter_no_applications_for_order", order_id=order_id
                     )
-                elif (topic := policy_question(latest_text(tracker))) is not None:
+                elif (topic := policy_question(said, language)) is not None:
                     # "How long until I get my money back?" with nothing applied for yet.
                     answer_policy(dispatcher, topic)
                 else:
                     dispatcher.utter_message(response="utter_no_applications")
                 return events
-            lines = [describe_application(a) for a in applications[:5]]
+            lines = [describe_application(a, language=language) for a in applications[:5]]
         if len(lines) == 1:
-            dispatcher.utter_message(text=text("application.one", line=lines[0]))
+            dispatcher.utter_message(text=text("application.one", language=language, line=lines[0]))
         else:
-            dispatcher.utter_message(text=text("application.list", lines=bullet_list(lines)))
+            listed = bullet_list(lines, language=language)
+            dispatcher.utter_message(text=text("application.list", language=language, lines=listed))
         return events

@@ -5,25 +5,18 @@ The refund form's extraction calls these; they read the buyer's words and the tr
 
 from __future__ import annotations
 
-import re
-
 from rasa_sdk import Tracker
 
-from actions.common import AFFIRMATIVE, is_answering, latest_intent, latest_text
+from actions.common import is_answering, language_of, latest_intent, latest_text
+from bot.languages import DEFAULT
 from bot.refunds import policy, reading
 from bot.refunds.enums import RefundMethod
 from bot.refunds.errors import AmountError, ReasonError
-
-_ORDINALS = (
-    re.compile(r"\b(first|1st|top)\b", re.I),
-    re.compile(r"\b(second|2nd|middle)\b", re.I),
-    re.compile(r"\b(third|3rd)\b", re.I),
-)
-_LAST = re.compile(r"\b(last|bottom)\b( one| option)?", re.I)
+from bot.refunds.words import readable
 
 
 def choose_offered(
-    said: str, intent: str | None, offered: list[RefundMethod]
+    said: str, intent: str | None, offered: list[RefundMethod], language: str = DEFAULT
 ) -> RefundMethod | None:
     """Return the offered method an answer without a method's name picks, if it picks one.
 
@@ -32,43 +25,34 @@ def choose_offered(
     """
     if not offered:
         return None
+    tables = readable(language)
     if len(offered) == 1 and (
-        intent == "affirm" or AFFIRMATIVE.search(said) or reading.WHOLE_WORDS.search(said)
+        intent == "affirm"
+        or any(w.affirmative.search(said) for w in tables)
+        or reading.names_everything(said, language)
     ):
         return offered[0]
-    for index, pattern in enumerate(_ORDINALS):
-        if pattern.search(said) and index < len(offered):
-            return offered[index]
-    if _LAST.search(said):
+    for w in tables:
+        for index, pattern in enumerate(w.ordinals):
+            if pattern.search(said) and index < len(offered):
+                return offered[index]
+    if any(w.last.search(said) for w in tables):
         return offered[-1]
     return None
 
 
-#: A message that asks for a refund in so many words ("refund for the watch strap 9000…").
-_REQUEST = re.compile(
-    r"^\W*(hi|hello|hey)?\W*(please\W+)?(i (want|need|would like|'d like)( a| my)?|"
-    r"can i (get|have)( a| my)?|refund (for|on|of|me|order|my|the)|return)\b",
-    re.I,
-)
-#: … or says so after telling what happened ("… still hasn't shipped, I want to cancel it").
-_REQUEST_LATER = re.compile(
-    r"[,.;!]\s*(so |and |but )?(please )?(i (want|need|would like|'d like)( to)? "
-    r"(cancel|return|send it back|get my money|my money|a refund|refund|the money back)|"
-    r"(please )?(refund me|give me my money back|cancel it and refund))\b",
-    re.I,
-)
-
-
-def reads_as_a_request(said: str) -> bool:
+def reads_as_a_request(said: str, language: str = DEFAULT) -> bool:
     """Return True when the words ask for a refund, not about one (no status question).
 
-    A question is about refunds in general unless it names the order ("can I get my money
-    back for the usb cable 9000…?").
+    "Refund for the watch strap 9000…", "quiero un reembolso del pedido 9000…". A question is
+    about refunds in general unless it names the order ("can I get my money back for the usb
+    cable 9000…?").
     """
+    tables = readable(language)
     return (
         ("?" not in said or reading.find_order_id(said) is not None)
-        and (_REQUEST.search(said) is not None or _REQUEST_LATER.search(said) is not None)
-        and re.search(r"\b(status|news|update|where|when|how long)\b", said, re.I) is None
+        and any(w.request.search(said) or w.request_later.search(said) for w in tables)
+        and not any(w.status_question.search(said) for w in tables)
     )
 
 
@@ -79,14 +63,10 @@ def asks_for_a_refund(tracker: Tracker) -> bool:
         starting
         and (
             latest_intent(tracker) == "inform"
-            or reads_as_a_request(latest_text(tracker))
+            or reads_as_a_request(latest_text(tracker), language_of(tracker))
             or asks_about_the_order_in_focus(tracker)
         )
     )
-
-
-_CAN_I = re.compile(r"\bcan i\b", re.I)
-_REFUND_WORD = re.compile(r"\b(refund|money back|reimburs)", re.I)
 
 
 def asks_about_the_order_in_focus(tracker: Tracker) -> bool:
@@ -96,11 +76,13 @@ def asks_about_the_order_in_focus(tracker: Tracker) -> bool:
     possible for it is asking for it.
     """
     said = latest_text(tracker)
+    language = language_of(tracker)
+    tables = readable(language)
     return (
         bool(tracker.get_slot("order_id"))
-        and _CAN_I.search(said) is not None
-        and _REFUND_WORD.search(said) is not None
-        and reading.method_from_text(said) is not None
+        and any(w.can_i.search(said) for w in tables)
+        and any(w.refund_asked.search(said) for w in tables)
+        and reading.method_from_text(said, language) is not None
     )
 
 
@@ -113,17 +95,13 @@ def describes_enough(reason: str, method: RefundMethod | None) -> bool:
     return True
 
 
-#: A message that only asks to stop: anything longer that NLU took for "stop" may be a reason
-#: ("I don't need it any more", "it is taking far too long").
-EXPLICIT_STOP = re.compile(
-    r"^\W*(please\W+)?(stop|cancel|quit|exit|abort|never ?mind|forget (it|about it)|no thanks?|"
-    r"leave it|(stop|cancel) (it|this|that|the refund|the request|everything))\W*(please)?\W*$",
-    re.I,
-)
-#: Words that correct an answer given before ("actually make it 10 dollars").
-CORRECTION = re.compile(
-    r"\b(actually|make it|change (it|the amount) to|instead|i meant|sorry|correction)\b", re.I
-)
+def only_asks_to_stop(said: str, language: str = DEFAULT) -> bool:
+    """Return True when the message only asks to stop ("stop", "olvídalo", "хватит").
+
+    Anything longer that NLU took for "stop" may be a reason ("I don't need it any more", "it
+    is taking far too long").
+    """
+    return any(w.explicit_stop.search(said) for w in readable(language))
 
 
 def plainly_answers(tracker: Tracker, slot: str) -> bool:
@@ -134,17 +112,18 @@ def plainly_answers(tracker: Tracker, slot: str) -> bool:
     request to stop is not such an answer.
     """
     said = latest_text(tracker)
+    language = language_of(tracker)
     if tracker.get_slot("requested_slot") != slot or not said or said.startswith("/"):
         return False
-    if "?" in said or EXPLICIT_STOP.search(said) or reading.find_order_id(said):
+    if "?" in said or only_asks_to_stop(said, language) or reading.find_order_id(said):
         return False
     if slot == "refund_method":
-        return reading.method_from_text(said) is not None
+        return reading.method_from_text(said, language) is not None
     if slot == "refund_reason_category":
-        return reading.classify_reason(said) is not None
+        return reading.classify_reason(said, language) is not None
     if slot == "refund_amount":
         try:
-            reading.parse_amount(said)
+            reading.parse_amount(said, language)
         except AmountError:
             return False
         return len(said) <= 80
@@ -159,10 +138,11 @@ def answers(tracker: Tracker, slot: str) -> bool:
     return is_answering(tracker, slot) or plainly_answers(tracker, slot)
 
 
-def corrects_amount(said: str) -> bool:
+def corrects_amount(said: str, language: str = DEFAULT) -> bool:
     """Return True when ``said`` corrects the amount ("actually make it 10 dollars")."""
-    return bool(CORRECTION.search(said)) and (
-        reading.AMOUNT_IN_PASSING.search(said) is not None
-        or reading.number_from_words(said) is not None
-        or re.search(r"\b(it|to) \d+([.,]\d{1,2})?\b", said) is not None
+    tables = readable(language)
+    return any(w.correction.search(said) for w in tables) and (
+        reading.money_in_passing(said, language) is not None
+        or reading.number_from_words(said, language) is not None
+        or any(w.corrected_number.search(said) for w in tables)
     )

@@ -6,7 +6,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, customer_of, latest_text, unit_of_work
+from actions.common import DomainDict, customer_of, language_of, latest_text, unit_of_work
 from actions.lines import bullet_list, describe_application
 from actions.mentions import customer_order_by_words, reference_named
 from actions.status import named_order
@@ -33,6 +33,7 @@ class ActionWithdrawRefund(Action):
             return []
         # Only a reference is ever repeated back, whatever NLU tagged or a button carried.
         reference = reference_named(tracker)
+        language = language_of(tracker)
         order_id: str | None = None
         forget: list[EventType] = []
         if not reference:
@@ -40,7 +41,8 @@ class ActionWithdrawRefund(Action):
         with unit_of_work() as session:
             if not reference and order_id is None:
                 # "the lamp one": an order of theirs named by its item.
-                named = customer_order_by_words(session, customer, latest_text(tracker))
+                said = latest_text(tracker)
+                named = customer_order_by_words(session, customer, said, language)
                 order_id = named.id if named is not None else None
             if reference:
                 try:
@@ -69,14 +71,17 @@ class ActionWithdrawRefund(Action):
                     dispatcher.utter_message(response="utter_nothing_to_withdraw")
                 return [*forget, SlotSet("application_reference", None)]
             if len(candidates) > 1:
-                lines = [describe_application(a) for a in candidates]
+                lines = [describe_application(a, language=language) for a in candidates]
                 dispatcher.utter_message(
                     response="utter_which_application",
-                    lines=bullet_list(lines),
+                    lines=bullet_list(lines, language=language),
                     buttons=[
                         {
                             "title": text(
-                                "application.button", reference=a.reference, order_id=a.order_id
+                                "application.button",
+                                language=language,
+                                reference=a.reference,
+                                order_id=a.order_id,
                             ),
                             "payload": (
                                 f'/cancel_refund{{"application_reference":"{a.reference}"}}'
@@ -94,7 +99,7 @@ class ActionWithdrawRefund(Action):
                     status=application.status.replace("_", " "),
                 )
                 return [*forget, SlotSet("application_reference", None)]
-            description = describe_application(application)
+            description = describe_application(application, language=language)
         dispatcher.utter_message(response="utter_confirm_withdraw", description=description)
         return [*forget, SlotSet("application_reference", application.reference)]
 

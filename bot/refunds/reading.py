@@ -3,6 +3,10 @@
 Pure functions over text, shared by the action server (the forms), the order import and the
 gateway; nothing here knows about Rasa or the database. What the text *means* for a refund (is
 the amount allowed, is the reason enough) is :mod:`bot.refunds.policy`'s business.
+
+Functions that read words take the conversation's language (:mod:`bot.languages`) and read its
+words, then English's; each language's words are in :mod:`bot.refunds.words`. Order numbers,
+references and e-mails read the same in every language.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel.numbers import NumberFormatError, parse_decimal
+
+from bot.languages import DEFAULT
 from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.refunds.errors import AmountError
+from bot.refunds.words import Numbers, Words, readable
 
 CENT = Decimal("0.01")
 
@@ -56,118 +64,71 @@ def find_reference(text: str) -> str | None:
 
 # --- refund methods -------------------------------------------------------------------------
 
-# Keeping the item is the more specific statement: "refund without returning it" mentions a
-# return too, so the no-return words are read first.
-_NO_RETURN_WORDS = re.compile(
-    r"\b(no[ -]?return|without (a |any )?return|without (returning|sending|shipping|giving)|"
-    r"keep (it|them|the|my)\b|"
-    r"(don'?t|do not|won'?t|will not) (want to |need to |have to )?(return|send)|"
-    r"no need to (return|send))",
-    re.I,
-)
-_METHOD_WORDS: list[tuple[RefundMethod, re.Pattern[str]]] = [
-    (
-        RefundMethod.RETURN_AND_REFUND,
-        re.compile(
-            r"\b(return|retrun|retun|send (it |them )?back|ship (it |them )?back|exchange)", re.I
-        ),
-    ),
-    (
-        RefundMethod.IMMEDIATE,
-        re.compile(r"\b(im+[ei]di?a?te(ly)?|instant(ly)?|right away|cancel)", re.I),
-    ),
-]
 
-
-def method_from_text(text: str) -> RefundMethod | None:
+def method_from_text(text: str, language: str = DEFAULT) -> RefundMethod | None:
     """Return the refund method a buyer's words name, if exactly one."""
     for method in RefundMethod:
         if text.strip() == method.value:
             return method
-    if _NO_RETURN_WORDS.search(text):
+    tables = readable(language)
+    if any(w.no_return.search(text) for w in tables):
         return RefundMethod.NO_RETURN
-    found = [method for method, pattern in _METHOD_WORDS if pattern.search(text)]
+    found = list(
+        dict.fromkeys(
+            method for w in tables for method, pattern in w.methods if pattern.search(text)
+        )
+    )
     return found[0] if len(found) == 1 else None
 
 
-#: Words of a refund request that ask for an amount without a number.
-AMOUNT_PHRASE = re.compile(
-    r"\b(full refund|full amount|all (of )?(my|the) money|everything back|whole amount|"
-    r"refund (it )?all|all of it|the whole (thing|amount)|half)\b",
-    re.I,
-)
-
-#: Money said in passing, with its currency ("$20", "20 dollars", "12,50 €"): an amount even
-#: in a message about something else. A bare number is not (it may be a quantity).
-AMOUNT_IN_PASSING = re.compile(
-    r"(?<![\w.,])(?:(?:us)?[$€£]\s?\d+(?:[.,]\d{1,2})?|"
-    r"\d+(?:[.,]\d{1,2})?\s?(?:dollars?|bucks|usd|eur(?:os?)?\b|€|£|\$))",
-    re.I,
-)
-
-#: Words that name a field of the application, when the buyer wants to change it.
-CHANGE_WORDS = {
-    "order_id": re.compile(r"\border\b", re.I),
-    "refund_method": re.compile(r"\bmethod|\btype\b", re.I),
-    "refund_amount": re.compile(r"\bamount|\bsum\b|how much|\bmoney\b", re.I),
-    "refund_reason": re.compile(r"\breason|\bdescription|\bproblem", re.I),
-}
+def amount_phrase(text: str, language: str = DEFAULT) -> str | None:
+    """Return the words of a request that ask for an amount without a number ("full refund")."""
+    match = next(filter(None, (w.amount_phrase.search(text) for w in readable(language))), None)
+    return None if match is None else match.group(0)
 
 
-def field_named(text: str) -> str | None:
+def money_in_passing(text: str, language: str = DEFAULT) -> str | None:
+    """Return money said in passing, with its currency ("$20", "12,50 €", "500 руб").
+
+    An amount even in a message about something else; a bare number is not (it may be a
+    quantity).
+    """
+    match = next(filter(None, (w.money_in_passing.search(text) for w in readable(language))), None)
+    return None if match is None else match.group(0)
+
+
+def names_everything(text: str, language: str = DEFAULT) -> bool:
+    """Return True when ``text`` asks for everything that can be refunded ("all of it", "всё")."""
+    return any(w.whole.search(text) for w in readable(language))
+
+
+def field_named(text: str, language: str = DEFAULT) -> str | None:
     """Return the application field ``text`` names ("change the amount" is ``refund_amount``)."""
-    return next((field for field, pattern in CHANGE_WORDS.items() if pattern.search(text)), None)
+    return next(
+        (
+            field
+            for w in readable(language)
+            for field, pattern in w.change.items()
+            if pattern.search(text)
+        ),
+        None,
+    )
+
+
+def asks_to_change(text: str, language: str = DEFAULT) -> bool:
+    """Return True when ``text`` starts by asking to change something ("change the reason")."""
+    return any(w.change_request.search(text) for w in readable(language))
 
 
 # --- amounts and reasons --------------------------------------------------------------------
 
-_WHOLE = re.compile(
-    r"\b(all|everything|full|entire|whole|total|complete|max(imum)?|all of it|100 ?%|"
-    r"the rest|rest of it|remaining|remainder|whatever(\'s| is) left|what(\'s| is) left)\b",
-    re.I,
-)
-#: Words that ask for everything that can be refunded ("all of it", "the rest").
-WHOLE_WORDS = _WHOLE
-_HALF = re.compile(r"\b(half|50 ?%)\b", re.I)
 _PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s?%")
-_CURRENCY_WORDS: dict[str, str] = {
-    "usd": "USD",
-    "us$": "USD",
-    "dollar": "$",
-    "dollars": "$",
-    "bucks": "$",
-    "buck": "$",
-    "$": "$",
-    "eur": "EUR",
-    "euro": "EUR",
-    "euros": "EUR",
-    "€": "EUR",
-    "gbp": "GBP",
-    "pound": "GBP",
-    "pounds": "GBP",
-    "£": "GBP",
-    "cad": "CAD",
-    "aud": "AUD",
-    "rub": "RUB",
-    "rubles": "RUB",
-    "₽": "RUB",
-    "brl": "BRL",
-    "r$": "BRL",
-    "jpy": "JPY",
-    "yen": "JPY",
-    "cny": "CNY",
-    "rmb": "CNY",
-    "yuan": "CNY",
-}
 _DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
+#: A written number: digits in groups of three (by spaces, no-break spaces or apostrophes), or
+#: digits with separators the locale reads.
 _NUMBER = re.compile(
-    r"(?<![\w.,])(-|−|minus\s+)?(\d{1,3}(?:[ '](?=\d{3}(?!\d))\d{3})+(?:[.,]\d+)?|\d[\d.,]*\d|"
-    r"\d|[.,]\d{1,2})(?![\w])",
-    re.I,
-)
-_CURRENCY = re.compile(
-    r"(us\$|r\$|\$|€|£|₽|\b(?:usd|eur|euros?|gbp|pounds?|dollars?|bucks?|cad|aud|rub|rubles|brl|"
-    r"jpy|yen|cny|rmb|yuan)\b)",
+    r"(?<![\w.,])(-|−|minus\s+)?(\d{1,3}(?:[ '\u00a0\u202f](?=\d{3}(?!\d))\d{3})+(?:[.,]\d+)?|"
+    r"\d[\d.,]*\d|\d|[.,]\d{1,2})(?![\w])",
     re.I,
 )
 
@@ -196,96 +157,95 @@ class AmountRequest:
         return self.value
 
 
-def parse_amount(text: str) -> AmountRequest:
-    """Read an amount from buyer text ("$12.50", "12,50 usd", "half", "all of it", "30%").
+def _currency(text: str, tables: tuple[Words, ...]) -> tuple[str | None, str]:
+    """Return the currency ``text`` names and the text with glued currencies set apart."""
+    for w in tables:
+        match = w.currency.search(text)
+        if match:
+            # "300р", "20usd": the number is read on its own.
+            apart = w.currency.sub(lambda m: f" {m.group(0)} ", text)
+            return w.currencies[match.group(0).lower()], apart
+    return None, text
+
+
+def parse_amount(text: str, language: str = DEFAULT) -> AmountRequest:
+    """Read an amount from buyer text ("$12.50", "12,50 €", "la mitad", "всё", "30%").
+
+    The number is read the way the buyer's language writes it (``1.234,50`` in Spanish,
+    ``1 234,50`` in Russian), and English's way when that does not read it.
 
     Raises:
         AmountError: ``not_a_number`` when no amount can be read, ``negative`` for a negative one.
     """
-    cleaned = text.strip()
-    currency_match = _CURRENCY.search(cleaned)
-    currency = _CURRENCY_WORDS[currency_match.group(0).lower()] if currency_match else None
+    tables = readable(language)
+    currency, cleaned = _currency(text.strip(), tables)
     number_match = next(
         (m for m in _NUMBER.finditer(cleaned.replace("−", "-")) if not _is_order_number(m)), None
     )
     percent = _PERCENT.search(cleaned)
     if percent:
-        share = _to_decimal(percent.group(1))
+        share = _to_decimal(percent.group(1), tables[0].locale)
         if share is not None and share > 100:
             raise AmountError("percent_over_100", f"{share}% is more than everything", given=text)
         if share is not None and share > 0:
             return AmountRequest(fraction=share / 100, currency=currency)
     if number_match is None:
-        spelled = number_from_words(cleaned)
+        spelled = number_from_words(cleaned, language)
         if spelled is not None:
             return AmountRequest(value=spelled, currency=currency)
-        if _HALF.search(cleaned):
+        if any(w.half.search(cleaned) for w in tables):
             return AmountRequest(fraction=Decimal("0.5"), currency=currency)
-        if _WHOLE.search(cleaned):
+        if any(w.whole.search(cleaned) for w in tables):
             return AmountRequest(fraction=Decimal("1"), currency=currency)
         raise AmountError("not_a_number", f"no amount in {text!r}", given=text)
     sign, digits = number_match.group(1), number_match.group(2)
-    value = _to_decimal(digits)
+    value = _to_decimal(digits, tables[0].locale)
     if value is None:
         raise AmountError("not_a_number", f"cannot read {digits!r} as money", given=text)
-    if sign or re.search(r"-\s*(us\$|\$|€|£)\s*\d", cleaned):
+    if sign or re.search(r"-\s*(us\$|\$|€|£|₽)\s*\d", cleaned):
         raise AmountError("negative", "amount is negative", amount=f"-{value}")
     return AmountRequest(value=value, currency=currency)
 
 
-_UNITS = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {
-    word: value * 10
-    for value, word in enumerate(
-        "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2
-    )
-}
-_MONEY_WORDS = frozenset(
-    "dollar dollars buck bucks euro euros pound pounds usd eur gbp rub roubles rubles".split()
-)
-
-
-def number_from_words(text: str) -> Decimal | None:
-    """Read an amount spelled in words: "twelve fifty", "twenty dollars", "ten dollars and 5 cents".
+def number_from_words(text: str, language: str = DEFAULT) -> Decimal | None:
+    """Read an amount spelled in words: "twelve fifty", "veinte euros", "двести рублей".
 
     Only the first run of number words counts. A lone "one" is not an amount ("that one")
     unless money follows it ("one dollar").
     """
+    for w in readable(language):
+        value = _spelled(text, w.numbers)
+        if value is not None:
+            return value
+    return None
+
+
+def _spelled(text: str, numbers: Numbers) -> Decimal | None:
     groups: list[int] = []
     current: int | None = None
     cents: int | None = None
     money = False
     started = False
-    for word in re.findall(r"[a-z]+", text.lower()):
-        if word in _UNITS or word in _TENS:
-            value = _UNITS.get(word, _TENS.get(word, 0))
-            joins = current is not None and (
-                (word in _UNITS and current % 10 == 0 and current % 100 >= 20 and value < 10)
-                or (current % 100 == 0 and current >= 100)
-            )
-            if joins and current is not None:
+    for word in re.findall(r"[^\W\d_]+", text.lower().replace("ё", "е")):
+        if word in numbers.multipliers and started:
+            current = (current or 1) * numbers.multipliers[word]
+        elif word in numbers.values:
+            value = numbers.values[word]
+            if current is not None and _joins(current, value):
                 current += value
             else:
                 if current is not None:
                     groups.append(current)
                 current = value
             started = True
-        elif word == "hundred" and started:
-            current = (current or 1) * 100
-        elif word in ("cent", "cents") and current is not None:
+        elif word in numbers.cents and current is not None:
             cents, current = current, None
-        elif word in _MONEY_WORDS and started:
+        elif word in numbers.money and started:
             money = True
             if current is not None:
                 groups.append(current)
                 current = None
-        elif word == "and" and started:
+        elif word in numbers.joiners and started:
             continue
         elif started:
             break
@@ -305,6 +265,20 @@ def number_from_words(text: str) -> Decimal | None:
     return Decimal(whole) + Decimal(cents or 0) / 100
 
 
+def _joins(current: int, value: int) -> bool:
+    """Return whether ``value`` continues ``current`` ("twenty" "five", "ciento" "veinte").
+
+    It does when it fills a place ``current`` leaves empty: units after tens of twenty or
+    more, tens or units after hundreds. "ten five" is two numbers.
+    """
+    if current <= 0 or current % 100 in range(1, 20):
+        return False
+    place = 1
+    while current % (place * 10) == 0:
+        place *= 10
+    return place >= 10 and value < place
+
+
 def _is_order_number(match: re.Match[str]) -> bool:
     """Order numbers (12+ digits) sit beside amounts in buyers' messages; they are not money."""
     return len(re.sub(r"\D", "", match.group(2))) >= 12 and not re.search(
@@ -312,9 +286,22 @@ def _is_order_number(match: re.Match[str]) -> bool:
     )
 
 
-def _to_decimal(digits: str) -> Decimal | None:
-    """Read ``12.50``, ``12,50``, ``1,234.50``, ``1.234,50``, ``1 234`` as a Decimal."""
-    s = re.sub(r"[\s']", "", digits)
+def _to_decimal(digits: str, locale: str = "en") -> Decimal | None:
+    """Read a written number: the locale's way first, then ``12.50``, ``12,50``, ``1,234.50``.
+
+    ``1.234,50`` is 1234.50 in Spanish, ``1,234`` 1.234 in Russian; what the locale cannot
+    read strictly (``12.50`` from a Spanish buyer) is read by the separators' positions.
+    """
+    s = re.sub(r"[\s'\u00a0\u202f]", "", digits)
+    try:
+        value = parse_decimal(s, locale=locale, strict=True)
+    except NumberFormatError:
+        return _by_separators(s)
+    return value if value.is_finite() else None
+
+
+def _by_separators(s: str) -> Decimal | None:
+    """Read ``12.50``, ``12,50``, ``1,234.50``, ``1.234,50`` by where the separators are."""
     if "," in s and "." in s:
         decimal_sep = "," if s.rfind(",") > s.rfind(".") else "."
         thousands = "." if decimal_sep == "," else ","
@@ -338,88 +325,44 @@ def _currency_matches(given: str, order_currency: str) -> bool:
     return given == order_currency
 
 
-_REASON_KEYWORDS: list[tuple[ReasonCategory, re.Pattern[str]]] = [
-    (
-        ReasonCategory.WRONG_ITEM,
-        re.compile(
-            r"wrong (item|product|thing|one|model|colou?r|size)|not what i (ordered|bought)|"
-            r"(sent|got|received) (me )?(a |the )?(different|another)|instead of",
-            re.I,
-        ),
-    ),
-    (
-        ReasonCategory.DAMAGED,
-        re.compile(
-            r"\b(damaged?|broken|broke|cracked|crushed|smashed|shattered|dent(ed)?|torn|ripped|"
-            r"leak(ed|ing)?|scratch(ed|es)?)\b",
-            re.I,
-        ),
-    ),
-    (
-        ReasonCategory.NOT_AS_DESCRIBED,
-        re.compile(
-            r"not as described|doesn'?t match|does not match|different (from|than)|"
-            r"not like (the )?(picture|photo|description)|fake|counterfeit|smaller than|"
-            r"bigger than|misleading|description",
-            re.I,
-        ),
-    ),
-    (
-        ReasonCategory.QUALITY_PROBLEM,
-        re.compile(
-            r"quality|defect(ive)?|faulty|(doesn'?t|does not|stopped|won'?t|not) work(ing|s)?|"
-            r"malfunction|cheap|poorly made|falls? apart|fell apart|dead on arrival|won'?t turn on|"
-            r"fray(s|ed|ing)?|peel(s|ed|ing)?|flicker(s|ed|ing)?|wobbl(e|es|y|ing)|"
-            r"(doesn'?t|does not|won'?t|stopped|not) (charg|click|switch|turn|connect|hold)",
-            re.I,
-        ),
-    ),
-]
-
-
-def classify_reason(text: str) -> ReasonCategory | None:
+def classify_reason(text: str, language: str = DEFAULT) -> ReasonCategory | None:
     """Return the reason category a description points at, or None when it names none."""
     lowered = text.strip().lower().replace("_", " ")
     for category in ReasonCategory:
         if lowered in (category.value.replace("_", " "), category.value):
             return category
-    for category, pattern in _REASON_KEYWORDS:
-        if pattern.search(text):
-            return category
-    if re.fullmatch(r"\s*other( reason)?\s*", lowered):
+    tables = readable(language)
+    for w in tables:
+        for category, pattern in w.reasons:
+            if pattern.search(text):
+                return category
+    if any(w.other_category.fullmatch(lowered) for w in tables):
         return ReasonCategory.OTHER
     return None
 
 
-_CLAUSES = re.compile(r"[.!?;\n]+|,\s+|\s+(?:but|because|since|as)\s+", re.I)
-_ORDER_WORDS = re.compile(r"\b(order|no\.?|number|#)\s*:?\s*\d{12,19}\b|\d{12,19}", re.I)
-
-
-#: Reasons that name no category of item problem but are enough for a refund without return.
-_OTHER_REASONS = re.compile(
-    r"\b(late|delayed|never (arrived|came|shipped)|not (arrived|received|delivered)|"
-    r"(hasn'?t|has not|didn'?t|did not|still not) (arrive|arrived|come|shipped|been delivered)|"
-    r"changed? my mind|(don'?t|do not|no longer) (need|want)|"
-    r"too (small|big|large|tight|long|short)|doesn'?t fit|does not fit|ordered by mistake|"
-    r"by accident|duplicate)",
-    re.I,
-)
-
-
-def problem_clause(text: str) -> str | None:
+def problem_clause(text: str, language: str = DEFAULT) -> str | None:
     """Return the part of a request that describes the problem, if it names one.
 
     "Refund order 9000…, the lamp arrived broken and flickers" describes the problem in its
     second clause; the request itself and the order number are not the description.
     """
-    clauses = [c.strip(" -:") for c in _CLAUSES.split(text) if c and c.strip(" -:")]
+    tables = readable(language)
+    clauses = [c.strip(" -:") for c in tables[0].clauses.split(text) if c and c.strip(" -:")]
     described = [
-        _ORDER_WORDS.sub("", c).strip(" -:,")
+        _without_order_words(c, tables).strip(" -:,")
         for c in clauses
-        if classify_reason(c) is not None or _OTHER_REASONS.search(c)
+        if classify_reason(c, language) is not None
+        or any(w.other_reasons.search(c) for w in tables)
     ]
     described = [c for c in described if c]
     return ", ".join(described) if described else None
+
+
+def _without_order_words(clause: str, tables: tuple[Words, ...]) -> str:
+    for w in tables:
+        clause = w.order_words.sub("", clause)
+    return clause
 
 
 # --- return tracking numbers ----------------------------------------------------------------
@@ -436,14 +379,6 @@ def find_tracking_number(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-_A_PERSON = re.compile(
-    r"\b(human|real person|a person|someone real|real agent|an agent|live agent|live chat|"
-    r"support (team|agent|staff|person)|operator|representative|customer service|"
-    r"talk to (someone|somebody|a person)|speak to (someone|somebody|a person))\b",
-    re.I,
-)
-
-
-def wants_a_person(text: str) -> bool:
+def wants_a_person(text: str, language: str = DEFAULT) -> bool:
     """Return True when the buyer asks for a person in so many words."""
-    return _A_PERSON.search(text) is not None
+    return any(w.a_person.search(text) for w in readable(language))

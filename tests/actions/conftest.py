@@ -46,16 +46,20 @@ def make_tracker(
     active_loop: str | None = "refund_form",
     sender: str = SENDER,
     address: str | None = None,
+    language: str | None = None,
 ) -> Tracker:
     """Build the tracker Rasa would send after a user message.
 
     ``candidates`` are the slot values Rasa extracted from this message (the trailing SlotSet
     events that a form validates); ``slots`` are what the conversation already holds;
-    ``address`` is the client address the gateway saw (web chat; Telegram has none).
+    ``address`` is the client address the gateway saw (web chat; Telegram has none);
+    ``language`` the conversation's language the gateway put in the message's metadata.
     """
     metadata = {"customer_id": customer} if customer else {}
     if address:
         metadata["client_address"] = address
+    if language:
+        metadata["language"] = language
     parse = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
