@@ -1,9 +1,11 @@
 """The web chat widget's channel: a WebSocket per open tab, uploads over HTTP.
 
-Frames are JSON objects with a ``type``. The client says ``hello`` (with the shop's ``token`` and
-the ``session`` it was given before, both optional) and gets ``welcome`` with the conversation's
-history from the transcript; then it sends ``message`` (``text``, ``client_id``) and ``button``
-(``message_id``, ``index``, ``client_id``) frames. The server sends ``message``, ``typing``, ``ack``
+Frames are JSON objects with a ``type``. The client says ``hello`` (with the shop's ``token``, the
+``session`` it was given before and the ``language`` the page or browser suggests, all optional)
+and gets ``welcome`` with the conversation's history from the transcript and its ``language``
+(each ``message`` frame repeats it: the buyer's messages may change it); then it sends
+``message`` (``text``, ``client_id``) and ``button`` (``message_id``, ``index``, ``client_id``)
+frames. The server sends ``message``, ``typing``, ``ack``
 and ``error`` frames. A frame that cannot be taken (not JSON, text with a NUL or a lone surrogate,
 an id out of range, too many messages too fast) gets an ``error`` carrying the frame's
 ``client_id`` whenever the frame has one, and the socket stays open: no frame can close it. A
@@ -27,6 +29,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import language_choice
 from bot.gateway import addresses, evidence, forms, identity, inputs, transcript
 from bot.gateway.inputs import InvalidInput
 from bot.gateway.models import Channel
@@ -84,11 +87,17 @@ class WebChat:
         """Send ``message`` to every open tab of the conversation."""
         if message.buttons and conversation.id in self._sockets:
             self._buttons[conversation.id] = message
-        await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
+        await self._broadcast(
+            conversation.id,
+            {"type": "message", "message": message.to_json(), "language": conversation.language},
+        )
 
     async def echo(self, conversation: ConversationInfo, message: Message) -> None:
         """Show the buyer's own message in every open tab (the one that sent it included)."""
-        await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
+        await self._broadcast(
+            conversation.id,
+            {"type": "message", "message": message.to_json(), "language": conversation.language},
+        )
 
     async def typing(self, conversation: ConversationInfo, on: bool) -> None:
         """Show or hide the typing indicator in every open tab."""
@@ -322,6 +331,7 @@ class WebChat:
                     conversation_id=f"web-{uuid.uuid4().hex}",
                     channel=Channel.WEBCHAT,
                     customer_id=customer_id,
+                    language=language_choice.starting(frame.get("language")),
                 )
             customer = None if customer_id is None else session.get(Customer, customer_id)
             name = None if customer is None else (customer.name or customer.id)
@@ -341,6 +351,7 @@ class WebChat:
                 "session": identity.sign_value(secret, SESSION_PURPOSE, conversation.id),
                 "customer": None if customer_id is None else {"id": customer_id, "name": name},
                 "history": [m.to_json() for m in messages],
+                "language": conversation.language,
                 "limits": {
                     "message_max_chars": settings.gateway.message_max_chars,
                     "upload_max_bytes": settings.gateway.upload_max_bytes,
