@@ -278,7 +278,7 @@ def set_language(session: Session, *, conversation_id: str, language: str, sourc
 
 def buyer_texts(session: Session, *, conversation_id: str) -> int:
     """Return how many messages the buyer has typed in the conversation (not button presses)."""
-    return session.execute(
+    count = session.execute(
         select(func.count())
         .select_from(TranscriptMessage)
         .where(
@@ -287,6 +287,7 @@ def buyer_texts(session: Session, *, conversation_id: str) -> int:
             TranscriptMessage.payload.is_(None),
         )
     ).scalar_one()
+    return int(count)
 
 
 def record_inbound(
