@@ -104,7 +104,11 @@ class Router:
         self._closed = False
 
     async def start(self) -> None:
-        """Queue the messages a previous run left unanswered."""
+        """Load the language detector's models, then queue what a previous run left unanswered.
+
+        The models take seconds to load (once per process): the first buyer does not wait.
+        """
+        await asyncio.to_thread(language_choice.detector().warm)
         pending = await transcript.run_in_session(self._sessions, transcript.pending_inbound)
         for message in pending:
             self._enqueue(message.conversation_id, message.id)

@@ -81,7 +81,8 @@ async def full_refund_conversation(buyer: Buyer, rasa: RasaDouble, settings: Set
     ]
     assert {r["sender"] for r in rasa.requests} == {f"tg-{CHAT}"}
     assert all(
-        r["metadata"] == {"channel": "telegram", "customer_id": "c-1001", "language": "en"} for r in rasa.requests
+        r["metadata"] == {"channel": "telegram", "customer_id": "c-1001", "language": "en"}
+        for r in rasa.requests
     )
     assert len(buyer.bot_api.called("sendChatAction")) >= 5
     assert all(p["parse_mode"] == "MarkdownV2" for p in buyer.bot_api.called("sendMessage"))
