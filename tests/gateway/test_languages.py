@@ -1,8 +1,7 @@
 """A conversation's language through the real gateway: widget, Telegram, Rasa's metadata, notices.
 
-The gateway's own sentences in Spanish and Russian come from the message catalogues; where a
-catalogue is not written yet, :func:`catalogues` stands in one that marks each sentence with its
-language, so these tests show which language the gateway asked for, whatever the translation.
+The gateway's own sentences come from the message catalogues (:mod:`tests.catalogues` stands in
+those not written yet), so these tests show which language the gateway asked for.
 """
 
 from __future__ import annotations
@@ -18,21 +17,14 @@ from bot import contract, messages
 from bot.gateway.app import create_app
 from bot.gateway.models import Conversation
 from bot.language_choice import spoken
-from bot.languages import LANGUAGES
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
+from tests.catalogues import catalogues
 from tests.channels.telegram_buyer import CHAT, Buyer, telegram_settings
 from tests.gateway.doubles import BotApiDouble, RasaDouble, text_update, wait_until
 from tests.gateway.webchat_client import bot_text, frame
 
-
-@pytest.fixture
-def catalogues(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give every language a catalogue: the real one, or the English one marked ``[es]``."""
-    for code in LANGUAGES:
-        if code not in messages.CATALOGUES:
-            marked = {key: f"[{code}] {said}" for key, said in messages.MESSAGES.items()}
-            monkeypatch.setitem(messages.CATALOGUES, code, marked)
+__all__ = ["catalogues"]
 
 
 async def hello(
