@@ -279,7 +279,8 @@ class TelegramChannel:
             verdict = await self._limits.take(conversation_id_of(chat.id))
             if not verdict.allowed:
                 if verdict.tell:
-                    await self._say(chat.id, "rate_limited", update)
+                    language = (await self._conversation(chat.id, update)).language
+                    await self._say(chat.id, text("rate_limited", language=language))
                 raise ApplicationHandlerStop
         now = utcnow()
         forget = time.monotonic() >= self._forget_due
@@ -304,17 +305,17 @@ class TelegramChannel:
         if chat is None:
             return
         conversation_id = conversation_id_of(chat.id)
-        notice: str | None = None
+        bad_link = False
         customer_id: str | None = None
         if context.args:
             try:
                 customer_id = identity.verify_start_parameter(self._shop_secret, context.args[0])
             except identity.InvalidToken as e:
                 log.info("Telegram start parameter rejected: %s", e)
-                notice = "telegram.bad_link"
+                bad_link = True
 
-        def bind(session: Session) -> str | None:
-            transcript.ensure_conversation(
+        def bind(session: Session) -> tuple[str | None, str]:
+            conversation = transcript.ensure_conversation(
                 session,
                 conversation_id=conversation_id,
                 channel=Channel.TELEGRAM,
@@ -324,15 +325,16 @@ class TelegramChannel:
                 language=language_choice.starting(hint_of(update)),
             )
             if customer_id is None:
-                return None
+                return None, conversation.language
             customer = session.get(Customer, customer_id)
-            return customer_id if customer is None else (customer.name or customer_id)
+            name = customer_id if customer is None else (customer.name or customer_id)
+            return name, conversation.language
 
-        name = await transcript.run_in_session(self._sessions, bind)
+        name, language = await transcript.run_in_session(self._sessions, bind)
         if name is not None:
-            notice = "telegram.signed_in"
-        if notice:
-            await self._say(chat.id, notice, update, name=name)
+            await self._say(chat.id, text("telegram.signed_in", name=name, language=language))
+        elif bad_link:
+            await self._say(chat.id, text("telegram.bad_link", language=language))
         await self._router.receive(
             inbound_of(update, chat.id, text="/start", payload=START_PAYLOAD)
         )
@@ -456,13 +458,12 @@ class TelegramChannel:
         """Tell the buyer that edits are not read (rather than acting on them twice)."""
         message = update.edited_message
         if message is not None and message.chat.type == "private":
-            await self._say(message.chat_id, "telegram.edits_not_read", update)
+            language = (await self._conversation(message.chat_id, update)).language
+            await self._say(message.chat_id, text("telegram.edits_not_read", language=language))
 
-    async def _say(self, chat_id: int, key: str, update: Update, **params: object) -> None:
-        """Tell the chat the catalogue's sentence ``key`` in the conversation's language."""
-        conversation = await self._conversation(chat_id, update)
-        said = text(key, language=conversation.language, **params)
-        await self._outbound.say(conversation.id, said)
+    async def _say(self, chat_id: int, said: str) -> None:
+        """Tell the chat ``said`` (its conversation exists: see :meth:`_conversation`)."""
+        await self._outbound.say(conversation_id_of(chat_id), said)
 
     async def _conversation(self, chat_id: int, update: Update) -> ConversationInfo:
         """Return the chat's conversation, starting it if this is its first word."""

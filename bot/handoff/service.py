@@ -212,8 +212,10 @@ class Handoffs:
             ),
         )
         name, language = agent.display_name, await self._language(conversation_id)
-        notice = messages.text(
-            "handoff.agent_closed" if close else "handoff.agent_left", agent=name, language=language
+        notice = (
+            messages.text("handoff.agent_closed", agent=name, language=language)
+            if close
+            else messages.text("handoff.agent_left", agent=name, language=language)
         )
         await self._outbound.say(conversation_id, notice)
         await self._publish({"type": "queue"})
