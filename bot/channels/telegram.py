@@ -399,7 +399,6 @@ class TelegramChannel:
         message = update.message
         if message is None:
             return
-        conversation_id = conversation_id_of(message.chat_id)
         limit = self._settings.gateway.upload_max_bytes
         if message.photo:
             photo = message.photo[-1]
@@ -411,30 +410,25 @@ class TelegramChannel:
                 return
             file_id, size = document.file_id, document.file_size
             filename = document.file_name or f"document-{message.message_id}"
+        conversation = await self._conversation(message.chat_id, update)
+        conversation_id, language = conversation.id, conversation.language
         try:
-            evidence.check_size(size, limit)
+            evidence.check_size(size, limit, language=language)
             telegram_file = await self.application.bot.get_file(file_id)
-            evidence.check_size(telegram_file.file_size, limit)
+            evidence.check_size(telegram_file.file_size, limit, language=language)
             data = bytes(await telegram_file.download_as_bytearray())
-
-            def store(session: Session) -> evidence.StoredEvidence:
-                transcript.ensure_conversation(
-                    session,
-                    conversation_id=conversation_id,
-                    channel=Channel.TELEGRAM,
-                    telegram_chat_id=message.chat_id,
-                    language=language_choice.starting(hint_of(update)),
-                )
-                return evidence.store_evidence(
-                    session,
+            stored = await transcript.run_in_session(
+                self._sessions,
+                lambda s: evidence.store_evidence(
+                    s,
                     evidence_dir=self._settings.var_dir / "evidence",
                     conversation_id=conversation_id,
                     filename=filename,
                     data=data,
                     max_bytes=limit,
-                )
-
-            stored = await transcript.run_in_session(self._sessions, store)
+                    language=language,
+                ),
+            )
         except evidence.EvidenceRejected as e:
             await self._router.receive(
                 inbound_of(update, message.chat_id, text=f"📎 {filename}"), route=False
@@ -450,7 +444,9 @@ class TelegramChannel:
             ),
             route=False,
         )
-        await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
+        await self._outbound.say(
+            conversation_id, evidence.acknowledgement(stored, language=language)
+        )
         if message.caption:
             await self._typed(update, message.chat_id, message.caption, f"{client_id_of(update)}c")
 

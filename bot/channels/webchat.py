@@ -179,6 +179,7 @@ class WebChat:
                 filename=filename,
                 data=data,
                 max_bytes=limit,
+                language=conversation.language,
             )
             return conversation, stored
 
@@ -188,7 +189,7 @@ class WebChat:
             return _upload_error(413 if e.too_big else 415, str(e), cors)
         if kept is None:
             return _upload_error(403, text("upload.bad_session"), cors)
-        _, stored = kept
+        conversation, stored = kept
         message = await self._router.receive(
             Inbound(
                 conversation_id=conversation_id,
@@ -201,7 +202,8 @@ class WebChat:
             route=False,
         )
         if message is not None:
-            await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
+            said = evidence.acknowledgement(stored, language=conversation.language)
+            await self._outbound.say(conversation_id, said)
         return web.json_response({"ok": True, "evidence": stored.to_json()}, headers=cors)
 
     async def upload_preflight(self, request: web.Request) -> web.Response:

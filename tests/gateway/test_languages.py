@@ -15,13 +15,23 @@ from aiohttp.test_utils import TestClient
 
 from bot import contract, messages
 from bot.gateway.app import create_app
+from bot.gateway.identity import make_token
 from bot.gateway.models import Conversation
 from bot.language_choice import spoken
 from bot.refunds.db import get_sessionmaker
+from bot.refunds.enums import RefundStatus
 from bot.settings import Settings
 from tests.catalogues import catalogues
 from tests.channels.telegram_buyer import CHAT, Buyer, telegram_settings
-from tests.gateway.doubles import BotApiDouble, RasaDouble, text_update, wait_until
+from tests.factories import move, submit
+from tests.gateway.doubles import (
+    PNG,
+    SHOP_SECRET,
+    BotApiDouble,
+    RasaDouble,
+    text_update,
+    wait_until,
+)
 from tests.gateway.webchat_client import bot_text, frame
 
 __all__ = ["catalogues"]
@@ -150,6 +160,32 @@ async def test_the_gateways_own_notices_are_in_the_conversations_language(
     rasa.down = False
     assert (await bot_text(ws))["text"] == "You said: ¿dónde está mi pedido?"
     assert languages_sent(rasa) == ["es"]
+    await ws.close()
+
+
+@pytest.mark.usefixtures("catalogues")
+async def test_evidence_and_status_news_are_told_in_the_conversations_language(
+    gateway: TestClient, settings: Settings
+) -> None:
+    ws = await gateway.ws_connect("/webchat/ws")
+    token = make_token(SHOP_SECRET, "c-1001")
+    await ws.send_json({"type": "hello", "token": token, "language": "es"})
+    welcome = await frame(ws, "welcome")
+    application_id = submit(settings, welcome["session"].rpartition(".")[0])
+
+    form = aiohttp.FormData()
+    form.add_field("session", welcome["session"])
+    form.add_field("file", PNG, filename="rota.png", content_type="image/png")
+    assert (await gateway.post("/webchat/upload", data=form)).status == 200
+    reference = move(settings, application_id, RefundStatus.APPROVED)
+    ack = await bot_text(ws)
+    assert ack["text"] == messages.text(
+        "evidence.attached", filename="rota.png", reference=reference, language="es"
+    )
+    news = await bot_text(ws)
+    assert news["text"] == messages.text(
+        "status.awaiting_return", reference=reference, language="es"
+    )
     await ws.close()
 
 
