@@ -39,6 +39,8 @@ async def test_a_spanish_conversation_is_shown_and_answered_in_spanish(
     await ws.send_json(
         {"type": "message", "text": "¿Hay alguien ahí? Necesito ayuda", "client_id": "m2"}
     )
+    while (await frame(ws, "message"))["message"]["direction"] != "in":
+        pass  # until the buyer's message is recorded (its echo)
     detail = await ana.get(f"/console/api/conversations/{conversation_id}")
     assert detail["language"] == "es"
     assert detail["messages"][-1]["text"] == "¿Hay alguien ahí? Necesito ayuda"
@@ -70,3 +72,32 @@ async def test_canned_replies_of_the_conversations_language_come_first(ana: Cons
     assert titles[-1] == "Thanks"
     every = [c["title"] for c in await ana.get("/console/api/canned")]
     assert every == sorted(every)
+
+
+@pytest.mark.usefixtures("catalogues")
+async def test_the_survey_after_an_agent_closes_asks_in_the_conversations_language(
+    server: TestServer, rasa: RasaDouble, ana: Console
+) -> None:
+    buyer = await client_of(server)
+    ws = await buyer.ws_connect("/webchat/ws")
+    await ws.send_json({"type": "hello", "language": "ru"})
+    conversation_id = (await frame(ws, "welcome"))["session"].rpartition(".")[0]
+    await ws.send_json({"type": "message", "text": "human", "client_id": "m1"})
+    await bot_text(ws)  # the bot brings in a person
+    await bot_text(ws)  # when to expect them
+    base = f"/console/api/conversations/{conversation_id}"
+    await ana.ok(f"{base}/claim")
+    await ana.ok(f"{base}/close")
+
+    question = await bot_text(ws)
+    while question["text"] != messages.text("survey.ask.closed", language="ru"):
+        question = await bot_text(ws)  # the agent's joining and leaving come first
+    assert [b["title"] for b in question["buttons"]] == [
+        messages.text("survey.button", rating=n, language="ru") for n in range(1, 6)
+    ]
+    await ws.send_json(
+        {"type": "button", "message_id": question["id"], "index": 4, "client_id": "rate"}
+    )
+    assert (await bot_text(ws))["text"] == messages.text("survey.thanks", language="ru")
+    await ws.close()
+    await buyer.close()
