@@ -65,51 +65,32 @@ NAMES: dict[str, tuple[str, ...]] = {
     "es": ("spanish", "españ", "espan", "castellan", "испан"),
     "ru": ("russian", "ruso", "rusa", "русс"),
 }
-#: Words that make a message naming a language a request to use it (a short message only).
+#: Words that make a short message naming a language a request to use it.
 REQUEST_WORDS = frozenset(
-    {
-        # English
-        "in",
-        "speak",
-        "talk",
-        "answer",
-        "reply",
-        "write",
-        "switch",
-        "please",
-        "use",
-        # Spanish
-        "en",
-        "habla",
-        "hablas",
-        "hablan",
-        "hablar",
-        "hable",
-        "responde",
-        "responder",
-        "contesta",
-        "escribe",
-        "escribir",
-        "favor",
-        "puedes",
-        "puede",
-        # Russian
-        "на",
-        "по",
-        "говорите",
-        "говоришь",
-        "говорить",
-        "пишите",
-        "пиши",
-        "отвечайте",
-        "ответьте",
-        "можно",
-        "пожалуйста",
-        "давайте",
-    }
+    " ".join(
+        (
+            "in speak talk answer reply write switch please use",  # English
+            "en habla hablas hablan hablar hable responde responder contesta escribe escribir",
+            "favor puedes puede",  # Spanish
+            "на по говорите говоришь говорить пишите пиши отвечайте ответьте можно пожалуйста",
+            "давайте",  # Russian
+        )
+    ).split()
 )
-#: A request is a short message: a longer one naming a language is about something else.
+#: Words that may come with a request without making it one ("could you ...", "со мной").
+REQUEST_COMPANIONS = frozenset(
+    " ".join(
+        (
+            "you can could would do i me to we us let lets from now on",  # English
+            "tu usted me por puedo podemos mejor ahora sabes",  # Spanish (accents folded)
+            "вы ты мне со мной лучше можете можешь давай знаете",  # Russian
+        )
+    ).split()
+)
+#: A request is a short message: a longer one naming a language is about something else, and
+#: so is one with more than this many other words ("the manual is not in English").
 REQUEST_MAX_WORDS = 8
+REQUEST_MAX_OTHER_WORDS = 1
 
 _NOT_WORDS = re.compile(
     r"\S+@\S+"  # e-mail addresses
@@ -204,19 +185,25 @@ def words_of(text: str) -> list[str]:
 
 
 def _folded(word: str) -> str:
-    """Lower-case ``word``; keep ``ñ`` but drop other accents (buyers type ``ingles``)."""
-    kept = word.lower().replace("ñ", "\0")
-    plain = "".join(
-        c for c in unicodedata.normalize("NFD", kept) if unicodedata.category(c) != "Mn"
-    )
-    return plain.replace("\0", "ñ")
+    """Lower-case ``word`` without the accents of Latin letters (buyers type ``ingles``).
+
+    ``ñ`` stays (``espanol`` is listed too), and so do Cyrillic letters such as ``й``.
+    """
+    return "".join(_plain(c) for c in word.lower())
+
+
+def _plain(letter: str) -> str:
+    if letter == "ñ" or not "\u00c0" <= letter <= "\u024f":
+        return letter
+    return unicodedata.normalize("NFD", letter)[0]
 
 
 def requested_language(text: str) -> str | None:
     """Return the language a short message asks to be answered in, or ``None``.
 
-    A message asks when it names one of our languages and is no more than that name with a
-    request word or two ("en español por favor", "по-русски пожалуйста", "speak spanish").
+    A message asks when it names one of our languages and is little more than that name with
+    words that ask ("en español por favor", "по-русски пожалуйста", "could you speak
+    Spanish?").
     """
     words = [_folded(w) for w in words_of(text)]
     if not words or len(words) > REQUEST_MAX_WORDS:
@@ -230,8 +217,10 @@ def requested_language(text: str) -> str | None:
     if len(named) != 1:
         return None
     (language,) = named
-    others = [w for w in words if not w.startswith(tuple(_folded(n) for n in NAMES[language]))]
-    if others and not REQUEST_WORDS.intersection(others):
+    rest = [w for w in words if not w.startswith(tuple(_folded(n) for n in NAMES[language]))]
+    asking = [w for w in rest if w in REQUEST_WORDS]
+    other = [w for w in rest if w not in REQUEST_WORDS and w not in REQUEST_COMPANIONS]
+    if rest and not asking or len(other) > REQUEST_MAX_OTHER_WORDS:
         return None
     return language
 

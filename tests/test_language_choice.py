@@ -83,6 +83,11 @@ def test_a_language_close_to_ours_must_be_clear_to_count_as_another() -> None:
         ("говорите по-английски?", "en"),
         ("¿puedes responder en inglés?", "en"),
         ("Russian", "ru"),
+        ("Could you please write to me in Spanish", "es"),
+        ("Do you speak English?", "en"),
+        ("хочу на русском", "ru"),
+        ("давайте по-русски", "ru"),
+        ("говорите со мной по-испански", "es"),
     ],
 )
 def test_requests_for_a_language(said: str, language: str) -> None:
@@ -97,6 +102,8 @@ def test_requests_for_a_language(said: str, language: str) -> None:
         "English or Spanish",
         "hola",
         "in the box",
+        "the manual is not in English",
+        "it came with a Spanish plug",
     ],
 )
 def test_naming_a_language_is_not_always_a_request(said: str) -> None:
