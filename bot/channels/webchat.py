@@ -371,7 +371,9 @@ class WebChat:
         client_id: str | None,
     ) -> None:
         said = inputs.check_text(
-            frame.get("text"), max_chars=self._settings.gateway.message_max_chars
+            frame.get("text"),
+            max_chars=self._settings.gateway.message_max_chars,
+            language=conversation.language,
         )
         inbound = Inbound.typed(
             conversation_id=conversation.id,
@@ -379,7 +381,7 @@ class WebChat:
             text=said,
             client_id=client_id,
         )
-        await self._take(ws, inbound)
+        await self._take(ws, inbound, conversation.language)
 
     async def _button(
         self,
@@ -390,12 +392,14 @@ class WebChat:
     ) -> None:
         raw_id, index = frame.get("message_id"), frame.get("index")
         if not isinstance(raw_id, int) or isinstance(index, bool) or not isinstance(index, int):
-            await _error(ws, "bad_frame", text("webchat.bad_button_frame"), client_id)
+            said = text("webchat.bad_button_frame", language=conversation.language)
+            await _error(ws, "bad_frame", said, client_id)
             return
+        gone = text("webchat.no_such_button", language=conversation.language)
         try:
             message_id = inputs.check_id(raw_id)
         except InvalidInput:
-            await _error(ws, "bad_button", text("webchat.no_such_button"), client_id)
+            await _error(ws, "bad_button", gone, client_id)
             return
         found = self._buttons.get(conversation.id)
         if found is None or found.id != message_id:
@@ -407,7 +411,7 @@ class WebChat:
         if found is not None and found.conversation_id == conversation.id:
             button = transcript.button_of(found, index)
         if button is None:
-            await _error(ws, "bad_button", text("webchat.no_such_button"), client_id)
+            await _error(ws, "bad_button", gone, client_id)
             return
         inbound = Inbound(
             conversation_id=conversation.id,
@@ -416,12 +420,13 @@ class WebChat:
             payload=button.payload,
             client_id=client_id,
         )
-        await self._take(ws, inbound)
+        await self._take(ws, inbound, conversation.language)
 
-    async def _take(self, ws: web.WebSocketResponse, inbound: Inbound) -> None:
+    async def _take(self, ws: web.WebSocketResponse, inbound: Inbound, language: str) -> None:
         address = ws.get(ADDRESS)
         if not (await self._limits.take(inbound.conversation_id, address)).allowed:
-            await _error(ws, "rate_limited", text("rate_limited"), inbound.client_id)
+            said = text("rate_limited", language=language)
+            await _error(ws, "rate_limited", said, inbound.client_id)
             return
         message = await self._router.receive(replace(inbound, client_address=address))
         if message is None:
