@@ -171,14 +171,14 @@ def ensure_conversation(
     row = session.get(Conversation, conversation_id)
     if row is None:
         row = Conversation(
-            language=language[0],
-            language_source=language[1].value,
             id=conversation_id,
             channel=channel.value,
             last_channel=channel.value,
             customer_id=customer_id,
             telegram_chat_id=telegram_chat_id,
             handler="bot",
+            language=language[0],
+            language_source=language[1].value,
             created_at=now,
             updated_at=now,
         )
