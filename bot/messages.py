@@ -37,6 +37,14 @@ MESSAGES: dict[str, str] = {
         "Sorry, something went wrong while I was answering your last message. If you don't see "
         "my answer to it, please send it again."
     ),
+    # The buyer asked for this catalogue's language (each catalogue names its own language).
+    "language.switched": "All right, I'll write in English from now on.",
+    # A message in a language we do not speak: always in English, naming ours in themselves.
+    "language.unsupported": (
+        "Sorry, I can only write in {languages}. Please write to me in one of them, or talk to "
+        "a person from our support team."
+    ),
+    "language.talk_to_person": "Talk to a person",
     # --- the gateway: people -----------------------------------------------------------------
     "handoff.queued": (
         "I'm passing you to a person from our support team. Expected wait: about {wait}. You "

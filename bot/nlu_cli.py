@@ -66,7 +66,8 @@ async def parse_lines(
     lines: Iterable[str], out: TextIO, parse: Parser, *, as_json: bool = False
 ) -> None:
     """Print what each non-blank line of ``lines`` is understood as, as soon as it is."""
-    from bot.language_choice import DEFAULT, Source, choose, detector
+    from bot.language_choice import Source, choose, detector
+    from bot.languages import DEFAULT
 
     found = detector()
     for line in lines:

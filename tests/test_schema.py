@@ -111,3 +111,32 @@ def test_0009_downgrades_and_upgrades_again(db_url: str) -> None:
     assert "satisfaction_surveys" in tables
     upgrade(db_url)
     assert "nlu_reviews" in inspect(get_engine(db_url)).get_table_names()
+
+
+def test_0010_downgrades_and_upgrades_again(db_url: str) -> None:
+    engine = get_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, channel, last_channel, handler, created_at, "
+                "updated_at) VALUES ('web-old', 'webchat', 'webchat', 'bot', "
+                "'2026-11-30 06:00:00', '2026-11-30 06:00:00')"
+            )
+        )
+    # A conversation from before languages is an English one nothing has chosen yet.
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT language, language_source FROM conversations WHERE id = 'web-old'")
+        ).one()
+    assert tuple(row) == ("en", "default")
+    command.downgrade(alembic_config(db_url), "0009")
+    columns = {c["name"] for c in inspect(get_engine(db_url)).get_columns("conversations")}
+    assert "language" not in columns
+    canned = {c["name"] for c in inspect(get_engine(db_url)).get_columns("canned_replies")}
+    assert "language" not in canned
+    upgrade(db_url)
+    with get_engine(db_url).connect() as connection:
+        row = connection.execute(
+            text("SELECT language, language_source FROM conversations WHERE id = 'web-old'")
+        ).one()
+    assert tuple(row) == ("en", "default")

@@ -34,8 +34,16 @@ from telegram.ext import (
 )
 from telegram.helpers import escape_markdown
 
+from bot import language_choice
 from bot.channels import polling
 from bot.channels.splitting import split_text
+from bot.channels.telegram_updates import (
+    CONVERSATION_PREFIX,
+    client_id_of,
+    conversation_id_of,
+    hint_of,
+    inbound_of,
+)
 from bot.clock import utcnow
 from bot.gateway import evidence, identity, inputs, transcript
 from bot.gateway.models import Channel, TelegramUpdate
@@ -51,7 +59,6 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-CONVERSATION_PREFIX = "tg-"
 # The payload Rasa gets when a chat starts (the contract's greeting intent).
 START_PAYLOAD = "/greet"
 #: Callback data of an inline button: ``b:<transcript message id>:<button index>``.
@@ -63,11 +70,6 @@ KEEP_UPDATE_IDS = dt.timedelta(days=2)
 #: How often (at most) taking in an update also forgets the old ones.
 FORGET_EVERY_SECONDS = 3600.0
 MAX_UPDATE_BYTES = 1024 * 1024  # the largest webhook body taken: an update is a few KB
-
-
-def conversation_id_of(chat_id: int) -> str:
-    """Return the conversation (Rasa sender) id of a Telegram chat."""
-    return f"{CONVERSATION_PREFIX}{chat_id}"
 
 
 def webhook_secret(settings: Settings, shop_secret: str) -> str:
@@ -225,7 +227,12 @@ class TelegramChannel:
         if not said and not message.buttons:
             return
         if said and message.author:
-            said = text("telegram.agent_prefix", agent=message.author, text=said)
+            said = text(
+                "telegram.agent_prefix",
+                agent=message.author,
+                text=said,
+                language=conversation.language,
+            )
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(
@@ -272,7 +279,8 @@ class TelegramChannel:
             verdict = await self._limits.take(conversation_id_of(chat.id))
             if not verdict.allowed:
                 if verdict.tell:
-                    await self._say(chat.id, text("rate_limited"))
+                    language = (await self._conversation(chat.id, update)).language
+                    await self._say(chat.id, text("rate_limited", language=language))
                 raise ApplicationHandlerStop
         now = utcnow()
         forget = time.monotonic() >= self._forget_due
@@ -297,47 +305,51 @@ class TelegramChannel:
         if chat is None:
             return
         conversation_id = conversation_id_of(chat.id)
-        notice: str | None = None
+        bad_link = False
         customer_id: str | None = None
         if context.args:
             try:
                 customer_id = identity.verify_start_parameter(self._shop_secret, context.args[0])
             except identity.InvalidToken as e:
                 log.info("Telegram start parameter rejected: %s", e)
-                notice = text("telegram.bad_link")
+                bad_link = True
 
-        def bind(session: Session) -> str | None:
-            transcript.ensure_conversation(
+        def bind(session: Session) -> tuple[str | None, str]:
+            conversation = transcript.ensure_conversation(
                 session,
                 conversation_id=conversation_id,
                 channel=Channel.TELEGRAM,
                 customer_id=customer_id,
                 telegram_chat_id=chat.id,
                 bind_customer=customer_id is not None,
+                language=language_choice.starting(hint_of(update)),
             )
             if customer_id is None:
-                return None
+                return None, conversation.language
             customer = session.get(Customer, customer_id)
-            return customer_id if customer is None else (customer.name or customer_id)
+            name = customer_id if customer is None else (customer.name or customer_id)
+            return name, conversation.language
 
-        name = await transcript.run_in_session(self._sessions, bind)
+        name, language = await transcript.run_in_session(self._sessions, bind)
         if name is not None:
-            notice = text("telegram.signed_in", name=name)
-        if notice:
-            await self._outbound.say(conversation_id, notice)
-        await self._router.receive(_inbound(update, chat.id, text="/start", payload=START_PAYLOAD))
+            await self._say(chat.id, text("telegram.signed_in", name=name, language=language))
+        elif bad_link:
+            await self._say(chat.id, text("telegram.bad_link", language=language))
+        await self._router.receive(
+            inbound_of(update, chat.id, text="/start", payload=START_PAYLOAD)
+        )
 
     async def _text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand a typed message to the router."""
         message = update.message
         if message is not None and message.text is not None:
-            await self._typed(message.chat_id, message.text, _client_id(update))
+            await self._typed(update, message.chat_id, message.text, client_id_of(update))
 
-    async def _typed(self, chat_id: int, said: str, client_id: str) -> None:
+    async def _typed(self, update: Update, chat_id: int, said: str, client_id: str) -> None:
         try:
             said = inputs.check_text(said, max_chars=self._settings.gateway.message_max_chars)
         except inputs.InvalidInput as e:
-            await self._say(chat_id, str(e))
+            await self._outbound.say((await self._conversation(chat_id, update)).id, str(e))
             return
         await self._router.receive(
             Inbound.typed(
@@ -345,6 +357,7 @@ class TelegramChannel:
                 channel=Channel.TELEGRAM,
                 text=said,
                 client_id=client_id,
+                language_hint=hint_of(update),
             )
         )
 
@@ -373,7 +386,7 @@ class TelegramChannel:
         except TelegramError:
             log.info("could not remove the keyboard of an answered question", exc_info=True)
         await self._router.receive(
-            _inbound(update, chat.id, text=button.title, payload=button.payload)
+            inbound_of(update, chat.id, text=button.title, payload=button.payload)
         )
 
     async def _not_a_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -386,7 +399,6 @@ class TelegramChannel:
         message = update.message
         if message is None:
             return
-        conversation_id = conversation_id_of(message.chat_id)
         limit = self._settings.gateway.upload_max_bytes
         if message.photo:
             photo = message.photo[-1]
@@ -398,37 +410,33 @@ class TelegramChannel:
                 return
             file_id, size = document.file_id, document.file_size
             filename = document.file_name or f"document-{message.message_id}"
+        conversation = await self._conversation(message.chat_id, update)
+        conversation_id, language = conversation.id, conversation.language
         try:
-            evidence.check_size(size, limit)
+            evidence.check_size(size, limit, language=language)
             telegram_file = await self.application.bot.get_file(file_id)
-            evidence.check_size(telegram_file.file_size, limit)
+            evidence.check_size(telegram_file.file_size, limit, language=language)
             data = bytes(await telegram_file.download_as_bytearray())
-
-            def store(session: Session) -> evidence.StoredEvidence:
-                transcript.ensure_conversation(
-                    session,
-                    conversation_id=conversation_id,
-                    channel=Channel.TELEGRAM,
-                    telegram_chat_id=message.chat_id,
-                )
-                return evidence.store_evidence(
-                    session,
+            stored = await transcript.run_in_session(
+                self._sessions,
+                lambda s: evidence.store_evidence(
+                    s,
                     evidence_dir=self._settings.var_dir / "evidence",
                     conversation_id=conversation_id,
                     filename=filename,
                     data=data,
                     max_bytes=limit,
-                )
-
-            stored = await transcript.run_in_session(self._sessions, store)
+                    language=language,
+                ),
+            )
         except evidence.EvidenceRejected as e:
             await self._router.receive(
-                _inbound(update, message.chat_id, text=f"📎 {filename}"), route=False
+                inbound_of(update, message.chat_id, text=f"📎 {filename}"), route=False
             )
             await self._outbound.say(conversation_id, str(e))
             return
         await self._router.receive(
-            _inbound(
+            inbound_of(
                 update,
                 message.chat_id,
                 text=f"📎 {stored.filename}",
@@ -436,29 +444,35 @@ class TelegramChannel:
             ),
             route=False,
         )
-        await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
+        await self._outbound.say(
+            conversation_id, evidence.acknowledgement(stored, language=language)
+        )
         if message.caption:
-            await self._typed(message.chat_id, message.caption, f"{_client_id(update)}c")
+            await self._typed(update, message.chat_id, message.caption, f"{client_id_of(update)}c")
 
     async def _edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Tell the buyer that edits are not read (rather than acting on them twice)."""
         message = update.edited_message
         if message is not None and message.chat.type == "private":
-            await self._say(message.chat_id, text("telegram.edits_not_read"))
+            language = (await self._conversation(message.chat_id, update)).language
+            await self._say(message.chat_id, text("telegram.edits_not_read", language=language))
 
     async def _say(self, chat_id: int, said: str) -> None:
-        """Tell the chat something, starting its conversation if this is its first word."""
-        conversation_id = conversation_id_of(chat_id)
-        await transcript.run_in_session(
+        """Tell the chat ``said`` (its conversation exists: see :meth:`_conversation`)."""
+        await self._outbound.say(conversation_id_of(chat_id), said)
+
+    async def _conversation(self, chat_id: int, update: Update) -> ConversationInfo:
+        """Return the chat's conversation, starting it if this is its first word."""
+        return await transcript.run_in_session(
             self._sessions,
             lambda s: transcript.ensure_conversation(
                 s,
-                conversation_id=conversation_id,
+                conversation_id=conversation_id_of(chat_id),
                 channel=Channel.TELEGRAM,
                 telegram_chat_id=chat_id,
+                language=language_choice.starting(hint_of(update)),
             ),
         )
-        await self._outbound.say(conversation_id, said)
 
     async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error of a handler."""
@@ -469,27 +483,3 @@ class TelegramChannel:
         if conversation.telegram_chat_id is not None:
             return conversation.telegram_chat_id
         return int(conversation.id.removeprefix(CONVERSATION_PREFIX))
-
-
-def _client_id(update: Update) -> str:
-    """Return the transcript's client id of an update: a redelivered update is taken once."""
-    return f"u{update.update_id}"
-
-
-def _inbound(
-    update: Update,
-    chat_id: int,
-    *,
-    text: str,
-    payload: str | None = None,
-    attachments: tuple[dict[str, object], ...] = (),
-) -> Inbound:
-    """Return the channel-neutral form of an update of chat ``chat_id``."""
-    return Inbound(
-        conversation_id=conversation_id_of(chat_id),
-        channel=Channel.TELEGRAM,
-        text=text,
-        payload=payload,
-        client_id=_client_id(update),
-        attachments=attachments,
-    )

@@ -1,9 +1,11 @@
 """The web chat widget's channel: a WebSocket per open tab, uploads over HTTP.
 
-Frames are JSON objects with a ``type``. The client says ``hello`` (with the shop's ``token`` and
-the ``session`` it was given before, both optional) and gets ``welcome`` with the conversation's
-history from the transcript; then it sends ``message`` (``text``, ``client_id``) and ``button``
-(``message_id``, ``index``, ``client_id``) frames. The server sends ``message``, ``typing``, ``ack``
+Frames are JSON objects with a ``type``. The client says ``hello`` (with the shop's ``token``, the
+``session`` it was given before and the ``language`` the page or browser suggests, all optional)
+and gets ``welcome`` with the conversation's history from the transcript and its ``language``
+(each ``message`` frame repeats it: the buyer's messages may change it); then it sends
+``message`` (``text``, ``client_id``) and ``button`` (``message_id``, ``index``, ``client_id``)
+frames. The server sends ``message``, ``typing``, ``ack``
 and ``error`` frames. A frame that cannot be taken (not JSON, text with a NUL or a lone surrogate,
 an id out of range, too many messages too fast) gets an ``error`` carrying the frame's
 ``client_id`` whenever the frame has one, and the socket stays open: no frame can close it. A
@@ -27,6 +29,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import language_choice
 from bot.gateway import addresses, evidence, forms, identity, inputs, transcript
 from bot.gateway.inputs import InvalidInput
 from bot.gateway.models import Channel
@@ -84,11 +87,17 @@ class WebChat:
         """Send ``message`` to every open tab of the conversation."""
         if message.buttons and conversation.id in self._sockets:
             self._buttons[conversation.id] = message
-        await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
+        await self._broadcast(
+            conversation.id,
+            {"type": "message", "message": message.to_json(), "language": conversation.language},
+        )
 
     async def echo(self, conversation: ConversationInfo, message: Message) -> None:
         """Show the buyer's own message in every open tab (the one that sent it included)."""
-        await self._broadcast(conversation.id, {"type": "message", "message": message.to_json()})
+        await self._broadcast(
+            conversation.id,
+            {"type": "message", "message": message.to_json(), "language": conversation.language},
+        )
 
     async def typing(self, conversation: ConversationInfo, on: bool) -> None:
         """Show or hide the typing indicator in every open tab."""
@@ -170,6 +179,7 @@ class WebChat:
                 filename=filename,
                 data=data,
                 max_bytes=limit,
+                language=conversation.language,
             )
             return conversation, stored
 
@@ -179,7 +189,7 @@ class WebChat:
             return _upload_error(413 if e.too_big else 415, str(e), cors)
         if kept is None:
             return _upload_error(403, text("upload.bad_session"), cors)
-        _, stored = kept
+        conversation, stored = kept
         message = await self._router.receive(
             Inbound(
                 conversation_id=conversation_id,
@@ -192,7 +202,8 @@ class WebChat:
             route=False,
         )
         if message is not None:
-            await self._outbound.say(conversation_id, evidence.acknowledgement(stored))
+            said = evidence.acknowledgement(stored, language=conversation.language)
+            await self._outbound.say(conversation_id, said)
         return web.json_response({"ok": True, "evidence": stored.to_json()}, headers=cors)
 
     async def upload_preflight(self, request: web.Request) -> web.Response:
@@ -322,6 +333,7 @@ class WebChat:
                     conversation_id=f"web-{uuid.uuid4().hex}",
                     channel=Channel.WEBCHAT,
                     customer_id=customer_id,
+                    language=language_choice.starting(frame.get("language")),
                 )
             customer = None if customer_id is None else session.get(Customer, customer_id)
             name = None if customer is None else (customer.name or customer.id)
@@ -341,6 +353,7 @@ class WebChat:
                 "session": identity.sign_value(secret, SESSION_PURPOSE, conversation.id),
                 "customer": None if customer_id is None else {"id": customer_id, "name": name},
                 "history": [m.to_json() for m in messages],
+                "language": conversation.language,
                 "limits": {
                     "message_max_chars": settings.gateway.message_max_chars,
                     "upload_max_bytes": settings.gateway.upload_max_bytes,
@@ -358,7 +371,9 @@ class WebChat:
         client_id: str | None,
     ) -> None:
         said = inputs.check_text(
-            frame.get("text"), max_chars=self._settings.gateway.message_max_chars
+            frame.get("text"),
+            max_chars=self._settings.gateway.message_max_chars,
+            language=conversation.language,
         )
         inbound = Inbound.typed(
             conversation_id=conversation.id,
@@ -366,7 +381,7 @@ class WebChat:
             text=said,
             client_id=client_id,
         )
-        await self._take(ws, inbound)
+        await self._take(ws, inbound, conversation.language)
 
     async def _button(
         self,
@@ -377,12 +392,14 @@ class WebChat:
     ) -> None:
         raw_id, index = frame.get("message_id"), frame.get("index")
         if not isinstance(raw_id, int) or isinstance(index, bool) or not isinstance(index, int):
-            await _error(ws, "bad_frame", text("webchat.bad_button_frame"), client_id)
+            said = text("webchat.bad_button_frame", language=conversation.language)
+            await _error(ws, "bad_frame", said, client_id)
             return
+        gone = text("webchat.no_such_button", language=conversation.language)
         try:
             message_id = inputs.check_id(raw_id)
         except InvalidInput:
-            await _error(ws, "bad_button", text("webchat.no_such_button"), client_id)
+            await _error(ws, "bad_button", gone, client_id)
             return
         found = self._buttons.get(conversation.id)
         if found is None or found.id != message_id:
@@ -394,7 +411,7 @@ class WebChat:
         if found is not None and found.conversation_id == conversation.id:
             button = transcript.button_of(found, index)
         if button is None:
-            await _error(ws, "bad_button", text("webchat.no_such_button"), client_id)
+            await _error(ws, "bad_button", gone, client_id)
             return
         inbound = Inbound(
             conversation_id=conversation.id,
@@ -403,12 +420,13 @@ class WebChat:
             payload=button.payload,
             client_id=client_id,
         )
-        await self._take(ws, inbound)
+        await self._take(ws, inbound, conversation.language)
 
-    async def _take(self, ws: web.WebSocketResponse, inbound: Inbound) -> None:
+    async def _take(self, ws: web.WebSocketResponse, inbound: Inbound, language: str) -> None:
         address = ws.get(ADDRESS)
         if not (await self._limits.take(inbound.conversation_id, address)).allowed:
-            await _error(ws, "rate_limited", text("rate_limited"), inbound.client_id)
+            said = text("rate_limited", language=language)
+            await _error(ws, "rate_limited", said, inbound.client_id)
             return
         message = await self._router.receive(replace(inbound, client_address=address))
         if message is None:

@@ -24,6 +24,7 @@ from bot.gateway import keys as gateway_keys
 from bot.gateway.rasa import RasaUnavailable
 from bot.handoff import queue
 from bot.handoff.service import HANDOFFS
+from bot.languages import LANGUAGES
 from bot.messages import text
 
 MAX_TEXT = 4000
@@ -228,9 +229,15 @@ async def close(request: web.Request) -> web.Response:
 
 
 async def canned(request: web.Request) -> web.Response:
-    """Return the canned replies."""
+    """Return the canned replies; ``?language=es`` puts those in Spanish (and any) first."""
     sessions = request.app[gateway_keys.SESSIONS]
-    return web.json_response(await transcript.run_in_session(sessions, queries.canned_replies))
+    language = request.query.get("language")
+    language = language if language in LANGUAGES else None
+    return web.json_response(
+        await transcript.run_in_session(
+            sessions, lambda s: queries.canned_replies(s, language=language)
+        )
+    )
 
 
 async def add_canned(request: web.Request) -> web.Response:
@@ -239,10 +246,13 @@ async def add_canned(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="only admins manage canned replies")
     body = await json_body(request)
     title, said = text_of(body, "title")[:100], text_of(body)
+    language = body.get("language")
+    if language is not None and language not in LANGUAGES:
+        raise web.HTTPBadRequest(text=f"language must be one of {', '.join(LANGUAGES)} or null")
     try:
         saved = await transcript.run_in_session(
             request.app[gateway_keys.SESSIONS],
-            lambda s: queries.add_canned_reply(s, title=title, text=said),
+            lambda s: queries.add_canned_reply(s, title=title, text=said, language=language),
         )
     except IntegrityError as e:
         raise web.HTTPConflict(text="a canned reply with that title exists") from e

@@ -82,6 +82,8 @@ class CannedReply(Base):
     id = Column(Integer, primary_key=True)
     title = Column(String(100), nullable=False, unique=True)
     text = Column(Text, nullable=False)
+    # The language it is written in; ``None`` suits every conversation (migration 0010).
+    language = Column(String(8), nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
 
 

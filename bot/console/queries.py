@@ -34,6 +34,7 @@ def summary(session: Session, *, conversation_id: str) -> dict[str, Any]:
         "id": row.id,
         "channel": row.last_channel,
         "handler": row.handler,
+        "language": row.language,
         "customer": None
         if row.customer_id is None
         else {
@@ -145,22 +146,35 @@ def note_json(session: Session, *, note: ConversationNote) -> dict[str, Any]:
     }
 
 
-def canned_replies(session: Session) -> list[dict[str, Any]]:
-    """Return the canned replies, by title."""
+def canned_replies(session: Session, *, language: str | None = None) -> list[dict[str, Any]]:
+    """Return the canned replies by title; with ``language``, those in it first.
+
+    A reply without a language suits every conversation, so it comes with them.
+    """
     rows = session.execute(select(CannedReply).order_by(CannedReply.title)).scalars()
-    return [{"id": c.id, "title": c.title, "text": c.text} for c in rows]
+    replies = [canned_json(c) for c in rows]
+    if language is None:
+        return replies
+    return sorted(replies, key=lambda c: c["language"] not in (language, None))
 
 
-def add_canned_reply(session: Session, *, title: str, text: str) -> dict[str, Any]:
-    """Add a canned reply.
+def canned_json(row: CannedReply) -> dict[str, Any]:
+    """Return a canned reply as the console reads it."""
+    return {"id": row.id, "title": row.title, "text": row.text, "language": row.language}
+
+
+def add_canned_reply(
+    session: Session, *, title: str, text: str, language: str | None = None
+) -> dict[str, Any]:
+    """Add a canned reply, in ``language`` or (``None``) for every conversation.
 
     Raises:
         IntegrityError: a canned reply with that title exists (on flush).
     """
-    row = CannedReply(title=title, text=text, created_at=utcnow())
+    row = CannedReply(title=title, text=text, language=language, created_at=utcnow())
     session.add(row)
     session.flush()
-    return {"id": row.id, "title": row.title, "text": row.text}
+    return canned_json(row)
 
 
 def evidence_file(

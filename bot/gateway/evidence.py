@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.clock import utcnow
+from bot.languages import DEFAULT
 from bot.messages import text
 from bot.refunds.enums import RefundStatus
 from bot.refunds.models import Evidence, RefundApplication
@@ -73,11 +74,16 @@ def sniff_type(data: bytes) -> str | None:
     return None
 
 
-def check_size(size: int | None, max_bytes: int) -> None:
-    """Raise :class:`EvidenceRejected` when ``size`` is over the limit."""
+def check_size(size: int | None, max_bytes: int, *, language: str = DEFAULT) -> None:
+    """Raise :class:`EvidenceRejected` (told in ``language``) when ``size`` is over the limit."""
     if size is not None and size > max_bytes:
         raise EvidenceRejected(
-            text("evidence.too_big", size=messages.size(size), limit=messages.size(max_bytes)),
+            text(
+                "evidence.too_big",
+                size=messages.size(size, language=language),
+                limit=messages.size(max_bytes, language=language),
+                language=language,
+            ),
             too_big=True,
         )
 
@@ -90,6 +96,7 @@ def store_evidence(
     filename: str,
     data: bytes,
     max_bytes: int,
+    language: str = DEFAULT,
 ) -> StoredEvidence:
     """Keep ``data`` and record it for ``conversation_id``.
 
@@ -97,14 +104,15 @@ def store_evidence(
     otherwise it stays unlinked and the submit action links it to the application it creates.
 
     Raises:
-        EvidenceRejected: The file is too big or is not an image or a PDF.
+        EvidenceRejected: The file is too big or is not an image or a PDF (told in
+            ``language``).
     """
-    check_size(len(data), max_bytes)
+    check_size(len(data), max_bytes, language=language)
     if not data:
-        raise EvidenceRejected(text("evidence.empty"))
+        raise EvidenceRejected(text("evidence.empty", language=language))
     content_type = sniff_type(data)
     if content_type is None:
-        raise EvidenceRejected(text("evidence.wrong_type"))
+        raise EvidenceRejected(text("evidence.wrong_type", language=language))
     digest = hashlib.sha256(data).hexdigest()
     evidence_dir.mkdir(parents=True, exist_ok=True)
     path = evidence_dir / f"{digest}{ALLOWED_TYPES[content_type]}"
@@ -142,13 +150,16 @@ def store_evidence(
     )
 
 
-def acknowledgement(stored: StoredEvidence) -> str:
-    """Return what the buyer is told once a file is kept."""
+def acknowledgement(stored: StoredEvidence, *, language: str = DEFAULT) -> str:
+    """Return what the buyer is told in ``language`` once a file is kept."""
     if stored.application_reference:
         return text(
-            "evidence.attached", filename=stored.filename, reference=stored.application_reference
+            "evidence.attached",
+            filename=stored.filename,
+            reference=stored.application_reference,
+            language=language,
         )
-    return text("evidence.kept", filename=stored.filename)
+    return text("evidence.kept", filename=stored.filename, language=language)
 
 
 def safe_filename(name: str, default_suffix: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.languages import DEFAULT
 from bot.messages import text
 
 #: The largest id a row can have: BIGINT on PostgreSQL, INTEGER on SQLite.
@@ -48,19 +49,21 @@ def storable(value: str) -> bool:
     return _UNSTORABLE.search(value) is None
 
 
-def check_text(value: object, *, max_chars: int, required: bool = True) -> str:
+def check_text(
+    value: object, *, max_chars: int, required: bool = True, language: str = DEFAULT
+) -> str:
     """Return ``value``, stripped, when it is text a person could have written.
 
     Raises:
         InvalidInput: It is not a string, is empty (when ``required``), longer than
-            ``max_chars``, or holds a NUL or a lone surrogate.
+            ``max_chars``, or holds a NUL or a lone surrogate; told in ``language``.
     """
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput("empty", text("input.empty"))
+        raise InvalidInput("empty", text("input.empty", language=language))
     if len(value) > max_chars:
-        raise InvalidInput("too_long", text("input.too_long", limit=max_chars))
+        raise InvalidInput("too_long", text("input.too_long", limit=max_chars, language=language))
     if not storable(value):
-        raise InvalidInput("bad_characters", text("input.bad_characters"))
+        raise InvalidInput("bad_characters", text("input.bad_characters", language=language))
     return value.strip()
 
 

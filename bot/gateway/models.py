@@ -9,6 +9,7 @@ from enum import Enum
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Text, UniqueConstraint
 
+from bot.languages import DEFAULT
 from bot.refunds.models import Base, UTCDateTime
 
 ID = BigInteger().with_variant(Integer, "sqlite")
@@ -56,6 +57,10 @@ class Conversation(Base):
     customer_id = Column(String(64), nullable=True, index=True)
     telegram_chat_id = Column(BigInteger, nullable=True)
     handler = Column(String(16), nullable=False, default="bot")
+    # The language the buyer is answered in (bot.languages) and what chose it
+    # (bot.language_choice.Source); the schema of both is owned by migration 0010.
+    language = Column(String(8), nullable=False, server_default=DEFAULT)
+    language_source = Column(String(16), nullable=False, server_default="default")
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 

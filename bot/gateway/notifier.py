@@ -43,6 +43,7 @@ from bot.clock import utcnow
 from bot.gateway import transcript
 from bot.gateway.models import GatewayCursor
 from bot.gateway.outbound import Outbound, Outgoing
+from bot.languages import DEFAULT
 from bot.messages import money, text
 from bot.refunds import store
 from bot.refunds.enums import RefundStatus
@@ -64,29 +65,36 @@ async def _no_paid(_conversation_id: str, _application_id: int) -> None:
     return None
 
 
-def status_message(application: RefundApplication, event: RefundEvent) -> str | None:
-    """Return what the buyer is told about ``event``, or ``None`` when it is not news to them."""
+def status_message(
+    application: RefundApplication, event: RefundEvent, *, language: str = DEFAULT
+) -> str | None:
+    """Return what the buyer is told about ``event``, or ``None`` when it is not news to them.
+
+    ``language`` is the language of the conversation told.
+    """
     facts = {
         "reference": application.reference,
-        "amount": money(application.amount, application.currency),
+        "amount": money(application.amount, application.currency, language=language),
     }
     status = event.to_status
     if event.from_status is None:
         # A new application: the buyer made it in a chat and was answered there, unless the
         # shop filed it for them (the shop API).
         return (
-            None if store.is_customer_actor(event.actor) else text("status.filed_by_shop", **facts)
+            None
+            if store.is_customer_actor(event.actor)
+            else text("status.filed_by_shop", language=language, **facts)
         )
     if event.from_status == status:
         # Not a change: the merchant asks the buyer something (bot.refunds.review), or the
         # buyer's own answer or tracking number (bot.refunds.store.add_buyer_note).
         if not event.note or store.is_customer_actor(event.actor):
             return None
-        return text("status.merchant_asks", question=event.note, **facts)
+        return text("status.merchant_asks", question=event.note, language=language, **facts)
     if status == RefundStatus.REJECTED.value and event.note:
-        return text("status.rejected_with_note", note=event.note, **facts)
+        return text("status.rejected_with_note", note=event.note, language=language, **facts)
     if status in _NEWS:
-        return text(f"status.{status}", **facts)
+        return text(f"status.{status}", language=language, **facts)
     return None
 
 
@@ -180,8 +188,7 @@ def take_batch(
         if event.from_status != event.to_status and any(e.to_status in superseded for e in later):
             # "Approved for return" says both; one message rather than two in a row.
             continue
-        news = status_message(application, event)
-        if news is None:
+        if status_message(application, event) is None:
             continue
         conversations = transcript.conversations_to_tell(
             session,
@@ -189,7 +196,10 @@ def take_batch(
             customer_id=application.customer_id,
             active_since=active_since,
         )
-        out.extend(Outgoing(conversation.id, news) for conversation in conversations)
+        # Each conversation in its own language: a buyer may write Spanish on one channel.
+        for conversation in conversations:
+            said = status_message(application, event, language=conversation.language)
+            out.append(Outgoing(conversation.id, said))
         if paid is not None and event.to_status == RefundStatus.REFUNDED.value:
             paid.extend((conversation.id, application.id) for conversation in conversations)
     return out

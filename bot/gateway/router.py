@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,16 +21,20 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import contract, messages
+from bot import contract, language_choice, messages
 from bot.contract import HandoffReason
 from bot.gateway import transcript
 from bot.gateway.models import MessageStatus, SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaNotReached, RasaOutcomeUnknown
-from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.gateway.transcript import Button, ConversationInfo, Inbound, Message
+from bot.language_choice import Choice
 from bot.observability import logs
 
 log = logging.getLogger(__name__)
+
+#: The payload of a "talk to a person" button: Rasa's intent to bring in a person.
+HANDOFF_PAYLOAD = "/human_handoff"
 
 #: Called with the conversation id and the reason when Rasa asks to bring in a person.
 HandoffHook = Callable[[str, HandoffReason], Awaitable[object]]
@@ -99,7 +104,11 @@ class Router:
         self._closed = False
 
     async def start(self) -> None:
-        """Queue the messages a previous run left unanswered."""
+        """Load the language detector's models, then queue what a previous run left unanswered.
+
+        The models take seconds to load (once per process): the first buyer does not wait.
+        """
+        await asyncio.to_thread(language_choice.detector().warm)
         pending = await transcript.run_in_session(self._sessions, transcript.pending_inbound)
         for message in pending:
             self._enqueue(message.conversation_id, message.id)
@@ -129,12 +138,19 @@ class Router:
         Returns:
             The recorded message, or ``None`` when it is a duplicate of one already taken in.
         """
-        status = MessageStatus.PENDING if route else MessageStatus.DONE
+        choice: Choice | None = None
 
         def record(session: Session) -> tuple[Message, ConversationInfo]:
+            nonlocal choice
             conversation = transcript.ensure_conversation(
-                session, conversation_id=inbound.conversation_id, channel=inbound.channel
+                session,
+                conversation_id=inbound.conversation_id,
+                channel=inbound.channel,
+                language=language_choice.starting(inbound.language_hint),
             )
+            conversation, choice = _choose_language(session, conversation, inbound, route)
+            routed = route and not (choice is not None and choice.answered_by_gateway)
+            status = MessageStatus.PENDING if routed else MessageStatus.DONE
             message = transcript.record_inbound(session, inbound=inbound, status=status)
             return message, conversation
 
@@ -145,9 +161,26 @@ class Router:
             return None
         message, conversation = recorded
         await self._outbound.taken_in(conversation, message)
-        if route:
+        if choice is not None and choice.answered_by_gateway:
+            await self._answer_language(conversation, choice)
+        elif route:
             self._enqueue(message.conversation_id, message.id, fresh=recorded)
         return message
+
+    async def _answer_language(self, conversation: ConversationInfo, choice: Choice) -> None:
+        """Confirm the language the buyer asked for, or say which languages we speak."""
+        if choice.asked:
+            await self._outbound.say(
+                conversation.id, messages.text("language.switched", language=choice.language)
+            )
+            return
+        # In English: the buyer's language is one we have no words in.
+        person = Button(messages.text("language.talk_to_person"), HANDOFF_PAYLOAD)
+        await self._outbound.say(
+            conversation.id,
+            messages.text("language.unsupported", languages=language_choice.spoken()),
+            buttons=[person],
+        )
 
     def _enqueue(
         self,
@@ -218,7 +251,10 @@ class Router:
         mark = await self._watch.before(conversation, message)
         if mark is None:
             return  # an answer to the gateway's own question (the survey)
-        metadata: dict[str, Any] = {contract.CHANNEL: message.channel.value}
+        metadata: dict[str, Any] = {
+            contract.CHANNEL: message.channel.value,
+            contract.LANGUAGE: conversation.language,
+        }
         if conversation.customer_id:
             metadata[contract.CUSTOMER_ID] = conversation.customer_id
         if message.client_address:
@@ -236,7 +272,10 @@ class Router:
                 await transcript.run_in_session(
                     self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
                 )
-                await self._outbound.say(conversation.id, messages.text("maybe_unanswered"))
+                await self._outbound.say(
+                    conversation.id,
+                    messages.text("maybe_unanswered", language=conversation.language),
+                )
                 return
             asked = next((i for i, reply in enumerate(replies) if reply.handoff), None)
             if asked is not None:
@@ -280,13 +319,18 @@ class Router:
             try:
                 done, _ = await asyncio.wait({request}, timeout=self._slow_notice)
                 if not done:
-                    await self._outbound.say(conversation.id, messages.text("one_moment"))
+                    await self._outbound.say(
+                        conversation.id, messages.text("one_moment", language=conversation.language)
+                    )
                 return await request
             except RasaNotReached as e:
                 log.warning("Rasa unavailable for %s: %s", conversation.id, e)
                 if not told_unavailable:
                     told_unavailable = True
-                    await self._outbound.say(conversation.id, messages.text("unavailable"))
+                    await self._outbound.say(
+                        conversation.id,
+                        messages.text("unavailable", language=conversation.language),
+                    )
             finally:
                 if not request.done():
                     # A turn stopped mid-request (the gateway closing): the request ends here,
@@ -295,3 +339,34 @@ class Router:
                     await asyncio.wait({request})
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max)
+
+
+def _choose_language(
+    session: Session, conversation: ConversationInfo, inbound: Inbound, route: bool
+) -> tuple[ConversationInfo, Choice | None]:
+    """Return the conversation with the language the buyer's typed message leaves it in.
+
+    Button presses and files say nothing about the language. While people have the
+    conversation its language still follows the buyer, but they answer, not the gateway.
+    """
+    if not route or inbound.payload is not None:
+        return conversation, None
+    choice = language_choice.choose(
+        conversation.language,
+        conversation.language_source,
+        text=inbound.text,
+        position=transcript.buyer_texts(session, conversation_id=conversation.id) + 1,
+    )
+    if (choice.language, choice.source) != (conversation.language, conversation.language_source):
+        transcript.set_language(
+            session,
+            conversation_id=conversation.id,
+            language=choice.language,
+            source=choice.source,
+        )
+        conversation = dataclasses.replace(
+            conversation, language=choice.language, language_source=choice.source
+        )
+    if conversation.handler != "bot":
+        return conversation, None
+    return conversation, choice

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
@@ -24,6 +24,8 @@ from bot.gateway.models import (
     SenderKind,
     TranscriptMessage,
 )
+from bot.language_choice import Source
+from bot.languages import DEFAULT
 
 T = TypeVar("T")
 
@@ -49,6 +51,8 @@ class Inbound:
     attachments: tuple[dict[str, Any], ...] = ()
     client_address: str | None = None
     """Where the message came from (an IP address), when the channel knows."""
+    language_hint: str | None = None
+    """The language the channel suggests (a Telegram user's ``language_code``), if any."""
 
     @classmethod
     def typed(
@@ -59,6 +63,7 @@ class Inbound:
         text: str,
         client_id: str | None,
         client_address: str | None = None,
+        language_hint: str | None = None,
     ) -> Inbound:
         """Return what the buyer typed, as Rasa must read it.
 
@@ -73,6 +78,7 @@ class Inbound:
             payload=said.lstrip("/") if said.startswith("/") else None,
             client_id=client_id,
             client_address=client_address,
+            language_hint=language_hint,
         )
 
 
@@ -130,6 +136,9 @@ class ConversationInfo:
     telegram_chat_id: int | None
     handler: str = "bot"
     extra: dict[str, Any] = field(default_factory=dict)
+    language: str = DEFAULT
+    """The language the buyer is answered in (:mod:`bot.language_choice`)."""
+    language_source: Source = Source.DEFAULT
 
 
 async def run_in_session(factory: sessionmaker, work: Callable[[Session], T]) -> T:
@@ -150,11 +159,13 @@ def ensure_conversation(
     customer_id: str | None = None,
     telegram_chat_id: int | None = None,
     bind_customer: bool = False,
+    language: tuple[str, Source] = (DEFAULT, Source.DEFAULT),
 ) -> ConversationInfo:
     """Return the conversation, creating it; note ``channel`` as the one the buyer last used.
 
     ``customer_id`` is written only when the conversation is new or ``bind_customer`` is set: it
-    must come from a verified token.
+    must come from a verified token. ``language`` is a new conversation's language and what
+    chose it (:func:`bot.language_choice.starting`).
     """
     now = utcnow()
     row = session.get(Conversation, conversation_id)
@@ -166,6 +177,8 @@ def ensure_conversation(
             customer_id=customer_id,
             telegram_chat_id=telegram_chat_id,
             handler="bot",
+            language=language[0],
+            language_source=language[1].value,
             created_at=now,
             updated_at=now,
         )
@@ -178,6 +191,8 @@ def ensure_conversation(
             row.customer_id = customer_id
         if telegram_chat_id is not None:
             row.telegram_chat_id = telegram_chat_id
+        if row.language_source == Source.DEFAULT.value and language[1] is Source.HINT:
+            row.language, row.language_source = language[0], language[1].value
     return conversation_info(row)
 
 
@@ -246,7 +261,33 @@ def conversation_info(row: Conversation) -> ConversationInfo:
         customer_id=row.customer_id,
         telegram_chat_id=row.telegram_chat_id,
         handler=row.handler,
+        language=row.language,
+        language_source=Source(row.language_source),
     )
+
+
+def set_language(session: Session, *, conversation_id: str, language: str, source: Source) -> None:
+    """Answer the conversation in ``language`` from now on; ``source`` is what chose it."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(language=language, language_source=source.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def buyer_texts(session: Session, *, conversation_id: str) -> int:
+    """Return how many messages the buyer has typed in the conversation (not button presses)."""
+    count = session.execute(
+        select(func.count())
+        .select_from(TranscriptMessage)
+        .where(
+            TranscriptMessage.conversation_id == conversation_id,
+            TranscriptMessage.direction == Direction.IN.value,
+            TranscriptMessage.payload.is_(None),
+        )
+    ).scalar_one()
+    return int(count)
 
 
 def record_inbound(

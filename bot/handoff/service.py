@@ -32,6 +32,7 @@ from bot.gateway.transcript import Message
 from bot.handoff import queue
 from bot.handoff.hours import describe_hours, in_support_hours
 from bot.handoff.queue import HandoffInfo
+from bot.languages import DEFAULT
 from bot.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -117,17 +118,19 @@ class Handoffs:
         await self._publish({"type": "queue"})
         if not notify:
             return info
+        language = await self._language(conversation_id)
         if in_support_hours(settings, now) and online > 0:
             minutes = (
-                messages.text("handoff.minutes.one")
+                messages.text("handoff.minutes.one", language=language)
                 if wait == 1
-                else messages.text("handoff.minutes.many", minutes=wait)
+                else messages.text("handoff.minutes.many", minutes=wait, language=language)
             )
-            notice = messages.text("handoff.queued", wait=minutes)
+            notice = messages.text("handoff.queued", wait=minutes, language=language)
         elif in_support_hours(settings, now):
-            notice = messages.text("handoff.nobody_online")
+            notice = messages.text("handoff.nobody_online", language=language)
         else:
-            notice = messages.text("handoff.closed_hours", hours=describe_hours(settings))
+            hours = describe_hours(settings)
+            notice = messages.text("handoff.closed_hours", hours=hours, language=language)
         await self._outbound.say(conversation_id, notice)
         return info
 
@@ -152,9 +155,11 @@ class Handoffs:
             # A take-over moves a buyer between agents: their wait ended at the first claim.
             self._on_claim(info.reason.value, (now - info.requested_at).total_seconds())
         if joined:
-            await self._outbound.say(
-                conversation_id, messages.text("handoff.agent_joined", agent=agent.display_name)
+            language = await self._language(conversation_id)
+            joined_notice = messages.text(
+                "handoff.agent_joined", agent=agent.display_name, language=language
             )
+            await self._outbound.say(conversation_id, joined_notice)
             await self._publish({"type": "queue"})
         return info
 
@@ -206,11 +211,11 @@ class Handoffs:
                 now=now,
             ),
         )
-        name = agent.display_name
+        name, language = agent.display_name, await self._language(conversation_id)
         notice = (
-            messages.text("handoff.agent_closed", agent=name)
+            messages.text("handoff.agent_closed", agent=name, language=language)
             if close
-            else messages.text("handoff.agent_left", agent=name)
+            else messages.text("handoff.agent_left", agent=name, language=language)
         )
         await self._outbound.say(conversation_id, notice)
         await self._publish({"type": "queue"})
@@ -261,6 +266,13 @@ class Handoffs:
             if reply.handoff is None
         ]
         return await self._outbound.send(lambda _: drafts)
+
+    async def _language(self, conversation_id: str) -> str:
+        """Return the language the conversation's buyer is answered in."""
+        found = await transcript.run_in_session(
+            self._sessions, lambda s: transcript.get_conversation(s, conversation_id)
+        )
+        return DEFAULT if found is None else found.language
 
     async def _pause(self, conversation_id: str) -> None:
         try:

@@ -121,11 +121,15 @@ class Survey:
                 agent_id=agent_id,
                 now=now,
             )
+            language = conversation.language
             buttons = tuple(
-                Button(text("survey.button", rating=n), answers.rate_payload(survey.id, n))
+                Button(
+                    text("survey.button", rating=n, language=language),
+                    answers.rate_payload(survey.id, n),
+                )
                 for n in range(1, 6)
             )
-            return [Outgoing(conversation_id, _question(event), buttons=buttons)]
+            return [Outgoing(conversation_id, _question(event, language), buttons=buttons)]
 
         try:
             sent = await self._outbound.send(ask)
@@ -191,9 +195,9 @@ class Survey:
         said: list[Outgoing | str] | None = None
         if press is not None:
             survey = store.get(session, survey_id=press.survey_id, conversation_id=conversation.id)
-            said = self._pressed(session, survey, press, now)
+            said = self._pressed(session, survey, press, now, conversation.language)
         elif (survey := store.open_survey(session, conversation_id=conversation.id)) is not None:
-            said = self._typed(session, survey, message, now)
+            said = self._typed(session, survey, message, now, conversation.language)
         if said is None:
             return store.latest_application(session, conversation_id=conversation.id) or 0, []
         transcript.mark_done(session, message_id=message.id)
@@ -208,6 +212,7 @@ class Survey:
         survey: SatisfactionSurvey | None,
         press: answers.Pressed,
         now: dt.datetime,
+        language: str,
     ) -> list[Outgoing | str]:
         """Take a press of a survey button; return what to say (a button is never Rasa's)."""
         if survey is None:
@@ -216,14 +221,19 @@ class Survey:
             if survey.closed_at is not None:
                 return []
             store.close(session, survey=survey, now=now)
-            return [text("survey.no_comment_thanks")]
+            return [text("survey.no_comment_thanks", language=language)]
         if survey.rating is not None and survey.closed_at is not None:
-            return [text("survey.already_rated")]
+            return [text("survey.already_rated", language=language)]
         store.rate(session, survey=survey, rating=press.rating, now=now)
-        return [self._thanks(survey)]
+        return [self._thanks(survey, language)]
 
     def _typed(
-        self, session: Session, survey: SatisfactionSurvey, message: Message, now: dt.datetime
+        self,
+        session: Session,
+        survey: SatisfactionSurvey,
+        message: Message,
+        now: dt.datetime,
+        language: str,
     ) -> list[Outgoing | str] | None:
         """Take a typed answer; ``None`` when the message is not one (it goes to Rasa)."""
         said = (message.text or "").strip()
@@ -237,24 +247,26 @@ class Survey:
                 store.close(session, survey=survey, now=now)
                 return None
             store.rate(session, survey=survey, rating=rating, now=now)
-            return [self._thanks(survey)]
+            return [self._thanks(survey, language)]
         if not said or message.attachments or answers.reads_as_request(said):
             store.close(session, survey=survey, now=now)
             return None
         store.comment(session, survey=survey, said=said, now=now)
-        return [text("survey.comment_thanks")]
+        return [text("survey.comment_thanks", language=language)]
 
-    def _thanks(self, survey: SatisfactionSurvey) -> Outgoing:
-        button = Button(text("survey.no_comment"), answers.no_comment_payload(survey.id))
-        return Outgoing(survey.conversation_id, text("survey.thanks"), buttons=(button,))
+    def _thanks(self, survey: SatisfactionSurvey, language: str) -> Outgoing:
+        no_comment = text("survey.no_comment", language=language)
+        button = Button(no_comment, answers.no_comment_payload(survey.id))
+        thanks = text("survey.thanks", language=language)
+        return Outgoing(survey.conversation_id, thanks, buttons=(button,))
 
 
-def _question(event: SurveyEvent) -> str:
+def _question(event: SurveyEvent, language: str) -> str:
     if event is SurveyEvent.SUBMITTED:
-        return text("survey.ask.submitted")
+        return text("survey.ask.submitted", language=language)
     if event is SurveyEvent.CLOSED:
-        return text("survey.ask.closed")
-    return text("survey.ask.paid_out")
+        return text("survey.ask.closed", language=language)
+    return text("survey.ask.paid_out", language=language)
 
 
 #: Where the gateway app keeps its :class:`Survey`.

@@ -81,7 +81,8 @@ async def full_refund_conversation(buyer: Buyer, rasa: RasaDouble, settings: Set
     ]
     assert {r["sender"] for r in rasa.requests} == {f"tg-{CHAT}"}
     assert all(
-        r["metadata"] == {"channel": "telegram", "customer_id": "c-1001"} for r in rasa.requests
+        r["metadata"] == {"channel": "telegram", "customer_id": "c-1001", "language": "en"}
+        for r in rasa.requests
     )
     assert len(buyer.bot_api.called("sendChatAction")) >= 5
     assert all(p["parse_mode"] == "MarkdownV2" for p in buyer.bot_api.called("sendMessage"))
@@ -199,7 +200,7 @@ async def test_invalid_deep_link_leaves_the_chat_anonymous(
     await buyer.says(f"/start {forged}")
     await wait_until(lambda: len(bot_api.texts(CHAT)) >= 2)
     assert "invalid or has expired" in bot_api.texts(CHAT)[0]
-    assert rasa.requests[0]["metadata"] == {"channel": "telegram"}
+    assert rasa.requests[0]["metadata"] == {"channel": "telegram", "language": "en"}
     with get_sessionmaker(settings.database_url).begin() as session:
         assert session.get(Conversation, f"tg-{CHAT}").customer_id is None
 

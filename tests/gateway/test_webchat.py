@@ -30,7 +30,11 @@ async def test_anonymous_conversation_goes_to_rasa_without_customer(
     assert echo["message"]["client_id"] == "m1"
     reply = await bot_text(ws)
     assert reply["text"] == "You said: hello there"
-    assert rasa.requests[0]["metadata"] == {"channel": "webchat", "client_address": "127.0.0.1"}
+    assert rasa.requests[0]["metadata"] == {
+        "channel": "webchat",
+        "client_address": "127.0.0.1",
+        "language": "en",
+    }
     assert rasa.requests[0]["sender"].startswith("web-")
     await ws.close()
 
@@ -46,6 +50,7 @@ async def test_signed_in_buyer_reaches_rasa_with_customer_id(
         "channel": "webchat",
         "customer_id": "c-1001",
         "client_address": "127.0.0.1",
+        "language": "en",
     }
     await ws.close()
 

@@ -19,7 +19,7 @@ LINES = [
     "quiero que me devuelvan el dinero del pedido 81234567890123, llego roto",
     "",
     "здравствуйте, хочу вернуть деньги за заказ 81234567890123",
-    "I want a refund for order 81234567890123",
+    "Hello, I would like to get my money back for the broken lamp, order 81234567890123",
     "Ich möchte mein Geld für die kaputte Lampe zurück, bitte helfen Sie mir",
 ]
 
@@ -91,7 +91,7 @@ async def test_each_line_is_printed_with_its_language_intent_and_entities(
     assert rows[0]["intent"] == "request_refund"
     assert rows[0]["confidence"] == 0.912
     assert rows[0]["entities"] == [
-        {"entity": "order_id", "value": "81234567890123", "start": 44, "end": 58}
+        {"entity": "order_id", "value": "81234567890123", "start": 45, "end": 59}
     ]
     assert rows[3]["entities"] == []
 

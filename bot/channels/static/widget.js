@@ -1,6 +1,8 @@
 /* Refund assistant web chat widget. Embed with one tag:
  *   <script src="https://GATEWAY/widget.js" data-token="SIGNED_TOKEN" async></script>
- * data-token is optional (without it the buyer is a guest). Plain JS, no build step.
+ * data-token is optional (without it the buyer is a guest); data-lang (en, es, ru) is the shop's
+ * language, else the browser's is used: the conversation starts in it and the server may change
+ * it (the buyer writes or asks for another). Plain JS, no build step.
  * Protocol: see bot/channels/webchat.py.
  */
 (function () {
@@ -18,6 +20,59 @@
     "bad_frame", "bad_button", "failed", "too_long", "empty", "bad_characters", "rate_limited",
   ];
   var OPEN_KEY = "refundbot.open";
+  // The widget's own words: en, es, ru (bot/languages.py); {n} and {name} are filled in.
+  var LANGS = ["en", "es", "ru"];
+  var LABELS = {
+    open: ["Open refund assistant chat", "Abrir el chat de reembolsos", "Открыть чат по возвратам"],
+    unread: ["{n} unread", "{n} sin leer", "непрочитанных: {n}"],
+    connecting: ["Connecting…", "Conectando…", "Подключение…"],
+    reconnecting: ["Reconnecting…", "Reconectando…", "Переподключение…"],
+    offline: ["Offline — reconnecting…", "Sin conexión — reconectando…",
+      "Нет связи — переподключение…"],
+    close: ["Close chat", "Cerrar el chat", "Закрыть чат"],
+    title: ["Refund assistant", "Asistente de reembolsos", "Помощник по возвратам"],
+    log: ["Conversation", "Conversación", "Переписка"],
+    typing: ["The assistant is typing", "El asistente está escribiendo", "Помощник печатает"],
+    placeholder: ["Type a message…", "Escribe un mensaje…", "Введите сообщение…"],
+    message: ["Message", "Mensaje", "Сообщение"],
+    attach: ["Attach a photo or PDF", "Adjuntar una foto o un PDF", "Прикрепить фото или PDF"],
+    send: ["Send", "Enviar", "Отправить"],
+    you: ["You", "Tú", "Вы"],
+    agentNamed: ["{name}, support", "{name}, soporte", "{name}, поддержка"],
+    agent: ["Support agent", "Agente de soporte", "Сотрудник поддержки"],
+    assistant: ["Assistant", "Asistente", "Помощник"],
+    image: ["Image from the assistant", "Imagen del asistente", "Изображение от помощника"],
+    quick: ["Quick replies", "Respuestas rápidas", "Быстрые ответы"],
+    signedIn: ["Signed in as {name}", "Sesión iniciada como {name}", "Вы вошли как {name}"],
+    guest: ["Guest", "Invitado", "Гость"],
+    failed: ["Something went wrong.", "Algo salió mal.", "Что-то пошло не так."],
+    tooLong: ["Messages can be at most {n} characters long.",
+      "Los mensajes pueden tener como máximo {n} caracteres.",
+      "Сообщение может быть не длиннее {n} символов."],
+    fileType: ["I can only take photos (JPEG, PNG, GIF, WebP) and PDF files.",
+      "Solo puedo recibir fotos (JPEG, PNG, GIF, WebP) y archivos PDF.",
+      "Я принимаю только фото (JPEG, PNG, GIF, WebP) и PDF."],
+    fileSize: ["Files can be at most {n} MB.", "Los archivos pueden tener como máximo {n} MB.",
+      "Файл может быть не больше {n} МБ."],
+    notYet: ["Still connecting; try again in a moment.", "Conectando todavía; inténtalo en un momento.",
+      "Ещё подключаюсь; попробуйте чуть позже."],
+    uploading: ["Uploading {name}…", "Subiendo {name}…", "Загрузка {name}…"],
+    uploadFailed: ["The upload failed.", "No se pudo subir el archivo.", "Не удалось загрузить файл."],
+    uploadOffline: ["The upload failed; check your connection.",
+      "No se pudo subir el archivo; revisa tu conexión.",
+      "Не удалось загрузить файл; проверьте подключение."],
+  };
+  function supported(code) {
+    code = String(code || "").toLowerCase().split(/[-_]/)[0];
+    return LANGS.indexOf(code) >= 0 ? code : null;
+  }
+  // What the conversation starts in: the shop's data-lang, else the browser's language.
+  var hint = (script && script.getAttribute("data-lang")) || navigator.language || "";
+  var lang = supported(hint) || "en";
+  function t(key, params) {
+    var words = LABELS[key][LANGS.indexOf(lang)];
+    return words.replace(/\{(\w+)\}/g, function (_, name) { return String((params || {})[name]); });
+  }
 
   var state = {
     ws: null,
@@ -31,7 +86,7 @@
     pending: {}, // client_id -> element
     unread: 0,
     open: false,
-    label: "Connecting…", // what the header says once connected: who the buyer is
+    customer: undefined, // who the buyer is, once welcomed (null: a guest)
     limits: { message_max_chars: 4000, upload_max_bytes: 10485760, upload_types: [] },
   };
 
@@ -48,24 +103,18 @@
   var SVG = "http://www.w3.org/2000/svg";
   // Inline icons: no emoji font or image request needed on the shop's page.
   function icon(d, stroked) {
-    var svg = document.createElementNS(SVG, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", "24");
-    svg.setAttribute("height", "24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    var path = document.createElementNS(SVG, "path");
-    path.setAttribute("d", d);
-    if (stroked) {
-      path.setAttribute("fill", "none");
-      path.setAttribute("stroke", "currentColor");
-      path.setAttribute("stroke-width", "2");
-      path.setAttribute("stroke-linecap", "round");
-      path.setAttribute("stroke-linejoin", "round");
-    } else {
-      path.setAttribute("fill", "currentColor");
+    function make(tag, attrs) {
+      var node = document.createElementNS(SVG, tag);
+      Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+      return node;
     }
-    svg.appendChild(path);
+    var svg = make("svg", {
+      viewBox: "0 0 24 24", width: "24", height: "24", "aria-hidden": "true", focusable: "false",
+    });
+    svg.appendChild(make("path", stroked ? {
+      d: d, fill: "none", stroke: "currentColor", "stroke-width": "2",
+      "stroke-linecap": "round", "stroke-linejoin": "round",
+    } : { d: d, fill: "currentColor" }));
     return svg;
   }
   var CHAT_ICON = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z";
@@ -91,42 +140,29 @@
 
   var badge = el("span", { class: "rb-badge", hidden: "", "aria-hidden": "true" });
   var launcher = el("button", {
-    type: "button",
-    class: "rb-launcher",
-    "aria-label": "Open refund assistant chat",
-    "aria-expanded": "false",
-    "aria-controls": "rb-panel",
+    type: "button", class: "rb-launcher", "aria-expanded": "false", "aria-controls": "rb-panel",
   }, [icon(CHAT_ICON, false), badge]);
 
-  var status = el("span", { class: "rb-status", "aria-live": "polite", text: "Connecting…" });
-  var closeButton = el("button", {
-    type: "button", class: "rb-close", "aria-label": "Close chat", text: "×",
-  });
-  var header = el("div", { class: "rb-header" }, [
-    el("div", {}, [el("h2", { id: "rb-title", text: "Refund assistant" }), status]),
-    closeButton,
-  ]);
+  var status = el("span", { class: "rb-status", "aria-live": "polite" });
+  var closeButton = el("button", { type: "button", class: "rb-close", text: "×" });
+  var title = el("h2", { id: "rb-title" });
+  var header = el("div", { class: "rb-header" }, [el("div", {}, [title, status]), closeButton]);
   var log = el("div", {
-    class: "rb-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
-    "aria-label": "Conversation", tabindex: "0",
+    class: "rb-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", tabindex: "0",
   });
+  var typingText = el("span", { class: "rb-sr" });
   var typing = el("div", { class: "rb-typing", hidden: "", "aria-live": "polite" }, [
     el("span", { class: "rb-dots", "aria-hidden": "true" }, [el("i"), el("i"), el("i")]),
-    el("span", { class: "rb-sr", text: "The assistant is typing" }),
+    typingText,
   ]);
   var errorBox = el("div", { class: "rb-error", role: "alert", hidden: "" });
-  var input = el("textarea", {
-    id: "rb-input", class: "rb-input", rows: "1", placeholder: "Type a message…",
-    "aria-label": "Message", autocomplete: "off",
-  });
+  var input = el("textarea", { id: "rb-input", class: "rb-input", rows: "1", autocomplete: "off" });
   var fileInput = el("input", {
     type: "file", id: "rb-file", class: "rb-file", accept: "image/*,application/pdf",
     tabindex: "-1", "aria-hidden": "true",
   });
-  var attach = el("button", {
-    type: "button", class: "rb-attach", "aria-label": "Attach a photo or PDF",
-  }, [icon(CLIP_ICON, true)]);
-  var send = el("button", { type: "submit", class: "rb-send", text: "Send" });
+  var attach = el("button", { type: "button", class: "rb-attach" }, [icon(CLIP_ICON, true)]);
+  var send = el("button", { type: "submit", class: "rb-send" });
   var form = el("form", { class: "rb-form" }, [attach, fileInput, input, send]);
   var panel = el("section", {
     id: "rb-panel", class: "rb-panel", role: "dialog", "aria-labelledby": "rb-title", hidden: "",
@@ -134,6 +170,24 @@
   var root = el("div", { class: "rb-root" }, [panel, launcher]);
 
   function mount() { document.body.appendChild(root); }
+  // Put every label in the conversation's language (again when the server changes it).
+  function relabel(code) {
+    lang = supported(code) || lang;
+    root.setAttribute("lang", lang);
+    title.textContent = t("title");
+    typingText.textContent = t("typing");
+    send.textContent = t("send");
+    [[closeButton, "aria-label", "close"], [log, "aria-label", "log"], [input, "aria-label", "message"],
+      [input, "placeholder", "placeholder"], [attach, "aria-label", "attach"],
+    ].forEach(function (a) { a[0].setAttribute(a[1], t(a[2])); });
+    status.textContent = whoLabel();
+    updateBadge();
+  }
+  function whoLabel() {
+    var who = state.customer;
+    if (who === undefined) return t("connecting");
+    return who ? t("signedIn", { name: who.name || who.id }) : t("guest");
+  }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 
   // ---- rendering -------------------------------------------------------------------------
@@ -143,9 +197,9 @@
   }
 
   function senderLabel(m) {
-    if (m.direction === "in") return "You";
-    if (m.sender === "agent") return (m.author ? m.author + ", support" : "Support agent");
-    return "Assistant";
+    if (m.direction === "in") return t("you");
+    if (m.sender === "agent") return m.author ? t("agentNamed", { name: m.author }) : t("agent");
+    return t("assistant");
   }
 
   function disableOldButtons() {
@@ -158,7 +212,7 @@
     var bubble = el("div", { class: "rb-bubble" });
     if (m.sender === "agent") bubble.appendChild(el("span", { class: "rb-author", "aria-hidden": "true", text: senderLabel(m) }));
     if (m.text) bubble.appendChild(el("span", { class: "rb-text", text: m.text }));
-    if (m.image) bubble.appendChild(el("img", { src: m.image, alt: "Image from the assistant" }));
+    if (m.image) bubble.appendChild(el("img", { src: m.image, alt: t("image") }));
     var meta = el("div", { class: "rb-meta" }, [
       el("span", { class: "rb-sr", text: senderLabel(m) + ", " }),
       el("time", { datetime: m.created_at || new Date().toISOString(), text: timeLabel(m.created_at) }),
@@ -168,7 +222,7 @@
     }, [bubble, meta]);
     if (m.id) row.setAttribute("data-id", String(m.id));
     if (m.buttons && m.buttons.length) {
-      var group = el("div", { class: "rb-buttons", role: "group", "aria-label": "Quick replies" });
+      var group = el("div", { class: "rb-buttons", role: "group", "aria-label": t("quick") });
       m.buttons.forEach(function (b) {
         var button = el("button", { type: "button", class: "rb-quick", text: b.title });
         button.addEventListener("click", function () { pressButton(m.id, b.index, b.title); });
@@ -215,10 +269,10 @@
     if (state.unread > 0 && !state.open) {
       badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
       badge.hidden = false;
-      launcher.setAttribute("aria-label", "Open refund assistant chat, " + state.unread + " unread");
+      launcher.setAttribute("aria-label", t("open") + ", " + t("unread", { n: state.unread }));
     } else {
       badge.hidden = true;
-      launcher.setAttribute("aria-label", "Open refund assistant chat");
+      launcher.setAttribute("aria-label", t("open"));
     }
   }
 
@@ -238,12 +292,13 @@
 
   function connect() {
     clearTimeout(state.reconnectTimer);
-    status.textContent = state.attempt ? "Reconnecting…" : "Connecting…";
+    status.textContent = state.attempt ? t("reconnecting") : t("connecting");
     var ws = new WebSocket(wsUrl());
     state.ws = ws;
     state.welcomed = false;
     ws.onopen = function () {
-      ws.send(JSON.stringify({ type: "hello", token: token || null, session: loadSession() }));
+      var hello = { type: "hello", token: token || null, session: loadSession(), language: hint };
+      ws.send(JSON.stringify(hello));
     };
     ws.onmessage = function (event) {
       var frame;
@@ -254,7 +309,7 @@
       if (state.ws !== ws) return;
       state.ws = null;
       state.welcomed = false;
-      status.textContent = "Offline — reconnecting…";
+      status.textContent = t("offline");
       typing.hidden = true;
       // Exponential back-off with jitter, capped at 30 s.
       var delay = Math.min(30000, 500 * Math.pow(2, state.attempt)) * (0.75 + Math.random() / 2);
@@ -271,9 +326,8 @@
         state.session = frame.session;
         saveSession(frame.session);
         if (frame.limits) state.limits = frame.limits;
-        state.label = frame.customer ?
-          "Signed in as " + (frame.customer.name || frame.customer.id) : "Guest";
-        status.textContent = state.label;
+        state.customer = frame.customer || null;
+        relabel(frame.language);
         log.textContent = "";
         state.seen = {};
         state.pending = {};
@@ -288,6 +342,7 @@
         });
         break;
       case "message":
+        if (frame.language && frame.language !== lang) relabel(frame.language);
         showMessage(frame.message, true);
         break;
       case "typing":
@@ -302,7 +357,7 @@
         }
         break;
       case "error":
-        showError(frame.message || "Something went wrong.");
+        showError(frame.message || t("failed"));
         // The server names the frame it refused; a refusal without a name is of the last frame.
         if (frame.client_id) refuse(frame.client_id);
         else if (REFUSALS.indexOf(frame.code) >= 0 && state.lastSent) refuse(state.lastSent);
@@ -348,7 +403,7 @@
     var text = input.value.trim();
     if (!text) return;
     if (text.length > state.limits.message_max_chars) {
-      showError("Messages can be at most " + state.limits.message_max_chars + " characters long.");
+      showError(t("tooLong", { n: state.limits.message_max_chars }));
       return;
     }
     input.value = "";
@@ -365,27 +420,27 @@
     if (!file) return;
     var types = state.limits.upload_types || [];
     if (types.length && types.indexOf(file.type) < 0) {
-      showError("I can only take photos (JPEG, PNG, GIF, WebP) and PDF files.");
+      showError(t("fileType"));
       return;
     }
     if (file.size > state.limits.upload_max_bytes) {
-      showError("Files can be at most " + Math.floor(state.limits.upload_max_bytes / 1048576) + " MB.");
+      showError(t("fileSize", { n: Math.floor(state.limits.upload_max_bytes / 1048576) }));
       return;
     }
-    if (!state.session) { showError("Still connecting; try again in a moment."); return; }
+    if (!state.session) { showError(t("notYet")); return; }
     var data = new FormData();
     data.append("session", state.session);
     data.append("client_id", uid());
     data.append("file", file, file.name);
-    status.textContent = "Uploading " + file.name + "…";
+    status.textContent = t("uploading", { name: file.name });
     fetch(origin + "/webchat/upload", { method: "POST", body: data })
       .then(function (response) {
         return response.json().then(function (body) {
-          if (!response.ok) showError(body.error || "The upload failed.");
+          if (!response.ok) showError(body.error || t("uploadFailed"));
         });
       })
-      .catch(function () { showError("The upload failed; check your connection."); })
-      .then(function () { if (state.welcomed) status.textContent = state.label; });
+      .catch(function () { showError(t("uploadOffline")); })
+      .then(function () { if (state.welcomed) status.textContent = whoLabel(); });
   }
 
   function setOpen(open) {
@@ -434,6 +489,7 @@
     close: function () { setOpen(false); },
   };
 
+  relabel(lang);
   connect();
   var wasOpen = false;
   try { wasOpen = window.sessionStorage.getItem(OPEN_KEY) === "1"; } catch (e) { /* ignore */ }

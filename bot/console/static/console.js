@@ -164,7 +164,7 @@
       var line = owner ? "With " + owner : "Waiting " + minutes(h.waiting_seconds);
       waiting.appendChild(item(c, [
         el("span", { class: "badge " + (owner ? "claimed" : "waiting"), text: line }),
-        el("span", { class: "muted", text: " · " + c.channel + " · " + (REASONS[h.reason] || h.reason) }),
+        el("span", { class: "muted", text: " · " + c.channel + " · " + c.language + " · " + (REASONS[h.reason] || h.reason) }),
       ]));
     });
     listPane.appendChild(waiting);
@@ -172,7 +172,7 @@
     var recent = el("ul", { class: "queue", "aria-label": "Conversations with the bot" });
     if (!data.recent.length) recent.appendChild(el("li", { class: "muted", text: "No recent conversations." }));
     data.recent.forEach(function (c) {
-      recent.appendChild(item(c, [el("span", { class: "muted", text: c.channel + " · bot" })]));
+      recent.appendChild(item(c, [el("span", { class: "muted", text: c.channel + " · " + c.language + " · bot" })]));
     });
     listPane.appendChild(recent);
   }
@@ -220,7 +220,7 @@
       el("button", { type: "button", class: "back link", text: "← Queue",
         on: { click: function () { inbox.classList.remove("open"); state.current = null; } } }),
       el("h2", { id: "conv-title", text: who(data) }),
-      el("p", { class: "muted", text: data.channel + " · " + (h ? (h.agent ? "with " + h.agent.display_name : "waiting for a person") : "with the bot") }),
+      el("p", { class: "muted", text: data.channel + " · " + data.language + " · " + (h ? (h.agent ? "with " + h.agent.display_name : "waiting for a person") : "with the bot") }),
     ]);
     convPane.appendChild(heading);
 
@@ -304,7 +304,7 @@
     var form = el("form", { class: "composer" });
     var box = el("textarea", { id: "reply-text", rows: "3", required: "required", maxlength: "4000" });
     var canned = el("select", { id: "canned", "aria-label": "Insert a canned reply" }, [el("option", { value: "", text: "Canned replies…" })]);
-    state.canned.forEach(function (c) { canned.appendChild(el("option", { value: String(c.id), text: c.title })); });
+    state.canned.filter(function (c) { return !c.language || c.language === data.language; }).concat(state.canned.filter(function (c) { return c.language && c.language !== data.language; })).forEach(function (c) { canned.appendChild(el("option", { value: String(c.id), text: c.title + (c.language ? " (" + c.language + ")" : "") })); });
     canned.addEventListener("change", function () {
       var found = state.canned.filter(function (c) { return String(c.id) === canned.value; })[0];
       if (found) { box.value = box.value ? box.value + " " + found.text : found.text; box.focus(); }
