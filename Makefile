@@ -20,6 +20,9 @@ CUSTOMER ?= c-1001
 NLU_MIN_MACRO_F1 ?= 0.95
 # … and of every other language's held-out set (tests/nlu_heldout_<code>.yml).
 NLU_MIN_MACRO_F1_OTHERS ?= 0.93
+# Processes running the tests that need no model (pytest-xdist): most of them wait on sockets,
+# browsers and child processes, so two share two cores with the training well.
+TEST_WORKERS ?= 2
 # Line coverage of bot/ and actions/ in the pytest process, in percent (87.1 when it was set).
 COVERAGE_MIN ?= 86
 
@@ -133,7 +136,7 @@ train-beside-tests: $(VENV)/.installed
 
 .PHONY: test-without-model
 test-without-model: $(VENV)/.installed lint typecheck validate ## Run the checks and the tests that need no trained model
-	$(PYTEST) -m "not rasa" --cov --cov-report=
+	$(PYTEST) -m "not rasa" -n $(TEST_WORKERS) --cov --cov-report=
 
 .PHONY: test-with-model
 test-with-model: $(VENV)/.installed $(MODEL) test-stories ## Run the test stories and the tests marked `rasa` (after test-without-model)

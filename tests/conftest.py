@@ -13,6 +13,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -81,10 +82,19 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> str:
-    """The test Redis, or a skip (a failure under ``CI=true``)."""
+    """The test Redis, or a skip (a failure under ``CI=true``).
+
+    Each pytest-xdist worker has a database number of its own (``gw1`` adds 1 to the URL's):
+    the gateways' pub/sub channel names it, so two workers' tests never hear each other.
+    """
     url = os.environ.get(REDIS_ENV, "")
     require(bool(url), f"Redis not configured: set {REDIS_ENV}")
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if worker == "gw0":
+        return url
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 @pytest.fixture
