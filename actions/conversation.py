@@ -62,7 +62,9 @@ class ActionPolicyAnswer(Action):
             # A shop question that is not about refunds ("can I pay with Apple Pay?").
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
-        answer_policy(dispatcher, policy_topic(said, language) or "utter_policy_overview")
+        answer_policy(
+            dispatcher, policy_topic(said, language) or "utter_policy_overview", language=language
+        )
         return []
 
 
@@ -160,7 +162,7 @@ class ActionNotUnderstood(Action):
             if about_refunds(said, language) and not shop_question(said, language):
                 topic = policy_topic(said, language) or "utter_policy_overview"
         if topic is not None:
-            answer_policy(dispatcher, topic)
+            answer_policy(dispatcher, topic, language=language)
             return []
         intents = [
             (event.get("parse_data") or {}).get("intent", {}).get("name")

@@ -6,6 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import settings
 from bot.languages import DEFAULT
+from bot.messages import text
 from bot.refunds.words import readable
 
 
@@ -37,13 +38,13 @@ def policy_question(said: str, language: str = DEFAULT) -> str | None:
     return policy_topic(said, language)
 
 
-def answer_policy(dispatcher: CollectingDispatcher, response: str) -> None:
+def answer_policy(dispatcher: CollectingDispatcher, response: str, *, language: str) -> None:
     """Say the policy ``response`` with the policy's own terms filled in."""
     config = settings().policy
     dispatcher.utter_message(
         response=response,
         no_return_threshold=str(config.no_return_threshold),
-        currency_hint="per order",
+        currency_hint=text("policy.currency_hint", language=language),
         protection_days=str(config.protection_window_days),
         review_days=str(config.review_deadline_days),
         compensation_percent=f"{config.compensation_rate * 100:.0f}",

@@ -405,6 +405,10 @@ class ValidateRefundForm(DraftOrderValidator):
         except AmountError as e:
             name = method_name(method.value, language=language)
             params = {"method": name, "currency": facts.currency, **e.params}
+            # Sums the refusal names are written the buyer's way ("quedan como máximo 12,00 US$").
+            for key in ("balance", "limit"):
+                if key in params:
+                    params[key] = money(params[key], facts.currency, language=language)
             balance = money(facts.balance, facts.currency, language=language)
             return refuse(
                 dispatcher,

@@ -91,8 +91,7 @@ def _submitted_reply(
     due = application.review_due_at
     params = {
         "reference": application.reference,
-        "amount": str(application.amount),
-        "currency": application.currency,
+        "amount": money(application.amount, application.currency, language=language),
         "review_due": date(due, language=language) if due else "",
     }
     if application.review == Review.AUTOMATIC.value:

@@ -196,7 +196,7 @@ class ActionRefundStatus(Action):
                     )
                 elif (topic := policy_question(said, language)) is not None:
                     # "How long until I get my money back?" with nothing applied for yet.
-                    answer_policy(dispatcher, topic)
+                    answer_policy(dispatcher, topic, language=language)
                 else:
                     dispatcher.utter_message(response="utter_no_applications")
                 return events

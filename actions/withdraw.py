@@ -6,7 +6,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, customer_of, language_of, latest_text, unit_of_work
+from actions.common import (
+    DomainDict,
+    customer_of,
+    language_of,
+    latest_text,
+    state_words,
+    unit_of_work,
+)
 from actions.lines import bullet_list, describe_application
 from actions.mentions import customer_order_by_words, reference_named
 from actions.status import named_order
@@ -96,7 +103,7 @@ class ActionWithdrawRefund(Action):
                 dispatcher.utter_message(
                     response="utter_withdraw_not_allowed",
                     reference=application.reference,
-                    status=application.status.replace("_", " "),
+                    status=state_words(application.status, language=language),
                 )
                 return [*forget, SlotSet("application_reference", None)]
             description = describe_application(application, language=language)
@@ -116,6 +123,7 @@ class ActionWithdrawConfirm(Action):
     ) -> list[EventType]:
         """Withdraw it, or say why it can no longer be withdrawn."""
         customer = customer_of(tracker)
+        language = language_of(tracker)
         reference = tracker.get_slot("application_reference")
         if customer is None or not reference:
             dispatcher.utter_message(response="utter_how_can_i_help")
@@ -136,7 +144,7 @@ class ActionWithdrawConfirm(Action):
                 dispatcher.utter_message(
                     response="utter_withdraw_not_allowed",
                     reference=reference,
-                    status=e.params["current"].replace("_", " "),
+                    status=state_words(e.params["current"], language=language),
                 )
                 return [SlotSet("application_reference", None)]
         dispatcher.utter_message(response="utter_withdrawn", reference=reference)

@@ -177,6 +177,8 @@ MESSAGES: dict[str, str] = {
     "method.immediate_refund": "Immediate refund",
     "method.no_return_refund": "No-return refund",
     "method.return_and_refund": "Return and refund",
+    # The unit of the no-return threshold in the policy overview ("up to 20 per order").
+    "policy.currency_hint": "per order",
     "state.awaiting_shipment": "waiting to be shipped",
     "state.shipped": "shipped",
     "state.delivered": "delivered",

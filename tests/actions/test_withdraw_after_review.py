@@ -90,7 +90,7 @@ async def test_a_withdrawal_confirmed_after_the_return_was_received_is_refused(
     assert (message["response"], message["reference"], message["status"]) == (
         "utter_withdraw_not_allowed",
         reference,
-        "return received",
+        "return received, refund on its way",
     )
     assert slots == {"application_reference": None}
     assert trail(session_factory, reference) == TRAIL_AFTER
@@ -144,7 +144,7 @@ async def test_a_withdrawal_racing_the_return_received_is_refused(
     assert failures == []
     assert (message["response"], message.get("status")) == (
         "utter_withdraw_not_allowed",
-        "return received",
+        "return received, refund on its way",
     )
     assert slots == {"application_reference": None}
     assert trail(session_factory, reference) == TRAIL_AFTER

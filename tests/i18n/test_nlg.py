@@ -7,6 +7,7 @@ buyer's message as the gateway sends it.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.contract import LANGUAGE
+from bot.messages import money
 from bot.nlg import LanguageResponses, conversation_language
 from bot.run import rasa_endpoints
 from bot.settings import PROJECT_ROOT, Settings
@@ -77,12 +79,11 @@ async def test_an_actions_values_and_the_buttons_payloads(
     nlg: NaturalLanguageGenerator, domain: Domain
 ) -> None:
     buyer = tracker(domain, said("здравствуйте", "ru"))
-    answer = await nlg.generate(
-        "utter_amount_exceeds_balance", buyer, "rest", balance="12,50", currency="EUR"
-    )
+    balance = money(Decimal("12.50"), "EUR", language="ru")
+    answer = await nlg.generate("utter_amount_exceeds_balance", buyer, "rest", balance=balance)
     assert answer is not None
     assert answer["text"] == (
-        "Это больше, чем можно вернуть по этому заказу: осталось не больше 12,50 EUR."
+        "Это больше, чем можно вернуть по этому заказу: осталось не больше 12,50\xa0€."
     )
     buttons = await nlg.generate("utter_what_to_change", buyer, "rest")
     assert buttons is not None

@@ -200,28 +200,29 @@ async def test_action_metrics_are_for_this_machine_or_the_health_token(
             "version": "3.6.21",
         }
         # Rasa may send the call deflated; the action's name is read all the same.
-        answer = await http.post(
+        async with http.post(
             f"http://127.0.0.1:{port}/webhook",
             data=zlib.compress(json.dumps(call).encode()),
             headers={"Content-Encoding": "deflate", "Content-Type": "application/json"},
-        )
-        assert answer.status == 200, await answer.text()
+        ) as answer:
+            assert answer.status == 200, await answer.text()
         ok = {"action": "action_request_human", "outcome": "ok"}
         assert metrics.registry.get_sample_value("refundbot_action_runs_total", ok) == 1
-        local = await http.get(f"http://127.0.0.1:{port}/metrics")
-        assert local.status == 200
-        assert 'refundbot_action_runs_total{action="action_request_human",outcome="ok"} 1.0' in (
-            await local.text()
-        )
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as local:
+            assert local.status == 200
+            sample = 'refundbot_action_runs_total{action="action_request_human",outcome="ok"} 1.0'
+            assert sample in await local.text()
         address = _own_address()
         if address is None:
             return
         remote = f"http://{address}:{port}/metrics"
-        assert (await http.get(remote)).status == 403
-        wrong = await http.get(remote, headers={"Authorization": "Bearer nope"})
-        assert wrong.status == 403
-        right = await http.get(remote, headers={"Authorization": "Bearer metrics-token-1"})
-        assert right.status == 200
+        for headers, status in (
+            ({}, 403),
+            ({"Authorization": "Bearer nope"}, 403),
+            ({"Authorization": "Bearer metrics-token-1"}, 200),
+        ):
+            async with http.get(remote, headers=headers) as response:
+                assert response.status == status, headers
 
 
 def _tracker(sender: str) -> dict[str, Any]:
