@@ -45,6 +45,44 @@ def corpus_tags() -> set[str]:
     return free | {"out_of_scope", "nonsense", "return_tracking", "refund_reference", "withdraw"}
 
 
+#: Each language's own conversations: their file and the tag on every one of them.
+LANGUAGE_FILES = {"spanish": "spanish.yml", "russian": "russian.yml"}
+
+
+@pytest.mark.parametrize("tag", sorted(LANGUAGE_FILES))
+def test_each_language_has_twenty_conversations_covering_the_policy(tag: str) -> None:
+    scripts = [s for s in SCRIPTS if s.source == LANGUAGE_FILES[tag]]
+    assert len(scripts) >= 20
+    assert all(tag in s.covers for s in scripts), "every conversation names its language"
+    assert all(s.store is not None for s in scripts)
+    assert sum(s.channel == "telegram" for s in scripts) >= 3
+    covered = {c for s in scripts for c in s.covers}
+    assert {"immediate_refund", "no_return_refund", "return_and_refund"} <= covered
+    assert {"protection_window", "cancelled", "amount_exceeds_balance", "amount_zero"} <= covered
+    assert {"amount_negative", "ask_refund_policy", "check_order_status"} <= covered
+    assert {"human_handoff", "stop", "withdraw", "typos", "typed_answer", "amount_half"} <= covered
+    assert all(s.steps[0].say for s in scripts), "the buyer's first words set the language"
+
+
+@pytest.mark.parametrize("tag", sorted(LANGUAGE_FILES))
+def test_money_is_expected_as_babel_writes_it(tag: str) -> None:
+    # "12,00 US$", "120,00 €": a decimal comma and a no-break space before the currency.
+    money = re.compile(r"\d[.,]\d{2}(\s?)(US\$|\$|€)")
+    expected = [
+        text
+        for s in SCRIPTS
+        if s.source == LANGUAGE_FILES[tag]
+        for step in s.steps
+        for text in (*step.expect, *step.buttons)
+    ]
+    found = [m for text in expected for m in money.finditer(text)]
+    assert found
+    assert all(m.group(1) == "\u00a0" and "," in m.group(0) for m in found), [
+        m.group(0) for m in found
+    ]
+    assert not [t for t in expected if re.search(r"\d\.\d{2} (USD|EUR)", t)], "English money"
+
+
 def test_every_known_failing_conversation_exists_and_says_why() -> None:
     known = corpus.read_known_failing()
     names = {s.name for s in SCRIPTS}
