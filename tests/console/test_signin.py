@@ -217,11 +217,13 @@ async def test_an_account_backs_off_exponentially_up_to_a_cap(
     record_failures(proxied, "dora", 200, ATTACKER)
     refused = await owner.sign_in("dora")
     assert refused.status == 429
-    assert refused.retry_after == 300
+    # The cap, less the second the failures may have been recorded before (a loaded machine).
+    assert refused.retry_after is not None
+    assert 299 <= refused.retry_after <= 300
     assert "try again in 5 minutes" in refused.error
-    let_time_pass(proxied, 299)
+    let_time_pass(proxied, refused.retry_after - 5)
     assert (await owner.sign_in("dora")).status == 429
-    let_time_pass(proxied, 1)
+    let_time_pass(proxied, 5)
     assert (await owner.sign_in("dora")).status == 302
 
 
