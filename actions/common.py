@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot import contract
 from bot.clock import utcnow
 from bot.contract import HandoffReason
-from bot.languages import DEFAULT, LANGUAGES
+from bot.languages import answered_in
 from bot.messages import text
 from bot.refunds import reading, store, verification
 from bot.refunds.db import get_sessionmaker
@@ -102,8 +102,7 @@ def language_of(tracker: Tracker) -> str:
     A message without one, or with one this version does not speak, is the default's.
     """
     metadata = tracker.latest_message.get("metadata") or {}
-    language = metadata.get(contract.LANGUAGE) if isinstance(metadata, dict) else None
-    return str(language) if language in LANGUAGES else DEFAULT
+    return answered_in(metadata.get(contract.LANGUAGE) if isinstance(metadata, dict) else None)
 
 
 def latest_intent(tracker: Tracker) -> str | None:

@@ -21,7 +21,7 @@ import functools
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -244,7 +244,7 @@ def choose(
     source: Source,
     *,
     text: str,
-    position: int,
+    position: Callable[[], int],
     detect: Detector | None = None,
 ) -> Choice:
     """Return the conversation's language after the buyer's message ``text``.
@@ -253,7 +253,8 @@ def choose(
         language: The conversation's language before the message.
         source: What set it.
         text: What the buyer typed (not a button's payload).
-        position: The message's place among the conversation's buyer messages (1 = first).
+        position: Returns the message's place among the conversation's typed buyer messages
+            (1 = first); called only while the first messages may still set the language.
         detect: The detector (the process's own by default).
     """
     asked = requested_language(text)
@@ -264,7 +265,7 @@ def choose(
         return Choice(language, source)
     if found not in LANGUAGES:
         return Choice(language, source, unsupported=found)
-    if not source.settled and position <= CHECKED_MESSAGES:
+    if not source.settled and position() <= CHECKED_MESSAGES:
         return Choice(found, Source.DETECTED)
     return Choice(language, source)
 

@@ -20,7 +20,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot import catalogue
 from bot.contract import LANGUAGE
-from bot.languages import DEFAULT, LANGUAGES
+from bot.languages import DEFAULT, answered_in
 
 
 def conversation_language(tracker: DialogueStateTracker) -> str:
@@ -34,7 +34,7 @@ def conversation_language(tracker: DialogueStateTracker) -> str:
         if isinstance(event, UserUttered) and isinstance(event.metadata, dict):
             language = event.metadata.get(LANGUAGE)
             if language is not None:
-                return language if language in LANGUAGES else DEFAULT
+                return answered_in(language)
     return DEFAULT
 
 

@@ -74,7 +74,7 @@ async def parse_lines(
         text = line.rstrip("\r\n")
         if not text.strip():
             continue
-        choice = choose(DEFAULT, Source.DEFAULT, text=text, position=1, detect=found)
+        choice = choose(DEFAULT, Source.DEFAULT, text=text, position=lambda: 1, detect=found)
         row = understood(text, await parse(text), language=choice.language)
         row["detected"] = found.detect(text)
         print(json.dumps(row, ensure_ascii=False) if as_json else _line(row), file=out)

@@ -122,32 +122,40 @@ def test_channel_hints(hint: str, language: str | None) -> None:
 
 
 def test_the_first_messages_set_the_language_then_it_sticks() -> None:
-    first = choose("en", Source.DEFAULT, text="ok", position=1)
+    first = choose("en", Source.DEFAULT, text="ok", position=lambda: 1)
     assert first == Choice("en", Source.DEFAULT)
-    second = choose("en", Source.DEFAULT, text="Quiero un reembolso de mi pedido", position=2)
+    second = choose(
+        "en", Source.DEFAULT, text="Quiero un reembolso de mi pedido", position=lambda: 2
+    )
     assert second == Choice("es", Source.DETECTED)
     assert not second.answered_by_gateway
-    third = choose("es", Source.DETECTED, text="I want my money back", position=3)
+    third = choose("es", Source.DETECTED, text="I want my money back", position=lambda: 3)
     assert third == Choice("es", Source.DETECTED)
+
+    def uncounted() -> int:
+        raise AssertionError("a settled language needs no count of the messages")
+
+    later = choose("es", Source.DETECTED, text="I want my money back", position=uncounted)
+    assert later == Choice("es", Source.DETECTED)
 
 
 def test_a_hint_gives_way_to_the_first_messages_but_not_to_later_ones() -> None:
-    assert choose("es", Source.HINT, text="I want my money back", position=1) == Choice(
+    assert choose("es", Source.HINT, text="I want my money back", position=lambda: 1) == Choice(
         "en", Source.DETECTED
     )
-    late = choose("es", Source.HINT, text="I want my money back", position=4)
+    late = choose("es", Source.HINT, text="I want my money back", position=lambda: 4)
     assert late == Choice("es", Source.HINT)
 
 
 def test_a_request_switches_at_any_time() -> None:
-    asked = choose("es", Source.DETECTED, text="can you answer in English?", position=9)
+    asked = choose("es", Source.DETECTED, text="can you answer in English?", position=lambda: 9)
     assert asked == Choice("en", Source.ASKED, asked=True)
     assert asked.answered_by_gateway
 
 
 def test_a_language_we_do_not_speak_is_answered_by_the_gateway() -> None:
     said = "Ich möchte eine Rückerstattung für meine Bestellung"
-    found = choose("en", Source.DEFAULT, text=said, position=1)
+    found = choose("en", Source.DEFAULT, text=said, position=lambda: 1)
     assert found == Choice("en", Source.DEFAULT, unsupported="de")
     assert found.answered_by_gateway
 

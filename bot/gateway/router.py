@@ -355,7 +355,7 @@ def _choose_language(
         conversation.language,
         conversation.language_source,
         text=inbound.text,
-        position=transcript.buyer_texts(session, conversation_id=conversation.id) + 1,
+        position=lambda: transcript.buyer_texts(session, conversation_id=conversation.id) + 1,
     )
     if (choice.language, choice.source) != (conversation.language, conversation.language_source):
         transcript.set_language(
