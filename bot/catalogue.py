@@ -2,9 +2,10 @@
 
 English is the source: Python-made sentences in :data:`bot.messages.MESSAGES`, Rasa's responses
 in ``domain.yml``. Every other language of :data:`bot.languages.LANGUAGES` has two catalogues
-beside its NLU data: ``messages.yml`` (the same keys as ``MESSAGES``, the same placeholders) and
-``responses.yml`` (the same responses as the domain, with the same buttons' payloads and
-conditions). ``tests/i18n`` fails when one of them drifts from the English source.
+in ``languages/<code>/`` (its NLU data is in ``data/nlu/<code>/``): ``messages.yml`` (the same
+keys as ``MESSAGES``, the same placeholders) and ``responses.yml`` (the same responses as the
+domain, with the same buttons' payloads and conditions). ``tests/i18n`` fails when one of them
+drifts from the English source.
 """
 
 from __future__ import annotations
