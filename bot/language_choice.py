@@ -13,6 +13,13 @@ The detector is `lingua <https://github.com/pemistahl/lingua-py>`_, made for sho
 once per process over our languages and the other languages buyers commonly write. Order numbers,
 references, e-mail addresses and links are taken out before it reads a message: they are the same
 in every language.
+
+Each language lingua tells apart costs memory in every gateway (its n-gram models, 5 to 55 MB),
+so the other languages are the few that buyers of such shops write most and that the detector
+needs to tell from ours. Two more are told by letters of their own instead of by a model:
+Ukrainian, the language most often taken for Russian and the costliest to model (54 MB), by the
+letters Russian does not have (і, ї, є, ґ); Turkish, whose short messages the models take for
+Spanish, by its dotless ı and its ğ.
 """
 
 from __future__ import annotations
@@ -32,20 +39,14 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 from bot.languages import DEFAULT, LANGUAGES
 
 #: Other languages buyers commonly write: told apart so they are not taken for one of ours.
-OTHER_LANGUAGES: tuple[str, ...] = (
-    "de",
-    "fr",
-    "pt",
-    "it",
-    "pl",
-    "tr",
-    "uk",
-    "ar",
-    "zh",
-    "ja",
-    "ko",
-    "nl",
-)
+#: Portuguese and Italian are Spanish's neighbours; German, French and Polish are among the
+#: largest groups of buyers; the rest have scripts of their own (and cost little to model).
+OTHER_LANGUAGES: tuple[str, ...] = ("de", "fr", "pt", "it", "pl", "ar", "zh", "ja", "ko")
+#: Languages told by letters that neither ours nor the other languages above use.
+OWN_LETTERS: dict[str, re.Pattern[str]] = {
+    "uk": re.compile("[іїєґІЇЄҐ]"),
+    "tr": re.compile("[ığİĞ]"),
+}
 #: How many of a conversation's first buyer messages may set its language.
 CHECKED_MESSAGES = 3
 #: A message with fewer letters (once numbers, references and addresses are out) tells nothing.
@@ -150,8 +151,13 @@ class Detector:
         message taken for it is not answered by the bot.
         """
         letters = words_of(text)
-        if sum(len(w) for w in letters) < MIN_LETTERS:
+        count = sum(len(w) for w in letters)
+        if count < MIN_LETTERS:
             return None
+        if count >= OTHER_MIN_LETTERS:
+            for code, own in OWN_LETTERS.items():
+                if own.search(" ".join(letters)):
+                    return code
         values = self._lingua.compute_language_confidence_values(" ".join(letters))
         if not values:
             return None
@@ -161,7 +167,7 @@ class Detector:
         if code in LANGUAGES:
             return code if first.value >= MIN_CONFIDENCE and lead >= MIN_LEAD else None
         sure = first.value >= OTHER_MIN_CONFIDENCE and lead >= OTHER_MIN_LEAD
-        return code if sure and sum(len(w) for w in letters) >= OTHER_MIN_LETTERS else None
+        return code if sure and count >= OTHER_MIN_LETTERS else None
 
     def warm(self) -> None:
         """Load the language models now (they load on the first message otherwise)."""

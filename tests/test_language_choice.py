@@ -55,13 +55,30 @@ def test_short_or_language_free_texts_tell_nothing(said: str) -> None:
         ("Ich möchte eine Rückerstattung für meine Bestellung", "de"),
         ("Mon colis n'est jamais arrivé, je veux être remboursé", "fr"),
         ("Il mio ordine non è mai arrivato", "it"),
-        ("Mijn bestelling is niet aangekomen", "nl"),
+        ("Dzień dobry, moje zamówienie nie dotarło", "pl"),
         ("我的订单还没有到，我要退款", "zh"),
+        # Told by letters of their own, not by a model:
+        ("Коли я отримаю свої гроші назад?", "uk"),
+        ("Доброго дня, моє замовлення досі не прийшло", "uk"),
+        ("Ürün kırık geldi, ne yapmalıyım?", "tr"),
+        ("Siparişim hâlâ gelmedi, paramı geri istiyorum", "tr"),
     ],
 )
 def test_languages_we_do_not_speak_are_recognised(said: str, language: str) -> None:
     assert language not in LANGUAGES
     assert detector().detect(said) == language
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["Mijn bestelling is niet aangekomen", "Ik wil graag mijn geld terug, het product is kapot"],
+)
+def test_a_language_the_detector_does_not_know_is_not_taken_for_ours(said: str) -> None:
+    assert detector().detect(said) not in LANGUAGES
+
+
+def test_russian_is_not_taken_for_ukrainian() -> None:
+    assert detector().detect("Добрый день, мой заказ до сих пор не пришёл") == "ru"
 
 
 def test_a_language_close_to_ours_must_be_clear_to_count_as_another() -> None:
