@@ -377,7 +377,8 @@ class TelegramChannel:
             if found is not None and found.conversation_id == conversation_id_of(chat.id):
                 button = transcript.button_of(found, index)
         if button is None or chat is None:
-            await query.answer(text=text("telegram.button_gone"))
+            gone = text("telegram.button_gone", language=await self._language(update))
+            await query.answer(text=gone)
             return
         await query.answer()
         try:
@@ -392,7 +393,8 @@ class TelegramChannel:
     async def _not_a_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a press whose data no button of ours carries (an old or forged keyboard)."""
         if update.callback_query is not None:
-            await update.callback_query.answer(text=text("telegram.button_gone"))
+            gone = text("telegram.button_gone", language=await self._language(update))
+            await update.callback_query.answer(text=gone)
 
     async def _file(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Keep a photo or document as evidence and tell the buyer where it went."""
@@ -473,6 +475,16 @@ class TelegramChannel:
                 language=language_choice.starting(hint_of(update)),
             ),
         )
+
+    async def _language(self, update: Update) -> str:
+        """Return the chat's conversation's language, else a new one's (starting none)."""
+        chat = update.effective_chat
+        conversation_id = None if chat is None else conversation_id_of(chat.id)
+        found = await transcript.run_in_session(
+            self._sessions,
+            lambda s: transcript.get_conversation(s, conversation_id) if conversation_id else None,
+        )
+        return found.language if found is not None else language_choice.starting(hint_of(update))[0]
 
     async def _error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error of a handler."""

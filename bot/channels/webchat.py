@@ -37,6 +37,7 @@ from bot.gateway.outbound import Outbound
 from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.languages import DEFAULT, answered_in
 from bot.messages import text
 from bot.observability import logs
 from bot.refunds.models import Customer
@@ -125,7 +126,8 @@ class WebChat:
                     conversation = await self._on_text(ws, conversation, frame.data)
                     logs.CONVERSATION_ID.set(None if conversation is None else conversation.id)
                 elif frame.type is WSMsgType.BINARY:
-                    await _error(ws, "bad_frame", text("webchat.not_text"))
+                    said = text("webchat.not_text", language=_language(conversation))
+                    await _error(ws, "bad_frame", said)
                 elif frame.type is WSMsgType.ERROR:
                     log.info("widget socket error: %s", ws.exception())
         finally:
@@ -155,17 +157,20 @@ class WebChat:
             return _upload_error(e.status, str(e), cors)
         session_token, data, filename = form.fields.get("session"), form.data, form.filename
         client_id = form.fields.get("client_id", "")[:MAX_CLIENT_ID] or None
+        # The widget says which language it shows, for what is refused before the
+        # conversation is read.
+        language = answered_in(form.fields.get("language"))
         if client_id is not None and not inputs.storable(client_id):
-            return _upload_error(400, text("upload.malformed"), cors)
+            return _upload_error(400, text("upload.malformed", language=language), cors)
         if session_token is None or data is None:
-            return _upload_error(400, text("upload.incomplete"), cors)
+            return _upload_error(400, text("upload.incomplete", language=language), cors)
         try:
             conversation_id = identity.unsign_value(self._secret, SESSION_PURPOSE, session_token)
         except identity.InvalidToken:
-            return _upload_error(403, text("upload.bad_session"), cors)
+            return _upload_error(403, text("upload.bad_session", language=language), cors)
         address = addresses.client_address(request, self._trusted)
         if not (await self._limits.take(conversation_id, address)).allowed:
-            return _upload_error(429, text("rate_limited"), cors)
+            return _upload_error(429, text("rate_limited", language=language), cors)
         evidence_dir = settings.var_dir / "evidence"
 
         def store(session: Session) -> tuple[ConversationInfo, evidence.StoredEvidence] | None:
@@ -188,7 +193,7 @@ class WebChat:
         except evidence.EvidenceRejected as e:
             return _upload_error(413 if e.too_big else 415, str(e), cors)
         if kept is None:
-            return _upload_error(403, text("upload.bad_session"), cors)
+            return _upload_error(403, text("upload.bad_session", language=language), cors)
         conversation, stored = kept
         message = await self._router.receive(
             Inbound(
@@ -242,14 +247,15 @@ class WebChat:
     async def _on_text(
         self, ws: web.WebSocketResponse, conversation: ConversationInfo | None, data: str
     ) -> ConversationInfo | None:
+        language = _language(conversation)
         try:
             frame = inputs.loads(data)
         except InvalidInput:
-            await _error(ws, "bad_frame", text("webchat.not_json"))
+            await _error(ws, "bad_frame", text("webchat.not_json", language=language))
             return conversation
         client_id = _client_id(frame)
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await _error(ws, "bad_frame", text("webchat.no_type"), client_id)
+            await _error(ws, "bad_frame", text("webchat.no_type", language=language), client_id)
             return conversation
         try:
             return await self._dispatch(ws, conversation, frame, client_id)
@@ -260,7 +266,7 @@ class WebChat:
         except Exception:
             # Whatever went wrong with one frame, the tab keeps its socket.
             log.exception("widget frame of type %r failed", frame["type"][:40])
-            await _error(ws, "failed", text("webchat.failed"), client_id)
+            await _error(ws, "failed", text("webchat.failed", language=language), client_id)
         return conversation
 
     async def _dispatch(
@@ -283,27 +289,30 @@ class WebChat:
         elif client_id is not None and (
             len(client_id) > MAX_CLIENT_ID or not inputs.storable(client_id)
         ):
-            await _error(ws, "bad_frame", text("input.bad_id"), client_id)
+            said = text("input.bad_id", language=conversation.language)
+            await _error(ws, "bad_frame", said, client_id)
         elif kind == "message":
             await self._message(ws, conversation, frame, client_id)
         elif kind == "button":
             await self._button(ws, conversation, frame, client_id)
         else:
-            await _error(
-                ws, "bad_frame", text("webchat.unknown_type", kind=repr(kind[:40])), client_id
+            said = text(
+                "webchat.unknown_type", kind=repr(kind[:40]), language=conversation.language
             )
+            await _error(ws, "bad_frame", said, client_id)
         return conversation
 
     async def _hello(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> ConversationInfo:
         secret = self._secret
         customer_id: str | None = None
+        rejected = False
         token = frame.get("token")
         if isinstance(token, str) and token:
             try:
                 customer_id = identity.verify_token(secret, token)
             except identity.InvalidToken as e:
                 log.info("widget token rejected: %s", e)
-                await _error(ws, "invalid_token", text("webchat.token_expired"))
+                rejected = True
         previous: str | None = None
         session_token = frame.get("session")
         if isinstance(session_token, str) and session_token:
@@ -344,6 +353,10 @@ class WebChat:
             )
 
         conversation, messages, name = await transcript.run_in_session(self._sessions, resolve)
+        if rejected:
+            # Told in the language of the conversation the buyer goes on in, as a guest.
+            said = text("webchat.token_expired", language=conversation.language)
+            await _error(ws, "invalid_token", said)
         self._sockets.setdefault(conversation.id, set()).add(ws)
         settings = self._settings
         await _send(
@@ -457,6 +470,11 @@ async def _error(
     ws: web.WebSocketResponse, code: str, message: str, client_id: str | None = None
 ) -> None:
     await _send(ws, {"type": "error", "code": code, "message": message, "client_id": client_id})
+
+
+def _language(conversation: ConversationInfo | None) -> str:
+    """Return the language a tab is told its errors in: its conversation's, once it has one."""
+    return DEFAULT if conversation is None else conversation.language
 
 
 def _upload_error(status: int, message: str, cors: dict[str, str]) -> web.Response:

@@ -25,7 +25,7 @@ from bot.messages import text
 
 #: The most a text field (a session token, a client id) may hold.
 FIELD_MAX_BYTES = 1024
-#: The most parts a form may have (the widget sends three).
+#: The most parts a form may have (the widget sends four).
 MAX_PARTS = 8
 #: The longest header line of a part, and the most lines between two parts' contents.
 MAX_HEADER_LINE = 8 * 1024

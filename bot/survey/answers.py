@@ -1,18 +1,22 @@
 """Reading a buyer's answer to the survey: a button's payload, a typed number, words, stars.
 
 Pure functions, no I/O. A typed answer counts only when the whole message is one: "4", "4/5",
-"4 out of 5", "five stars", "great, thanks!", "⭐⭐⭐". A message that says more ("4 items are
-missing from order 1234…") is not an answer, and goes on to Rasa untouched.
+"4 out of 5", "five stars", "great, thanks!", "⭐⭐⭐", "un 4", "muy bien", "на 5", "так себе".
+A message that says more ("4 items are missing from order 1234…") is not an answer, and goes on
+to Rasa untouched. Each language's words are in :mod:`bot.survey.words`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.languages import DEFAULT
 from bot.refunds import reading
+from bot.survey import words
 
 #: Intent-like names of the survey's buttons. Typed text never reaches the gateway with a
 #: leading ``/`` as its payload (:meth:`bot.gateway.transcript.Inbound.typed` drops it), so
@@ -64,53 +68,6 @@ def pressed(payload: str | None) -> Pressed | None:
 
 # --- typed ratings ----------------------------------------------------------------------------
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-
-#: Words (and short phrases) that are a rating on their own.
-_VERDICTS: dict[str, int] = {
-    "terrible": 1,
-    "awful": 1,
-    "horrible": 1,
-    "the worst": 1,
-    "worst": 1,
-    "useless": 1,
-    "very bad": 1,
-    "very poor": 1,
-    "bad": 2,
-    "poor": 2,
-    "not good": 2,
-    "not great": 2,
-    "disappointing": 2,
-    "meh": 3,
-    "ok": 3,
-    "okay": 3,
-    "average": 3,
-    "so so": 3,
-    "so-so": 3,
-    "fine": 3,
-    "alright": 3,
-    "not bad": 4,
-    "good": 4,
-    "nice": 4,
-    "pretty good": 4,
-    "quite good": 4,
-    "very good": 5,
-    "great": 5,
-    "excellent": 5,
-    "perfect": 5,
-    "amazing": 5,
-    "awesome": 5,
-    "fantastic": 5,
-    "brilliant": 5,
-    "superb": 5,
-    "outstanding": 5,
-    "wonderful": 5,
-    "very helpful": 5,
-    "helpful": 4,
-    "unhelpful": 2,
-    "not helpful": 2,
-}
-
 _EMOJI: dict[str, int] = {
     "\N{THUMBS UP SIGN}": 4,
     "\N{THUMBS DOWN SIGN}": 2,
@@ -126,49 +83,92 @@ _EMOJI: dict[str, int] = {
 _STARS = "\N{WHITE MEDIUM STAR}\N{GLOWING STAR}\N{BLACK STAR}"
 _EMPTY_STAR = "\N{WHITE STAR}"
 
-#: Words around a rating that do not change it ("I'd say 4, thanks").
-_FILLER = frozenset(
-    "i i'd id would say it it's its was is that this a an the my rating rate give you your "
-    "thanks thank thx ty really honestly overall so service experience chat bot just "
-    "maybe about all in".split()
-)
 
-_SCALE = re.compile(
-    r"(?<![\d.,+\-\u2212])(?P<n>[1-5])(?:\s*(?:/|out\s+of|of)\s*5)?(?:\s*stars?)?(?![\d.,]*\d)"
-)
-_WORD_SCALE = re.compile(
-    r"\b(?P<w>one|two|three|four|five)(?:\s+(?:out\s+of\s+)?five)?(?:\s+stars?)?\b"
-)
+@dataclass(frozen=True)
+class _Reader:
+    """The patterns that read a rating in one set of languages, mixed in one message."""
+
+    scale: re.Pattern[str]
+    """A digit, with its scale and unit: "4", "4/5", "4 de 5", "5 звёзд"."""
+    word_scale: re.Pattern[str]
+    """A number in words, with its scale and unit: "five stars", "cuatro de cinco"."""
+    numbers: dict[str, int]
+    verdict: re.Pattern[str]
+    verdicts: dict[str, int]
+    filler: frozenset[str]
 
 
-def rating_of(said: str) -> int | None:
-    """Return the 1–5 rating a typed message gives, or ``None`` when it is not only a rating."""
+@functools.cache
+def _reader(languages: tuple[str, ...]) -> _Reader:
+    tables = [words.TABLES[code] for code in languages]
+    out_of = "|".join(t.out_of for t in tables)
+    five = "|".join(t.five for t in tables)
+    stars = "|".join(t.stars for t in tables)
+    numbers = {words.fold(w): n for t in tables for w, n in t.numbers.items()}
+    verdicts = {words.fold(w): n for t in tables for w, n in t.verdicts.items()}
+    unit = rf"(?:\s*(?:{stars})(?!\w))?"
+    scale = re.compile(
+        rf"(?<![\d.,+\-\u2212])(?P<n>[1-5])(?:\s*(?:/|(?:{out_of})(?!\w))\s*(?:5|{five}))?"
+        rf"{unit}(?![\d.,]*\d)"
+    )
+    spelled = "|".join(sorted(map(re.escape, numbers), key=len, reverse=True))
+    word_scale = re.compile(
+        rf"(?<!\w)(?P<w>{spelled})(?:\s+(?:(?:{out_of})\s+)?(?:{five}))?{unit}(?!\w)"
+    )
+    phrases = "|".join(sorted(map(re.escape, verdicts), key=len, reverse=True))
+    return _Reader(
+        scale=scale,
+        word_scale=word_scale,
+        numbers=numbers,
+        verdict=re.compile(rf"(?<![\w-])(?:{phrases})(?![\w-])"),
+        verdicts=verdicts,
+        filler=frozenset().union(*(t.filler for t in tables)),
+    )
+
+
+def rating_of(said: str, language: str = DEFAULT) -> int | None:
+    """Return the 1–5 rating a typed message gives, or ``None`` when it is not only a rating.
+
+    Read in the conversation's ``language`` first, then in each other language we speak
+    (:func:`bot.survey.words.readable`), each with English's words mixed in.
+    """
     text = unicodedata.normalize("NFKC", said).strip()
     if not text or len(text) > 60:
         return None
     stars = _star_rating(text)
     if stars is not None:
         return stars
-    lowered = text.lower().replace("\u2019", "'")
-    marks = [mark for mark in _EMOJI if mark in lowered]
+    folded = re.sub(r"\s+", " ", words.fold(text).replace("\u2019", "'"))
+    marks = [mark for mark in _EMOJI if mark in folded]
     if marks:
         ratings = {_EMOJI[mark] for mark in marks}
         for mark in marks:
-            lowered = lowered.replace(mark, " ")
-        return ratings.pop() if len(ratings) == 1 and not _rest(lowered) else None
+            folded = folded.replace(mark, " ")
+        if len(ratings) != 1:
+            return None
+        alone = any(not _rest(folded, _reader(c).filler) for c in words.readable(language))
+        return ratings.pop() if alone else None
+    for codes in words.readable(language):
+        rating = _read(folded, _reader(codes))
+        if rating is not None:
+            return rating
+    return None
+
+
+def _read(folded: str, reader: _Reader) -> int | None:
+    """Return the one rating ``folded`` gives in ``reader``'s words, if it says nothing else."""
     found: list[int] = []
-    rest = lowered
-    for pattern, value in ((_SCALE, "n"), (_WORD_SCALE, "w")):
-        for match in pattern.finditer(rest):
-            word = match[value]
-            found.append(int(word) if word.isdigit() else _NUMBER_WORDS[word])
-        rest = pattern.sub(" ", rest)
-    for phrase in sorted(_VERDICTS, key=len, reverse=True):
-        pattern = re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])")
-        if pattern.search(rest):
-            found.append(_VERDICTS[phrase])
-            rest = pattern.sub(" ", rest)
-    if len(set(found)) != 1 or _rest(rest):
+    rest = folded
+    for match in reader.scale.finditer(rest):
+        found.append(int(match["n"]))
+    rest = reader.scale.sub(" ", rest)
+    for match in reader.word_scale.finditer(rest):
+        found.append(reader.numbers[match["w"]])
+    rest = reader.word_scale.sub(" ", rest)
+    for match in reader.verdict.finditer(rest):
+        found.append(reader.verdicts[match[0]])
+    rest = reader.verdict.sub(" ", rest)
+    if len(set(found)) != 1 or _rest(rest, reader.filler):
         return None
     return found[0]
 
@@ -182,35 +182,29 @@ def _star_rating(text: str) -> int | None:
     return filled if 1 <= filled <= 5 else None
 
 
-def _rest(text: str) -> bool:
-    """Return whether ``text`` holds words that are neither filler nor punctuation."""
-    words = re.findall(r"[^\W_]+(?:'[^\W_]+)?", text)
-    return any(word not in _FILLER for word in words)
+def _rest(text: str, filler: frozenset[str]) -> bool:
+    """Return whether ``text`` holds words that are neither ``filler`` nor punctuation."""
+    return any(word not in filler for word in re.findall(r"[^\W_]+(?:'[^\W_]+)?", text))
 
 
 # --- comments ---------------------------------------------------------------------------------
-
-#: Words that start a new request rather than a remark about the service.
-_REQUEST = re.compile(
-    r"\b(refunds?|return|money back|cancel|withdraw|status of|where is|where's|when will|"
-    r"my order|tracking number|i want|i need|can you|could you|help me|how do|how can|"
-    r"talk to|speak to)\b",
-    re.I,
-)
 
 
 def reads_as_request(said: str) -> bool:
     """Return whether a message after a rating is a new request rather than a comment.
 
     A question, an order number, an application's reference, an e-mail address, or words that
-    start a request ("I want a refund for…", "where is my order") go to Rasa; other words are
-    the buyer's comment.
+    start a request in any language we speak ("I want a refund for…", "quiero devolverlo",
+    "где мой заказ") go to Rasa; other words are the buyer's comment. Every language's words
+    count: a comment wrongly taken for a request is only lost, a request taken for a comment
+    would go unanswered.
     """
     text = said.strip()
     if not text or text.startswith("/"):
         return True
-    if text.endswith("?"):
+    if text.endswith("?") or text.startswith("\N{INVERTED QUESTION MARK}"):
         return True
     if reading.find_order_id(text) or reading.find_reference(text) or reading.find_email(text):
         return True
-    return bool(_REQUEST.search(text))
+    folded = words.fold(text)
+    return any(table.request.search(folded) for table in words.TABLES.values())

@@ -242,7 +242,7 @@ class Survey:
             store.close(session, survey=survey, now=now)
             return None
         if survey.rating is None:
-            rating = answers.rating_of(said)
+            rating = answers.rating_of(said, language)
             if rating is None:
                 store.close(session, survey=survey, now=now)
                 return None

@@ -14,10 +14,18 @@ from sqlalchemy import func, select
 from bot.channels.telegram import SECRET_HEADER
 from bot.gateway.app import create_app
 from bot.gateway.models import TranscriptMessage
+from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
 from tests.channels.telegram_buyer import CHAT, HOOK_SECRET, Buyer, telegram_settings
-from tests.gateway.doubles import BotApiDouble, RasaDouble, text_update, wait_until, with_gateway
+from tests.gateway.doubles import (
+    BotApiDouble,
+    RasaDouble,
+    callback_update,
+    text_update,
+    wait_until,
+    with_gateway,
+)
 
 POLITE = "You're sending messages faster than I can read them; please wait a few seconds\\."
 
@@ -177,3 +185,29 @@ async def test_a_secret_header_that_is_not_utf8_is_refused(
     writer.close()
     await writer.wait_closed()
     assert status.startswith(b"HTTP/1.1 403"), status
+
+
+async def test_a_stale_button_is_answered_in_the_buyers_language(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    settings: Settings,
+    bot_api: BotApiDouble,
+    rasa: RasaDouble,
+) -> None:
+    client = await webhook_client(aiohttp_client, settings, bot_api)
+    buyer = Buyer(bot_api, client)
+    # A chat with no conversation yet: the language the buyer's Telegram app is set to.
+    press = callback_update(CHAT, "b:999:0")
+    press["callback_query"]["from"]["language_code"] = "ru"
+    assert await buyer.send(press) == 200
+    # A conversation in Spanish: its language, whatever the press says of the app.
+    other = CHAT + 1
+    first = text_update(other, "ok")
+    first["message"]["from"]["language_code"] = "es"
+    assert await buyer.send(first) == 200
+    await wait_until(lambda: rasa.messages == ["ok"], what="the Spanish buyer's message")
+    assert await buyer.send(callback_update(other, '/inform{"x":1}')) == 200
+    await wait_until(lambda: len(bot_api.called("answerCallbackQuery")) == 2, what="two answers")
+    answers = sorted(a["text"] for a in bot_api.called("answerCallbackQuery"))
+    expected = [text("telegram.button_gone", language=code) for code in ("ru", "es")]
+    assert answers == sorted(expected)
+    assert text("telegram.button_gone") not in answers

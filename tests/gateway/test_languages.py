@@ -200,3 +200,32 @@ async def test_telegram_language_code_is_the_first_guess(
     await buyer.says("Здравствуйте, хочу вернуть деньги за заказ")
     assert languages_sent(rasa) == ["es", "ru"]
     assert stored(settings, f"tg-{CHAT}") == ("ru", "detected")
+
+
+async def test_the_widgets_errors_are_told_in_the_tabs_language(
+    gateway: TestClient, settings: Settings
+) -> None:
+    # A sign-in that no longer holds: told in the language the guest conversation starts in.
+    ws = await gateway.ws_connect("/webchat/ws")
+    forged = make_token("not-the-secret", "c-1001")
+    await ws.send_json({"type": "hello", "token": forged, "language": "ru"})
+    error = await frame(ws, "error")
+    assert (error["code"], error["message"]) == (
+        "invalid_token",
+        messages.text("webchat.token_expired", language="ru"),
+    )
+    await frame(ws, "welcome")
+    # A frame the tab cannot have meant: in the conversation's language.
+    await ws.send_json({"type": "dance", "client_id": "d1"})
+    error = await frame(ws, "error")
+    assert error["message"] == messages.text("webchat.unknown_type", kind="'dance'", language="ru")
+    await ws.close()
+    # An upload refused before its conversation is read: in the language the widget shows.
+    form = aiohttp.FormData()
+    form.add_field("session", "not-a-session")
+    form.add_field("language", "es")
+    form.add_field("file", PNG, filename="rota.png", content_type="image/png")
+    response = await gateway.post("/webchat/upload", data=form)
+    assert response.status == 403
+    assert (await response.json())["error"] == messages.text("upload.bad_session", language="es")
+    assert messages.text("upload.bad_session", language="es") != messages.text("upload.bad_session")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.languages import LANGUAGES
+from bot.survey import words
 from bot.survey.answers import (
     Pressed,
     no_comment_payload,
@@ -81,6 +83,133 @@ def test_what_says_more_or_other_than_a_rating_is_not_one(said: str) -> None:
     assert rating_of(said) is None
 
 
+@pytest.mark.parametrize(
+    ("said", "rating"),
+    [
+        ("excelente", 5),
+        ("¡Excelente, gracias!", 5),
+        ("Exelente", 5),
+        ("muy bien", 5),
+        ("Muy buena atención", 5),
+        ("todo perfecto", 5),
+        ("cinco estrellas", 5),
+        ("5 estrellas", 5),
+        ("cuatro de cinco", 4),
+        ("4 de 5", 4),
+        ("4 sobre 5", 4),
+        ("un 4", 4),
+        ("le doy un 4", 4),
+        ("bien", 4),
+        ("no está mal", 4),
+        ("no esta mal", 4),
+        ("regular", 3),
+        ("más o menos", 3),
+        ("mas o menos", 3),
+        ("ok, gracias", 3),
+        ("mal", 2),
+        ("no muy bien", 2),
+        ("malísimo", 1),
+        ("malisimo", 1),
+        ("Pésimo.", 1),
+        ("muy mal", 1),
+        ("una estrella", 1),
+    ],
+)
+def test_a_rating_in_spanish_is_read(said: str, rating: int) -> None:
+    assert rating_of(said, "es") == rating
+
+
+@pytest.mark.parametrize(
+    ("said", "rating"),
+    [
+        ("отлично", 5),
+        ("Отлично, спасибо!", 5),
+        ("отлчно", 5),
+        ("всё отлично", 5),
+        ("все отлично", 5),
+        ("супер", 5),
+        ("очень хорошо", 5),
+        ("пять звёзд", 5),
+        ("пять звезд", 5),
+        ("5 баллов", 5),
+        ("на 5", 5),
+        ("ставлю 5", 5),
+        ("на пятёрку", 5),
+        ("на пятерку", 5),
+        ("4 из 5", 4),
+        ("четыре из пяти", 4),
+        ("оценка 4", 4),
+        ("хорошо", 4),
+        ("неплохо", 4),
+        ("нормально", 3),
+        ("норм", 3),
+        ("так себе", 3),
+        ("плохо", 2),
+        ("не очень", 2),
+        ("ужасно", 1),
+        ("ужастно", 1),
+        ("очень плохо", 1),
+    ],
+)
+def test_a_rating_in_russian_is_read(said: str, rating: int) -> None:
+    assert rating_of(said, "ru") == rating
+
+
+@pytest.mark.parametrize(
+    ("said", "language"),
+    [
+        ("4 productos no llegaron", "es"),
+        ("bien pero tardaron mucho", "es"),
+        ("no bien", "es"),
+        ("muy bien y mal", "es"),
+        ("10 de 10", "es"),
+        ("un 4,5", "es"),
+        ("pedido 4", "es"),
+        ("hola", "es"),
+        ("¿dónde está mi reembolso?", "es"),
+        ("4 товара не пришли", "ru"),
+        ("хорошо, но долго", "ru"),
+        ("на 6", "ru"),
+        ("заказ 5", "ru"),
+        ("привет", "ru"),
+        ("где мой возврат?", "ru"),
+        ("плохо и хорошо", "ru"),
+    ],
+)
+def test_what_says_more_than_a_rating_is_not_one_in_any_language(said: str, language: str) -> None:
+    assert rating_of(said, language) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "language", "rating"),
+    [
+        # The question went out in English before the buyer's language was told apart.
+        ("excelente", "en", 5),
+        ("отлично", "en", 5),
+        ("так себе", "es", 3),
+        # English mixed into another language.
+        ("super, gracias", "es", 5),
+        ("ok, спасибо", "ru", 3),
+    ],
+)
+def test_a_rating_in_another_language_we_speak_is_read_too(
+    said: str, language: str, rating: int
+) -> None:
+    assert rating_of(said, language) == rating
+
+
+def test_no_word_rates_differently_or_is_filler_in_the_languages_read_together() -> None:
+    for codes in {c for language in LANGUAGES for c in words.readable(language)}:
+        tables = [words.TABLES[code] for code in codes]
+        ratings: dict[str, set[int]] = {}
+        for table in tables:
+            for word, rating in (*table.verdicts.items(), *table.numbers.items()):
+                ratings.setdefault(words.fold(word), set()).add(rating)
+        assert {w: r for w, r in ratings.items() if len(r) > 1} == {}, codes
+        filler = frozenset().union(*(t.filler for t in tables))
+        assert {w for w in ratings if w in filler} == set(), codes
+
+
 def test_the_survey_buttons_payloads_are_read_back() -> None:
     assert pressed(rate_payload(12, 4)) == Pressed(12, 4)
     assert pressed(no_comment_payload(3)) == Pressed(3, None)
@@ -112,6 +241,10 @@ def test_other_payloads_are_not_survey_buttons(payload: str | None) -> None:
         "Quick and clear.",
         "too slow, but fine in the end",
         "The bot understood me straight away",
+        "Muy amable y rápido",
+        "Tardaron un poco, pero todo bien",
+        "Спасибо, всё быстро",
+        "Деньги пришли на следующий день",
     ],
 )
 def test_a_remark_is_a_comment(said: str) -> None:
@@ -130,6 +263,12 @@ def test_a_remark_is_a_comment(said: str) -> None:
         "I need to talk to someone",
         "/affirm",
         "",
+        "quiero otro reembolso",
+        "¿Dónde está mi pedido",
+        "necesito cancelar el pedido 3000012345678901",
+        "где мой заказ",
+        "хочу вернуть ещё один товар",
+        "верните деньги за второй заказ",
     ],
 )
 def test_a_new_request_is_not_a_comment(said: str) -> None:

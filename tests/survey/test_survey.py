@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from telegram.helpers import escape_markdown
@@ -43,9 +44,12 @@ ASK_SUBMITTED = text("survey.ask.submitted")
 STARS = [text("survey.button", rating=n) for n in range(1, 6)]
 
 
-async def widget(client: TestClient, customer: str = "c-1001") -> tuple[Socket, str]:
+async def widget(
+    client: TestClient, customer: str = "c-1001", language: str | None = None
+) -> tuple[Socket, str]:
     ws = await client.ws_connect("/webchat/ws")
-    await ws.send_json({"type": "hello", "token": make_token(SHOP_SECRET, customer)})
+    token = make_token(SHOP_SECRET, customer)
+    await ws.send_json({"type": "hello", "token": token, "language": language})
     welcome = await frame(ws, "welcome")
     return ws, str(welcome["session"].rpartition(".")[0])
 
@@ -202,6 +206,63 @@ async def test_a_new_request_after_the_rating_is_not_taken_as_the_comment(
     assert rasa.messages[-1] == "I want a refund for 3000098765432101 too"
     (survey,) = surveys(settings)
     assert (survey["rating"], survey["comment"], survey["outcome"]) == (5, None, "rated")
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "rating", "comment", "next_request"),
+    [
+        ("es", ("¡Muy bien, gracias!", 5), "Rápido y claro", "quiero devolver otro pedido"),
+        ("ru", ("на 4", 4), "Всё быстро, спасибо", "хочу вернуть ещё один товар"),
+    ],
+)
+async def test_a_buyer_rates_and_comments_in_their_language(
+    gateway: TestClient,
+    rasa: RasaDouble,
+    settings: Settings,
+    language: str,
+    rating: tuple[str, int],
+    comment: str,
+    next_request: str,
+) -> None:
+    ws, _ = await widget(gateway, language=language)
+    rasa.reply = filing(rasa, settings)
+    # Only numbers and buttons: nothing here tells the conversation's language apart.
+    await say(ws, "3000012345678901", "order")
+    await press(ws, await bot_text(ws), "Refund without return", "method")
+    await press(ws, await bot_text(ws), "Yes, submit", "confirm")
+    assert (await bot_text(ws))["text"].startswith("Submitted.")
+    assert (await bot_text(ws))["text"] == text("survey.ask.submitted", language=language)
+    said, stars = rating
+    await say(ws, said, "rate")
+    assert (await bot_text(ws))["text"] == text("survey.thanks", language=language)
+    await say(ws, comment, "comment")
+    assert (await bot_text(ws))["text"] == text("survey.comment_thanks", language=language)
+    (survey,) = surveys(settings)
+    assert (survey["rating"], survey["comment"], survey["outcome"]) == (stars, comment, "rated")
+    # The survey is over; a new request in the buyer's words is Rasa's.
+    await say(ws, next_request, "next")
+    assert (await bot_text(ws))["text"] == f"You said: {next_request}"
+    assert rasa.messages[-2:] == ["/affirm", next_request]
+    await ws.close()
+
+
+async def test_a_request_in_the_buyers_language_after_the_rating_is_not_the_comment(
+    gateway: TestClient, rasa: RasaDouble, settings: Settings
+) -> None:
+    ws, _ = await widget(gateway, language="es")
+    rasa.reply = filing(rasa, settings)
+    await say(ws, "3000012345678901", "order")
+    await press(ws, await bot_text(ws), "Refund without return", "method")
+    await press(ws, await bot_text(ws), "Yes, submit", "confirm")
+    assert (await bot_text(ws))["text"].startswith("Submitted.")
+    assert (await bot_text(ws))["text"] == text("survey.ask.submitted", language="es")
+    await say(ws, "cinco estrellas", "rate")
+    assert (await bot_text(ws))["text"] == text("survey.thanks", language="es")
+    await say(ws, "necesito cancelar otro pedido", "next")
+    assert (await bot_text(ws))["text"] == "You said: necesito cancelar otro pedido"
+    (survey,) = surveys(settings)
+    assert (survey["rating"], survey["comment"]) == (5, None)
     await ws.close()
 
 

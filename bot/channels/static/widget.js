@@ -431,6 +431,7 @@
     var data = new FormData();
     data.append("session", state.session);
     data.append("client_id", uid());
+    data.append("language", lang); // what is refused before the conversation is read
     data.append("file", file, file.name);
     status.textContent = t("uploading", { name: file.name });
     fetch(origin + "/webchat/upload", { method: "POST", body: data })
