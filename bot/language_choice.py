@@ -170,9 +170,22 @@ class Detector:
         return code if sure and count >= OTHER_MIN_LETTERS else None
 
     def warm(self) -> None:
-        """Load the language models now (they load on the first message otherwise)."""
+        """Load every language model now (each loads on the first message in its script else)."""
         with self._warm:
-            self._lingua.compute_language_confidence_values("warm up every language model")
+            for text in _WARM_UP:
+                self._lingua.compute_language_confidence_values(text)
+
+
+#: A text in each script the detector's languages are written in: lingua loads the models of the
+#: languages a text's script may be, so these load them all.
+_WARM_UP = (
+    "warm up every language model",
+    "загрузить модели языков",
+    "تحميل نماذج اللغات",
+    "加载语言模型",
+    "言語モデルを読み込む",
+    "언어 모델을 불러오기",
+)
 
 
 @functools.cache
