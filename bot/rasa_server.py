@@ -1,6 +1,6 @@
 """Rasa's command line as the assistant runs it: ``python -m bot.rasa_server run ...``.
 
-It is ``rasa`` with two changes, both installed by :func:`install`.
+It is ``rasa`` with these changes, all installed by :func:`install`.
 
 **A turn whose action failed is not done.** When the action server cannot be reached (or
 answers with a server error), Rasa 3.6 logs "Bot will continue, but the actions events are
@@ -11,6 +11,16 @@ turn instead, before the tracker is saved (Rasa saves it last), and the REST cha
 gateway uses (:mod:`bot.rasa_channel`) answers ``503``; the gateway keeps the message, tells
 the buyer it is temporarily unavailable and sends it again later, to a tracker that never saw
 the first try, so the form is not advanced twice.
+
+**Restarts of PostgreSQL and Redis cost at most a retried turn.** Rasa 3.6's SQL tracker store
+keeps its connections pooled without checking them, so after PostgreSQL restarted each pooled
+connection failed one turn; here they are checked when taken from the pool (``pool_pre_ping``,
+as the refund store's are), and only a turn that was running during the restart fails, before
+its tracker is saved (``503``: the gateway sends it again). Rasa releases a conversation's
+Redis lock after the turn, tracker saved and answer made; when Redis is restarting just then,
+Rasa 3.6 failed the finished turn with the lock's error and the gateway would have made it a
+second time. Here the failed release is logged and the turn answered: the lock is gone with
+Redis's data or expires by its own lifetime.
 
 **Action answers are checked with a validator built once.** Rasa 3.6 checks every answer of
 the action server with ``jsonschema.validate``, which first checks the *schema* against the JSON
@@ -31,7 +41,9 @@ from typing import Any
 import rasa
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
+from rasa.core import tracker_store
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.lock_store import LockStore
 from rasa.core.processor import MessageProcessor
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.exceptions import RasaException
@@ -79,6 +91,30 @@ async def _run_action(self: MessageProcessor, action: Any, *args: Any, **kwargs:
     return result
 
 
+_original_engine_kwargs = tracker_store.create_engine_kwargs
+_original_cleanup = LockStore.cleanup
+
+
+def tracker_engine_kwargs(url: Any) -> dict[str, Any]:
+    """Return Rasa's engine arguments for the tracker store, pooled connections checked."""
+    kwargs: dict[str, Any] = _original_engine_kwargs(url)
+    if tracker_store.is_postgresql_url(url):
+        kwargs["pool_pre_ping"] = True
+    return kwargs
+
+
+def release_lock(self: LockStore, conversation_id: str, ticket_number: int) -> None:
+    """Release a conversation's lock after its turn; a failure to do so does not fail the turn."""
+    try:
+        _original_cleanup(self, conversation_id, ticket_number)
+    except Exception as e:
+        log.warning(
+            "could not release the lock of conversation %s (%r): it expires by itself",
+            conversation_id,
+            e,
+        )
+
+
 @functools.lru_cache(maxsize=1)
 def _response_validator() -> Any:
     schema = RemoteAction.action_response_format_spec()
@@ -107,7 +143,7 @@ def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
 
 
 def install() -> bool:
-    """Apply both changes to Rasa; return whether this Rasa version is one they fit."""
+    """Apply the changes to Rasa; return whether this Rasa version is one they fit."""
     if not rasa.__version__.startswith(SUPPORTED_RASA) or not hasattr(
         RemoteAction, "_validate_action_result"
     ):
@@ -119,6 +155,8 @@ def install() -> bool:
     RemoteAction._validate_action_result = validate_action_result
     RemoteAction.run = _remote_run
     MessageProcessor._run_action = _run_action
+    tracker_store.create_engine_kwargs = tracker_engine_kwargs
+    LockStore.cleanup = release_lock
     return True
 
 
