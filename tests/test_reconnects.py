@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from rasa.core.lock_store import RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -118,6 +118,39 @@ async def test_rasas_tracker_store_takes_a_new_connection_after_a_restart(
         assert [e.text for e in found.events if isinstance(e, UserUttered)] == ["hello"]
     finally:
         store.engine.dispose()
+
+
+async def test_a_tracker_rasa_cannot_read_or_save_fails_the_turn(
+    postgres: PrivatePostgres,
+) -> None:
+    rasa_server.install()
+    sql_store = SQLTrackerStore(
+        Domain.empty(),
+        dialect="postgresql",
+        host="127.0.0.1",
+        port=postgres.port,
+        db="postgres",
+        username="postgres",
+    )
+    store = FailSafeTrackerStore(sql_store)
+    tracker = DialogueStateTracker.from_events("buyer-2", [UserUttered("hello")])
+    await store.save(tracker)
+    await asyncio.to_thread(postgres.stop_fast)
+    try:
+        # Not an empty tracker (a new conversation), not a save into this process's memory.
+        with pytest.raises(rasa_server.TrackerStoreUnavailable):
+            await store.retrieve("buyer-2")
+        with pytest.raises(rasa_server.TrackerStoreUnavailable):
+            await store.retrieve_full_tracker("buyer-2")
+        tracker.update(UserUttered("are you there?"))
+        with pytest.raises(rasa_server.TrackerStoreUnavailable):
+            await store.save(tracker)
+    finally:
+        await asyncio.to_thread(postgres.start)
+        sql_store.engine.dispose()
+    found = await store.retrieve("buyer-2")
+    assert found is not None
+    assert [e.text for e in found.events if isinstance(e, UserUttered)] == ["hello"]
 
 
 async def test_a_lock_rasa_cannot_release_does_not_fail_the_turn_it_guarded(
