@@ -32,9 +32,10 @@ class AgentError(RuntimeError):
 class ConsoleAgent:
     """One agent's browser session in the console (its own cookie jar)."""
 
-    def __init__(self, gateway_url: str, sessions: sessionmaker) -> None:
+    def __init__(self, gateway_url: str, sessions: sessionmaker, *, name: str = AGENT_NAME) -> None:
         self._base = gateway_url.rstrip("/")
         self._sessions = sessions
+        self.name = name
         self._http: aiohttp.ClientSession | None = None
         self._csrf = ""
         self._lock = asyncio.Lock()
@@ -51,7 +52,7 @@ class ConsoleAgent:
             if token is None:
                 await http.close()
                 raise AgentError("the console's sign-in page has no form token")
-            form = {"csrf": token.group(1), "name": AGENT_NAME, "password": _PASSWORD}
+            form = {"csrf": token.group(1), "name": self.name, "password": _PASSWORD}
             async with http.post(
                 f"{self._base}/console/login", data=form, allow_redirects=False
             ) as response:
@@ -71,11 +72,11 @@ class ConsoleAgent:
         with self._sessions.begin() as session:
             auth.create_agent(
                 session,
-                name=AGENT_NAME,
+                name=self.name,
                 password=_PASSWORD,
                 role=Role.AGENT,
                 now=utcnow(),
-                display_name=AGENT_DISPLAY_NAME,
+                display_name=AGENT_DISPLAY_NAME if self.name == AGENT_NAME else self.name.title(),
             )
 
     async def act(self, action: str, conversation_id: str, *, text: str = "",
@@ -101,6 +102,18 @@ class ConsoleAgent:
                     f"the console refused {action}: HTTP {response.status}: "
                     f"{(await response.text())[:200]}"
                 )
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, str]:
+        """POST ``body`` to the console's ``path`` (``/console/api/…``); return status and text.
+
+        The console's answer is returned whatever it is (a refusal included), for callers that
+        check refusals themselves.
+        """
+        http = await self._signed_in()
+        async with http.post(
+            f"{self._base}{path}", json=body or {}, headers={"X-CSRF-Token": self._csrf}
+        ) as response:
+            return response.status, await response.text()
 
     async def close(self) -> None:
         """Sign out of nothing: just close the browser session."""

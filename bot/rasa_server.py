@@ -1,6 +1,6 @@
 """Rasa's command line as the assistant runs it: ``python -m bot.rasa_server run ...``.
 
-It is ``rasa`` with two changes, both installed by :func:`install`.
+It is ``rasa`` with these changes, all installed by :func:`install`.
 
 **A turn whose action failed is not done.** When the action server cannot be reached (or
 answers with a server error), Rasa 3.6 logs "Bot will continue, but the actions events are
@@ -11,6 +11,21 @@ turn instead, before the tracker is saved (Rasa saves it last), and the REST cha
 gateway uses (:mod:`bot.rasa_channel`) answers ``503``; the gateway keeps the message, tells
 the buyer it is temporarily unavailable and sends it again later, to a tracker that never saw
 the first try, so the form is not advanced twice.
+
+**Restarts of PostgreSQL and Redis cost at most a retried turn.** Rasa 3.6 wraps the tracker
+store in a "fail-safe" one: a tracker it cannot read is taken to be a new conversation (the
+buyer in the middle of a refund form is greeted as a stranger) and one it cannot write is kept
+in this process's memory only (the turn is answered, then forgotten). Here either failure fails
+the turn with :class:`TrackerStoreUnavailable`, before or instead of saving it; the REST channel
+answers ``503`` and the gateway sends the message again once the database is back, to the
+tracker as it was before the turn (an application the first try filed is found by its draft's
+idempotency key, not filed again). Rasa's SQL tracker store also keeps its connections pooled
+without checking them, so after PostgreSQL restarted each pooled connection failed one turn;
+here they are checked when taken from the pool (``pool_pre_ping``, as the refund store's are).
+Rasa releases a conversation's Redis lock after the turn, tracker saved and answer made; when
+Redis is restarting just then, Rasa 3.6 failed the finished turn with the lock's error and the
+gateway would have made it a second time. Here the failed release is logged and the turn
+answered: the lock is gone with Redis's data or expires by its own lifetime.
 
 **Action answers are checked with a validator built once.** Rasa 3.6 checks every answer of
 the action server with ``jsonschema.validate``, which first checks the *schema* against the JSON
@@ -31,8 +46,11 @@ from typing import Any
 import rasa
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
+from rasa.core import tracker_store
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.lock_store import LockStore
 from rasa.core.processor import MessageProcessor
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.exceptions import RasaException
 
@@ -41,6 +59,10 @@ log = logging.getLogger(__name__)
 #: The Rasa versions whose ``RemoteAction`` and ``MessageProcessor._run_action`` this module
 #: knows.
 SUPPORTED_RASA = "3.6."
+
+
+class TrackerStoreUnavailable(Exception):
+    """The tracker store could not be read or written: the turn fails; try it again later."""
 
 
 class ActionServerUnavailable(Exception):
@@ -79,6 +101,54 @@ async def _run_action(self: MessageProcessor, action: Any, *args: Any, **kwargs:
     return result
 
 
+async def retrieve_tracker(self: FailSafeTrackerStore, sender_id: str) -> Any:
+    """Read the conversation's tracker (its latest session); fail when the store cannot."""
+    try:
+        return await self._tracker_store.retrieve(sender_id)
+    except Exception as e:
+        raise TrackerStoreUnavailable(f"reading the tracker of {sender_id}: {e!r}") from e
+
+
+async def retrieve_full_tracker(self: FailSafeTrackerStore, sender_id: str) -> Any:
+    """Read the conversation's tracker (every session); fail when the store cannot."""
+    try:
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+    except Exception as e:
+        raise TrackerStoreUnavailable(f"reading the tracker of {sender_id}: {e!r}") from e
+
+
+async def save_tracker(self: FailSafeTrackerStore, tracker: Any) -> None:
+    """Save the tracker in the tracker store; fail (not keep it in memory) when it cannot."""
+    try:
+        await self._tracker_store.save(tracker)
+    except Exception as e:
+        raise TrackerStoreUnavailable(f"saving the tracker of {tracker.sender_id}: {e!r}") from e
+
+
+_original_engine_kwargs = tracker_store.create_engine_kwargs
+_original_cleanup = LockStore.cleanup
+
+
+def tracker_engine_kwargs(url: Any) -> dict[str, Any]:
+    """Return Rasa's engine arguments for the tracker store, pooled connections checked."""
+    kwargs: dict[str, Any] = _original_engine_kwargs(url)
+    if tracker_store.is_postgresql_url(url):
+        kwargs["pool_pre_ping"] = True
+    return kwargs
+
+
+def release_lock(self: LockStore, conversation_id: str, ticket_number: int) -> None:
+    """Release a conversation's lock after its turn; a failure to do so does not fail the turn."""
+    try:
+        _original_cleanup(self, conversation_id, ticket_number)
+    except Exception as e:
+        log.warning(
+            "could not release the lock of conversation %s (%r): it expires by itself",
+            conversation_id,
+            e,
+        )
+
+
 @functools.lru_cache(maxsize=1)
 def _response_validator() -> Any:
     schema = RemoteAction.action_response_format_spec()
@@ -107,7 +177,7 @@ def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
 
 
 def install() -> bool:
-    """Apply both changes to Rasa; return whether this Rasa version is one they fit."""
+    """Apply the changes to Rasa; return whether this Rasa version is one they fit."""
     if not rasa.__version__.startswith(SUPPORTED_RASA) or not hasattr(
         RemoteAction, "_validate_action_result"
     ):
@@ -119,6 +189,11 @@ def install() -> bool:
     RemoteAction._validate_action_result = validate_action_result
     RemoteAction.run = _remote_run
     MessageProcessor._run_action = _run_action
+    tracker_store.create_engine_kwargs = tracker_engine_kwargs
+    FailSafeTrackerStore.retrieve = retrieve_tracker
+    FailSafeTrackerStore.retrieve_full_tracker = retrieve_full_tracker
+    FailSafeTrackerStore.save = save_tracker
+    LockStore.cleanup = release_lock
     return True
 
 

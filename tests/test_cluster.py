@@ -1,222 +1,120 @@
 """`refundbot cluster`: two of every process behind nginx, on PostgreSQL and Redis, for real.
 
-One cluster for the whole module (two Rasa servers load the trained model): started with the
-real command on a database of its own, used by buyers and an agent over real sockets, hurt with
-``kill -9``, and stopped with the real command. The tests run in order and share it.
+One cluster for the whole module (two Rasa servers load the trained model), on a PostgreSQL and
+a Redis of its own (:mod:`tests.engines`: they are restarted here, which the machine's shared
+ones must never be): started with the real command, used by buyers and agents over real
+sockets, hurt with ``kill -9`` and with restarts of PostgreSQL and Redis under load, raced by
+200 submissions and 50 approvals at once, and stopped with the real command. The tests run in
+order and share it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
+import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+import redis
+from sqlalchemy import select
 
-from bench.accounts import Account, create_accounts, stored_applications
 from bench.agent import ConsoleAgent
 from bench.client import WidgetBuyer
-from bench.scripted import Script, check_turn, fill, load_scripts
-from bot.cli import main
+from bench.scripted import Script, load_scripts
 from bot.clock import utcnow
 from bot.cluster.nginx import DEBIAN_NGINX
 from bot.cluster.state import group_members
-from bot.gateway.identity import make_token
 from bot.gateway.rasa import ranking
+from bot.gateway.ratelimit import QUIET_SECONDS
+from bot.refunds import store
 from bot.refunds.db import dispose, get_sessionmaker
-from bot.settings import PROJECT_ROOT
-from tests.conftest import PG_ENV, REDIS_ENV, require
+from bot.refunds.enums import ReasonCategory, RefundMethod
+from bot.refunds.models import RefundApplication, RefundEvent
+from bot.settings import PROJECT_ROOT, PolicySettings
+from tests.cluster import (
+    SHOP_SECRET,
+    Cluster,
+    Load,
+    buyer_messages,
+    buyer_on,
+    heard,
+    listening,
+    new_account,
+    play,
+    rasa_turns,
+    refunded,
+    running,
+    submit_to_actions,
+    transcript_of,
+)
+from tests.conftest import require
 from tests.e2e.realstack import trained_model
+from tests.engines import PrivatePostgres, PrivateRedis, private_postgres, private_redis
 
 pytestmark = [pytest.mark.rasa, pytest.mark.postgres]
 
-SHOP_SECRET = "cluster-test-shop-secret-0123456789abcdef"
 SCRIPT = "immediate_refund_of_everything_with_buttons"
-
-
-@dataclass
-class Cluster:
-    """The running cluster as its command and state file describe it."""
-
-    env: dict[str, str]
-    var_dir: Path
-    database_url: str
-    started: str
-    """What ``refundbot cluster start`` printed."""
-
-    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``refundbot cluster ARGS`` with the cluster's environment (in this process, so
-        that coverage sees it; the supervisor it starts is a process of its own)."""
-        out, err = io.StringIO(), io.StringIO()
-        with pytest.MonkeyPatch.context() as patch:
-            for name in [n for n in os.environ if n.startswith("REFUNDBOT_")]:
-                patch.delenv(name)
-            for name, value in self.env.items():
-                patch.setenv(name, value)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(["cluster", *args])
-        return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
-
-    def state(self) -> dict[str, Any]:
-        status = self.command("status", "--json")
-        assert status.returncode in (0, 1), status.stderr
-        result: dict[str, Any] = json.loads(status.stdout)
-        return result
-
-    def process(self, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.state()["processes"][name]
-        return found
-
-    def port(self, name: str) -> int:
-        return int(self.process(name)["address"].rsplit(":", 1)[1])
-
-    @property
-    def entry(self) -> str:
-        return str(self.state()["entry_url"]).rstrip("/")
-
-    def ws(self, base: str) -> str:
-        return base.replace("http://", "ws://") + "/webchat/ws"
-
-    def direct(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port(name)}"
-
-    def wait(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, "timed out"
-            time.sleep(0.1)
-
-    def wait_up(self, name: str, *, restarts: int, timeout: float = 240.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            process = self.process(name)
-            if process["state"] == "up" and process["restarts"] >= restarts:
-                return
-            assert time.monotonic() < deadline, f"{name} is not up again: {process}"
-            time.sleep(0.5)
 
 
 def nginx_available() -> bool:
     return bool(shutil.which("nginx")) or DEBIAN_NGINX.exists()
 
 
+@dataclass
+class Engines:
+    """The cluster's own PostgreSQL and Redis."""
+
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def engines() -> Iterator[Engines]:
+    with private_postgres() as postgres, private_redis() as redis_server:
+        yield Engines(postgres, redis_server)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, engines: Engines) -> Iterator[Cluster]:
     model = trained_model()
-    server_url = os.environ.get(PG_ENV, "")
-    redis_url = os.environ.get(REDIS_ENV, "")
-    require(bool(server_url), f"PostgreSQL not configured: set {PG_ENV}")
-    require(bool(redis_url), f"Redis not configured: set {REDIS_ENV}")
     require(nginx_available(), "nginx not installed: run scripts/install-nginx.sh")
-    name = f"refundbot_cluster_test_{uuid.uuid4().hex[:8]}"
-    database_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    database_url = engines.postgres.url.rsplit("/", 1)[0] + "/refundbot_cluster_test"
     var_dir = tmp_path_factory.mktemp("cluster")
     env = {
         "REFUNDBOT_VAR_DIR": str(var_dir),
         "REFUNDBOT_CLUSTER_DATABASE_URL": database_url,
-        "REFUNDBOT_CLUSTER_REDIS_URL": redis_url,
+        "REFUNDBOT_CLUSTER_REDIS_URL": engines.redis.url,
         "REFUNDBOT_CLUSTER_PORT": "0",
         "REFUNDBOT_CLUSTER_FIRST_PORT": "0",
         "REFUNDBOT_DEMO_SHOP": "true",
         "REFUNDBOT_SHOP_SECRET": SHOP_SECRET,
         "RASA_TELEMETRY_ENABLED": "false",
     }
-    running = Cluster(env, var_dir / "cluster", database_url, started="")
+    cluster = Cluster(env, var_dir / "cluster", database_url, started="")
     try:
-        start = running.command("start", "--model", str(model))
+        start = cluster.command("start", "--model", str(model))
         assert start.returncode == 0, start.stdout + start.stderr
-        running.started = start.stdout
-        yield running
+        cluster.started = start.stdout
+        yield cluster
     finally:
-        running.command("stop")
+        cluster.command("stop")
         dispose(database_url)
-        admin = create_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
 def script() -> Script:
     [found] = [s for s in load_scripts([PROJECT_ROOT / "tests" / "scripted"]) if s.name == SCRIPT]
     return found
-
-
-_next_account = iter(range(1, 1000))
-
-
-def new_account(cluster: Cluster) -> Account:
-    with get_sessionmaker(cluster.database_url).begin() as session:
-        [account] = create_accounts(
-            session, first=next(_next_account), count=1, now=utcnow(), prefix="cluster"
-        )
-    return account
-
-
-async def buyer_on(http: aiohttp.ClientSession, base: str, account: Account) -> WidgetBuyer:
-    token = make_token(SHOP_SECRET, account.customer_id, 3600)
-    return await WidgetBuyer.connect(
-        http, base.replace("http://", "ws://") + "/webchat/ws", token=token
-    )
-
-
-async def play(buyer: WidgetBuyer, script: Script, account: Account, steps: slice) -> None:
-    """Play ``steps`` of ``script``; every turn must show what the script expects."""
-    variables = account.variables()
-    for step in script.steps[steps]:
-        if step.say is not None:
-            turn = await buyer.say(fill(step.say, variables))
-        else:
-            assert step.press is not None
-            turn = await buyer.press(fill(step.press, variables))
-        problem = check_turn(step, turn, variables)
-        assert not problem, f"{step.shown}: {problem} (got {turn.text!r})"
-
-
-async def heard(buyer: WidgetBuyer, words: str, *, wait: float = 60.0) -> str:
-    """Return what reaches ``buyer`` without them writing, up to the message with ``words``."""
-    said: list[str] = []
-    deadline = time.monotonic() + wait
-    while not any(words in line for line in said):
-        turn = await buyer.listen(wait=max(0.1, deadline - time.monotonic()))
-        assert turn.error is None, f"{turn.error}; heard {said}"
-        said += [reply.text for reply in turn.replies]
-    return "\n".join(said)
-
-
-def refunded(cluster: Cluster, account: Account) -> list[tuple[str, str, str]]:
-    with get_sessionmaker(cluster.database_url).begin() as session:
-        found = stored_applications(session, account=account)
-    return [(a.order, a.method, a.status) for a in found]
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_start_prints_the_entry_and_every_process_it_started(cluster: Cluster) -> None:
@@ -332,7 +230,11 @@ async def test_turns_are_answered_with_a_rasa_server_and_an_action_server_killed
             # that Rasa server not yet closed, and a request lost on such a connection is not
             # sent again (the gateway cannot tell it from one the server took in).
             for name, pid in killed.items():
-                cluster.wait(lambda n=name, p=pid: cluster.process(n)["pid"] != p)
+
+                def replaced(name: str = name, pid: int = pid) -> bool:
+                    return bool(cluster.process(name)["pid"] != pid)
+
+                cluster.wait(replaced)
             await play(buyer, script, account, slice(None))
         finally:
             await buyer.close()
@@ -340,7 +242,178 @@ async def test_turns_are_answered_with_a_rasa_server_and_an_action_server_killed
     # The supervisor brings both back (a Rasa server only once its model is loaded again).
     for name, pid in killed.items():
         cluster.wait_up(name, restarts=1)
-        assert not _running(pid)
+        assert not running(pid)
+
+
+#: Buyers writing at once while PostgreSQL and Redis restart, and conversations each.
+LOAD_BUYERS = 4
+LOAD_CONVERSATIONS = 3
+
+
+async def test_postgres_and_redis_restart_under_load_and_every_process_carries_on(
+    cluster: Cluster, script: Script, engines: Engines
+) -> None:
+    before = {name: (p["pid"], p["restarts"]) for name, p in cluster.state()["processes"].items()}
+    accounts = [new_account(cluster) for _ in range(LOAD_BUYERS * LOAD_CONVERSATIONS)]
+    load = Load(cluster, script, accounts)
+    left: dict[str, int] = {}
+    back: dict[str, float] = {}
+
+    async def faults() -> None:
+        # Every buyer is in a conversation; then again once more turns were answered.
+        left["postgres"] = await load.reached(LOAD_BUYERS * 2)
+        await asyncio.to_thread(engines.postgres.restart, down_seconds=2.0)
+        left["redis"] = await load.reached(load.turns + LOAD_BUYERS * 2)
+        await asyncio.to_thread(engines.redis.restart, down_seconds=1.0)
+        back["redis"] = time.monotonic()
+
+    restarts = asyncio.create_task(faults())
+    try:
+        async with aiohttp.ClientSession() as http:
+            buyers = [load.buyer(http, load.played[i::LOAD_BUYERS]) for i in range(LOAD_BUYERS)]
+            await asyncio.wait_for(asyncio.gather(*buyers), timeout=300)
+        await asyncio.wait({restarts}, timeout=60)  # over, unless a buyer stopped early
+        problems = [f"{p.account.customer_id}: {p.problem}" for p in load.played if p.problem]
+        assert problems == []
+        assert restarts.done(), f"the buyers were done before the restarts: {left}"
+        restarts.result()
+    finally:
+        restarts.cancel()
+    # Both restarts came while buyers were writing.
+    assert left["postgres"] > 0, left
+    assert left["redis"] > 0, left
+    for played in load.played:
+        sent = [turn.sent for turn in played.turns]
+        # Every message once in the transcript, answered; one turn of Rasa's for each.
+        assert buyer_messages(cluster, played.conversation_id) == [(s, "done") for s in sent]
+        assert rasa_turns(cluster, played.conversation_id) == len(sent)
+        # Every answer the buyer got once; every answer recorded reached the buyer.
+        got = [r.message_id for turn in played.turns for r in turn.replies]
+        assert len(got) == len(set(got))
+        answers = {
+            i for d, who, _, i in transcript_of(cluster, played.conversation_id) if who == "bot"
+        }
+        assert answers <= set(got)
+        assert refunded(cluster, played.account) == [("PHONE_CASE", "immediate_refund", "refunded")]
+
+    # Nobody had to restart anything: every process is the one from before, and well.
+    after = {name: (p["pid"], p["restarts"]) for name, p in cluster.state()["processes"].items()}
+    assert after == before
+    async with aiohttp.ClientSession() as http, http.get(f"{cluster.entry}/health") as response:
+        health = await response.json()
+    assert {name: check["ok"] for name, check in health["checks"].items()} == {
+        "database": True,
+        "rasa": True,
+        "action_server": True,
+    }
+    # The gateways listen to each other over the new Redis again (an agent on one reaches a
+    # buyer on the other), and count rate limits in it again once their quiet period is over.
+    await asyncio.sleep(max(0.0, back["redis"] + QUIET_SECONDS + 1 - time.monotonic()))
+    account = new_account(cluster)
+    agent = ConsoleAgent(
+        cluster.direct("gateway-2"), get_sessionmaker(cluster.database_url), name="ana"
+    )
+    async with aiohttp.ClientSession() as http:
+        buyer = await buyer_on(http, cluster.direct("gateway-1"), account)
+        try:
+            await play(buyer, script, account, slice(0, 1))
+            await agent.act("take", buyer.conversation_id)
+            await agent.act("say", buyer.conversation_id, text="Ana here, after the restarts.")
+            assert "Ana here" in await heard(buyer, "Ana here")
+        finally:
+            await buyer.close()
+            await agent.close()
+    shared = redis.Redis.from_url(engines.redis.url)
+    try:
+        assert shared.keys("refundbot:ratelimit:*")
+    finally:
+        shared.close()
+
+
+SUBMISSIONS = 200
+
+
+async def test_200_submissions_on_one_order_through_both_action_servers_stay_within_its_balance(
+    cluster: Cluster,
+) -> None:
+    account = new_account(cluster)
+    order = account.orders["PHONE_CASE"]  # 18.90 USD, not shipped: immediate refunds, automatic
+    servers = [f"{cluster.direct(name)}/webhook" for name in ("actions-1", "actions-2")]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        answers = await asyncio.gather(
+            *(
+                submit_to_actions(http, servers[i % 2], account, order, number=i)
+                for i in range(SUBMISSIONS)
+            )
+        )
+    said = [response for response in answers]
+    accepted = said.count("utter_refund_submitted_automatic")
+    with get_sessionmaker(cluster.database_url).begin() as session:
+        amounts = (
+            session.execute(
+                select(RefundApplication.amount)
+                .where(RefundApplication.customer_id == account.customer_id)
+                .where(RefundApplication.idempotency_key.like("race-%"))
+            )
+            .scalars()
+            .all()
+        )
+    # One euro at a time: 18 of them fit in 18.90, and exactly 18 were taken.
+    assert len(amounts) == accepted == 18
+    assert sum(amounts, Decimal(0)) == Decimal("18.00")
+    assert said.count("utter_refund_failed") == SUBMISSIONS - accepted
+
+
+APPROVALS = 50
+
+
+async def test_50_approvals_of_one_application_on_both_gateways_approve_it_once(
+    cluster: Cluster,
+) -> None:
+    account = new_account(cluster)
+    with get_sessionmaker(cluster.database_url).begin() as session:
+        application = store.submit_application(
+            session,
+            customer_id=account.customer_id,
+            order_id=account.orders["LAMP"],
+            method=RefundMethod.RETURN_AND_REFUND,
+            amount=Decimal("20.00"),
+            reason="the lamp arrived with a cracked shade and it does not switch on",
+            reason_category=ReasonCategory.DAMAGED,
+            idempotency_key=f"approvals-{account.customer_id}",
+            conversation_id=None,
+            now=utcnow(),
+            settings=PolicySettings(),
+        ).application
+        reference, application_id = application.reference, application.id
+    sessions = get_sessionmaker(cluster.database_url)
+    agents = [
+        ConsoleAgent(cluster.direct("gateway-1"), sessions, name="bea"),
+        ConsoleAgent(cluster.direct("gateway-2"), sessions, name="cal"),
+    ]
+    path = f"/console/api/applications/{reference}/approve"
+    try:
+        answers = await asyncio.gather(*(agents[i % 2].post(path) for i in range(APPROVALS)))
+    finally:
+        for agent in agents:
+            await agent.close()
+    assert sorted(status for status, _ in answers) == [200] + [409] * (APPROVALS - 1)
+    refusals = {said for status, said in answers if status == 409}
+    assert all(said.startswith("cannot approve an application that is ") for said in refusals), (
+        refusals
+    )
+    with sessions.begin() as session:
+        approvals = (
+            session.execute(
+                select(RefundEvent.actor)
+                .where(RefundEvent.application_id == application_id)
+                .where(RefundEvent.to_status == "approved")
+            )
+            .scalars()
+            .all()
+        )
+    assert len(approvals) == 1, approvals
+    assert approvals[0] in ("agent:bea", "agent:cal"), approvals
 
 
 def test_stop_ends_every_process_it_started_and_nothing_else(cluster: Cluster) -> None:
@@ -355,7 +428,7 @@ def test_stop_ends_every_process_it_started_and_nothing_else(cluster: Cluster) -
         stopped = cluster.command("stop")
         assert stopped.returncode == 0, stopped.stderr
         assert "stopped the cluster" in stopped.stdout
-        assert [pid for pid in members if _running(pid)] == []
+        assert [pid for pid in members if running(pid)] == []
         assert [port for port in ports if listening(port)] == []
         assert bystander.poll() is None
         assert cluster.command("status").returncode == 3
@@ -363,10 +436,3 @@ def test_stop_ends_every_process_it_started_and_nothing_else(cluster: Cluster) -
     finally:
         bystander.kill()
         bystander.wait()
-
-
-def _running(pid: int) -> bool:
-    with contextlib.suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    return False

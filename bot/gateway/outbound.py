@@ -147,7 +147,11 @@ class Outbound:
                 recorded.append((target, message))
             return recorded
 
-        recorded = await transcript.run_in_session(self._sessions, record)
+        # In the background of a buyer's turn (Rasa's answer) or the notifier's pass: worth
+        # waiting for the database through a restart rather than losing what is said.
+        recorded = await transcript.run_in_session(
+            self._sessions, record, reconnect_seconds=transcript.ROUTE_RECONNECT_SECONDS
+        )
         for target, message in recorded:
             await self._publish(target, message)
         return [message for _, message in recorded]

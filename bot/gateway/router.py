@@ -6,6 +6,9 @@ the order they came and never overlap (Rasa's lock store is not relied upon). A 
 pending messages are queued again on start, and a message no Rasa server takes in is retried
 with back-off. A message a Rasa server took in and then failed on (it may have made the
 turn) is not sent again: the buyer is told it may be unanswered (:mod:`bot.gateway.rasa`).
+While PostgreSQL restarts, recording a message, reading it and recording Rasa's answer wait for
+it (up to :data:`~bot.gateway.transcript.ROUTE_RECONNECT_SECONDS`), so the answer Rasa gave is
+recorded and delivered once, not lost and not asked for again.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from bot.gateway import transcript
 from bot.gateway.models import MessageStatus, SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaNotReached, RasaOutcomeUnknown
-from bot.gateway.transcript import Button, ConversationInfo, Inbound, Message
+from bot.gateway.transcript import (
+    ROUTE_RECONNECT_SECONDS,
+    Button,
+    ConversationInfo,
+    Inbound,
+    Message,
+)
 from bot.language_choice import Choice
 from bot.observability import logs
 
@@ -155,7 +164,9 @@ class Router:
             return message, conversation
 
         try:
-            recorded = await transcript.run_in_session(self._sessions, record)
+            recorded = await transcript.run_in_session(
+                self._sessions, record, reconnect_seconds=ROUTE_RECONNECT_SECONDS
+            )
         except IntegrityError:
             # Its client id was taken in already: a resend after a reconnect, another tab.
             return None
@@ -238,14 +249,18 @@ class Router:
 
         loaded = self._fresh.pop(message_id, None)
         if loaded is None:
-            loaded = await transcript.run_in_session(self._sessions, load)
+            loaded = await transcript.run_in_session(
+                self._sessions, load, reconnect_seconds=ROUTE_RECONNECT_SECONDS
+            )
         if loaded is None:
             return
         message, conversation = loaded
         if conversation.handler != "bot":
             # A human has the conversation; the agent console shows it from the transcript.
             await transcript.run_in_session(
-                self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
+                self._sessions,
+                lambda s: transcript.mark_done(s, message_id=message_id),
+                reconnect_seconds=ROUTE_RECONNECT_SECONDS,
             )
             return
         mark = await self._watch.before(conversation, message)
@@ -270,7 +285,9 @@ class Router:
                 # Rasa may have made the turn: it is not sent again (that could make it twice).
                 log.warning("Rasa failed on message %d after taking it in: %s", message_id, e)
                 await transcript.run_in_session(
-                    self._sessions, lambda s: transcript.mark_done(s, message_id=message_id)
+                    self._sessions,
+                    lambda s: transcript.mark_done(s, message_id=message_id),
+                    reconnect_seconds=ROUTE_RECONNECT_SECONDS,
                 )
                 await self._outbound.say(
                     conversation.id,
@@ -285,7 +302,10 @@ class Router:
                 replies = replies[:asked]
 
             def answered(session: Session) -> list[Outgoing]:
-                transcript.mark_done(session, message_id=message_id)
+                if not transcript.mark_done(session, message_id=message_id):
+                    # A first try of this unit of work was committed as the connection to the
+                    # database broke (it is run again then): its replies are recorded.
+                    return []
                 return [
                     Outgoing(
                         conversation.id,

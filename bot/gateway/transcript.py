@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
@@ -26,8 +29,18 @@ from bot.gateway.models import (
 )
 from bot.language_choice import Source
 from bot.languages import DEFAULT
+from bot.refunds.db import connection_lost
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+#: How long a unit of work is tried again while the database is unreachable (a request's).
+RECONNECT_SECONDS = 15.0
+#: The same for a buyer's message on its way to Rasa and back (the router's, in the background).
+ROUTE_RECONNECT_SECONDS = 60.0
+#: The first and the longest wait between two tries.
+RECONNECT_DELAYS = (0.1, 2.0)
 
 
 @dataclass(frozen=True)
@@ -141,14 +154,36 @@ class ConversationInfo:
     language_source: Source = Source.DEFAULT
 
 
-async def run_in_session(factory: sessionmaker, work: Callable[[Session], T]) -> T:
-    """Run ``work(session)`` in one unit of work on a worker thread, off the event loop."""
+async def run_in_session(
+    factory: sessionmaker,
+    work: Callable[[Session], T],
+    *,
+    reconnect_seconds: float = RECONNECT_SECONDS,
+) -> T:
+    """Run ``work(session)`` in one unit of work on a worker thread, off the event loop.
+
+    When the connection to the database is lost (:func:`bot.refunds.db.connection_lost`: the
+    server restarted), the unit of work runs again, with back-off, for up to
+    ``reconnect_seconds``: a buyer's message that arrives during a restart of PostgreSQL is
+    recorded a moment later instead of refused, and an answer Rasa gave is recorded instead of
+    lost. ``work`` must be safe to run again (see :func:`connection_lost`).
+    """
 
     def unit() -> T:
         with factory.begin() as session:
             return work(session)
 
-    return await asyncio.to_thread(unit)
+    delay = RECONNECT_DELAYS[0]
+    deadline = time.monotonic() + reconnect_seconds
+    while True:
+        try:
+            return await asyncio.to_thread(unit)
+        except DBAPIError as e:
+            if not connection_lost(e) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("database connection lost (%s); trying again in %.1f s", e.orig, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RECONNECT_DELAYS[1])
 
 
 def ensure_conversation(
@@ -360,14 +395,22 @@ def record_outbound(
     return message_of(row)
 
 
-def mark_done(session: Session, *, message_id: int) -> None:
-    """Note that an inbound message has been routed."""
-    session.execute(
+def mark_done(session: Session, *, message_id: int) -> bool:
+    """Note that an inbound message has been routed; return whether it was still pending.
+
+    ``False`` means an earlier unit of work marked it (one whose ``COMMIT`` went through as the
+    connection broke, run again): what that one recorded with it must not be recorded twice.
+    """
+    result = session.execute(
         update(TranscriptMessage)
-        .where(TranscriptMessage.id == message_id)
+        .where(
+            TranscriptMessage.id == message_id,
+            TranscriptMessage.status == MessageStatus.PENDING.value,
+        )
         .values(status=MessageStatus.DONE.value)
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)
 
 
 def get_message(session: Session, *, message_id: int) -> Message | None:

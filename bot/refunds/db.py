@@ -10,6 +10,11 @@ Two kinds of unit of work:
   it a snapshot), and its connection refuses writes (``PRAGMA query_only``). On PostgreSQL both
   kinds are the same.
 
+A database server that restarts drops every connection. Pooled connections are checked before
+use (``pool_pre_ping``), so the first unit of work after a restart gets a new one; a unit of work
+that was running when the connection went fails, and :func:`connection_lost` tells such a failure
+from the others (the gateway then runs it again, :func:`bot.gateway.transcript.run_in_session`).
+
 A long-running process that owns its resources (the gateway) opens a :class:`Database` and
 disposes of it when it stops. Short-lived callers (a command, the action server, whose actions
 rasa-sdk builds without arguments) use the process-wide :func:`get_sessionmaker`.
@@ -23,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -106,6 +112,28 @@ def dispose(url: str) -> None:
     """Close every pooled connection to ``url`` (before its file or schema goes away)."""
     get_engine(url, read_only=True).dispose()
     get_engine(url).dispose()
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Return whether ``error`` says the PostgreSQL server went away or is not taking sessions.
+
+    The connection broke (a restart, a dropped network), could not be made, or the server said
+    it is shutting down or starting up (SQLSTATE classes 08 and 57, but a cancelled statement).
+    The unit of work was rolled back, unless the break came during its ``COMMIT``, which the
+    server may then have made: a unit of work run again must find its own first run (the
+    gateway's do: a buyer's message is recorded under its client id, whose unique key finds a
+    second copy, and a message is marked answered, with its replies, only while it is pending).
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if not type(error.orig).__module__.startswith("psycopg2"):
+        return False  # SQLite's "database is locked" and the like: not a lost connection
+    code = getattr(error.orig, "pgcode", None)
+    return code is None or (code[:2] in ("08", "57") and code != "57014")
 
 
 def _sqlite_path(url: str) -> str | None:
