@@ -9,6 +9,8 @@ import pytest
 import yaml
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import Event, SlotSet
+from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_server
 from bot.rasa_channel import RestChannel, answer
@@ -35,12 +37,27 @@ def test_a_bad_answer_fails_as_it_does_in_rasa() -> None:
     assert list(raised.value.path) == list(expected.value.path)
 
 
+def test_event_types_are_those_rasa_finds() -> None:
+    names = [cls.type_name for cls in all_subclasses(Event)]
+    assert {"slot", "user", "action"} <= set(names)
+    expected = {name: rasa_server._original_resolve_by_type(name) for name in names}
+    for _ in range(2):  # found, then from the table
+        assert {name: rasa_server.resolve_event_type(name) for name in names} == expected
+    assert rasa_server.resolve_event_type("topic") is None
+    assert rasa_server.resolve_event_type("no_such_event", SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        rasa_server.resolve_event_type("no_such_event")
+    assert "no_such_event" not in rasa_server._event_types
+
+
 def test_install_puts_the_cached_check_in_rasa() -> None:
     assert rasa_server.install() is True
     action = RemoteAction("action_check", None)
     assert action._validate_action_result(GOOD) is True
     with pytest.raises(jsonschema.ValidationError):
         action._validate_action_result(BAD)
+    assert Event.resolve_by_type("slot") is SlotSet
+    assert Event.from_parameters({"event": "slot", "name": "a", "value": 1}) == SlotSet("a", 1)
 
 
 async def test_the_rest_channel_answers_503_for_a_turn_that_failed() -> None:
