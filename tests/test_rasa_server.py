@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -9,7 +11,10 @@ import pytest
 import yaml
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.shared.core.events import Event, SlotSet
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_server
@@ -82,3 +87,17 @@ def test_rasa_serves_this_channel_at_the_gateways_address() -> None:
     credentials = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
     assert list(credentials) == ["bot.rasa_channel.RestChannel"]
     assert RestChannel.name() == "rest"
+
+
+async def test_rasa_s_sqlite_tracker_store_writes_ahead(tmp_path: Path) -> None:
+    rasa_server.install()
+    path = tmp_path / "rasa-tracker.db"
+    domain = Domain.from_yaml("slots: {}")
+    store = SQLTrackerStore(domain, dialect="sqlite", db=str(path))
+    tracker = DialogueStateTracker.from_events("buyer-1", [UserUttered("hello")])
+    await store.save(tracker)
+    saved = await store.retrieve("buyer-1")
+    assert saved is not None
+    assert [e.text for e in saved.events if isinstance(e, UserUttered)] == ["hello"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
