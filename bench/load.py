@@ -37,7 +37,18 @@ import aiohttp
 
 from bench.accounts import Account, create_accounts
 from bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
-from bench.report import machine, machine_load, markdown_table, text_table
+from bench.load_results import (
+    BREAKDOWN_HEADER,
+    HEADER,
+    PATHS,
+    Targets,
+    bench_markdown,
+    breakdown_rows,
+    judge,
+    level_rows,
+    plot,
+)
+from bench.report import machine, machine_load, text_table
 from bench.sampling import Sampler
 from bench.scripted import Script, check_turn, fill, load_scripts
 from bench.stack import Stack, group_rss_bytes, running_stack
@@ -46,18 +57,8 @@ from bot.gateway.identity import make_token
 from bot.refunds.db import get_sessionmaker
 from bot.settings import PROJECT_ROOT
 
-PATHS = ("gateway", "rasa")
 #: More conversations a second than the whole stack completes (about 5 on 2 CPUs).
 MAX_CONVERSATIONS_PER_SECOND = 12
-
-
-@dataclasses.dataclass
-class Targets:
-    """The issue's targets, overridable from the Makefile."""
-
-    max_p95_ratio: float = 1.15
-    min_conversations_per_minute: float = 60.0
-    max_p95_ms: float = 300.0
 
 
 @dataclasses.dataclass
@@ -269,129 +270,6 @@ async def run_level(
     return result
 
 
-def judge(levels: list[dict[str, Any]], targets: Targets) -> list[tuple[str, str, bool]]:
-    """Return each target with what was measured and whether it was met."""
-    ratios = [level["p95_ratio"] for level in levels if level["mode"] == "side by side"]
-    worst = max(ratios) if ratios else math.nan
-    errors = sum(level[path]["errors"] for level in levels for path in PATHS)
-    # Throughput is judged where every conversation went through the gateway, when measured.
-    only = [level for level in levels if level["mode"] == "gateway only"] or levels
-    fast = [
-        level["gateway"]["completed_per_min"]
-        for level in only
-        if level["gateway"]["p95_ms"] <= targets.max_p95_ms
-    ]
-    best = max(fast) if fast else 0.0
-    return [
-        (
-            f"gateway p95 / bare-Rasa p95 <= {targets.max_p95_ratio} at every level",
-            f"worst {worst:.2f}",
-            not math.isnan(worst) and worst <= targets.max_p95_ratio,
-        ),
-        (
-            f">= {targets.min_conversations_per_minute:.0f} completed conversations/min through "
-            f"the gateway with its p95 <= {targets.max_p95_ms:.0f} ms",
-            f"best {best:.1f}/min",
-            best >= targets.min_conversations_per_minute,
-        ),
-        ("no errors", f"{errors} errors", errors == 0),
-    ]
-
-
-def level_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
-    """Return the per-level, per-path table rows."""
-    rows: list[list[str]] = []
-    for level in levels:
-        for path in PATHS:
-            s = level[path]
-            if not s["turns"] and level["mode"] == "gateway only":
-                continue
-            rss = level["peak_rss_mb"]
-            rows.append(
-                [
-                    level["mode"],
-                    str(level["buyers"]),
-                    path,
-                    f"{s['p50_ms']:.0f}",
-                    f"{s['p95_ms']:.0f}",
-                    f"{s['p99_ms']:.0f}",
-                    f"{s['turns_per_s']:.1f}",
-                    f"{s['completed_per_min']:.1f}",
-                    f"{s['diverged']}",
-                    f"{s['errors']}",
-                    f"{level['p95_ratio']:.2f}"
-                    if path == "gateway" and not math.isnan(level["p95_ratio"])
-                    else "",
-                    " ".join(f"{k}={v}" for k, v in rss.items()) if path == "gateway" else "",
-                    level["load_before"].split(" on ")[0] if path == "gateway" else "",
-                ]
-            )
-    return rows
-
-
-def breakdown_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
-    """Return, per level, the median milestones of a gateway turn beside bare Rasa's p50."""
-    rows = []
-    for level in (lv for lv in levels if lv["mode"] == "side by side"):
-        marks = level["gateway"]["median_marks_ms"]
-        rows.append(
-            [str(level["buyers"])]
-            + [f"{marks.get(name, math.nan):.0f}" for name in ("echo", "typing_on", "typing_off")]
-            + [f"{level['gateway']['p50_ms']:.0f}", f"{level['rasa']['p50_ms']:.0f}"]
-        )
-    return rows
-
-
-BREAKDOWN_HEADER = [
-    "buyers", "echo ms", "typing on ms", "typing off ms", "last reply ms (p50)", "bare Rasa p50 ms",
-]  # fmt: skip
-
-HEADER = [
-    "mode", "buyers", "path", "p50 ms", "p95 ms", "p99 ms", "turns/s", "conv/min", "diverged",
-    "errors", "p95 ratio", "peak RSS MB", "load at start",
-]  # fmt: skip
-
-
-def plot(levels: list[dict[str, Any]], out: Path) -> None:
-    """Draw latency (p50, p95) against load for both paths, and the p95 ratio."""
-    import matplotlib  # type: ignore[import-untyped]
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # type: ignore[import-untyped]
-
-    only = [level for level in levels if level["mode"] == "gateway only"]
-    levels = [level for level in levels if level["mode"] == "side by side"]
-    buyers = [level["buyers"] for level in levels]
-    figure, (latency, ratio) = plt.subplots(
-        2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
-    for path, colour in zip(PATHS, ("tab:blue", "tab:orange"), strict=True):
-        label = "gateway (widget WebSocket)" if path == "gateway" else "bare Rasa (REST)"
-        latency.plot(buyers, [lv[path]["p95_ms"] for lv in levels], "o-", color=colour,
-                     label=f"{label} p95")  # fmt: skip
-        latency.plot(buyers, [lv[path]["p50_ms"] for lv in levels], "o--", color=colour,
-                     alpha=0.6, label=f"{label} p50")  # fmt: skip
-    if only:
-        latency.plot([lv["buyers"] for lv in only], [lv["gateway"]["p95_ms"] for lv in only], "s:",
-                     color="tab:purple", label="gateway only (throughput run) p95")  # fmt: skip
-    latency.set_ylabel("turn latency (ms)")
-    latency.set_title("Refund assistant: turn latency against concurrent buyers")
-    latency.grid(True, alpha=0.3)
-    latency.legend()
-    ratio.plot(buyers, [lv["p95_ratio"] for lv in levels], "o-", color="tab:green")
-    ratio.axhline(1.15, color="tab:red", linestyle=":", label="target 1.15")
-    ratio.set_ylabel("p95 gateway / Rasa")
-    ratio.set_xlabel("concurrent buyers")
-    ratio.set_xscale("log")
-    ratio.set_xticks(buyers)
-    ratio.set_xticklabels([str(b) for b in buyers])
-    ratio.grid(True, alpha=0.3)
-    ratio.legend()
-    figure.tight_layout()
-    figure.savefig(out, dpi=110)
-    plt.close(figure)
-
-
 async def bench(
     model: Path,
     scripts: Sequence[Script],
@@ -557,29 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, args.out / "bench.png")
     rows = level_rows(results)
     target_rows = [[t, m, "PASS" if ok else "FAIL"] for t, m, ok in verdicts]
-    (args.out / "bench.md").write_text(
-        "\n".join(
-            [
-                "# Bench",
-                "",
-                f"Machine: {context['machine']} · model `{context['model']}` · scripts: "
-                + ", ".join(report["scripts"]),
-                "",
-                markdown_table(HEADER, rows),
-                "",
-                markdown_table(["target", "measured", "status"], target_rows),
-                "",
-                "Where a gateway turn's time goes (medians, ms after the buyer sent it): the echo"
-                " of the buyer's message (recorded in the transcript), typing on (the worker"
-                " took it to Rasa), typing off (Rasa answered, replies saved), the last reply.",
-                "",
-                markdown_table(BREAKDOWN_HEADER, breakdown_rows(results)),
-                "",
-                "![latency against load](bench.png)",
-                "",
-            ]
-        )
-    )
+    (args.out / "bench.md").write_text(bench_markdown(report, rows, target_rows))
     print()
     print(text_table(HEADER, rows))
     print()

@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 
 from bench.accounts import stored_applications
-from bench.load import PATHS, AccountPool, PathStats, converse, level_rows, open_buyer, plot
+from bench.load import AccountPool, PathStats, converse, open_buyer
+from bench.load_results import PATHS, level_rows, plot
 from bench.scripted import load_scripts
 from bench.stack import Stack, running_stack
 from bot.refunds.db import get_sessionmaker

@@ -1,20 +1,12 @@
-"""`refundbot run`: the Rasa endpoints and arguments it writes, and how it keeps processes up."""
+"""`refundbot run`: the Rasa endpoints, arguments and processes it starts (see test_supervisor)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rasa.__main__ import create_argument_parser
@@ -26,11 +18,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
-from bot.processes import read_status
 from bot.run import _print_banner, rasa_endpoints, services
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Backoff
 from tests.conftest import PG_ENV, REDIS_ENV, require
+from tests.supervising import wait_until
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:
@@ -273,234 +264,3 @@ def test_rasa_processes_share_one_sqlite_tracker_file(tmp_path: Path) -> None:
             assert tracker is not None
             said += [e.text for e in tracker.events if isinstance(e, UserUttered)]
         assert sorted(said, key=lambda t: int(t.split()[1])) == [f"{name} {i}" for i in range(40)]
-
-
-# --- The supervisor, with small fake services (tests/fake_service.py) instead of Rasa --------
-
-FAKE_SERVICE = Path(__file__).with_name("fake_service.py")
-SUPERVISE = """
-import json, sys
-from pathlib import Path
-from bot.supervisor import Backoff, Service, supervise
-
-spec = json.loads(sys.argv[1])
-services = [Service(name=n, argv=argv, health_url=url) for n, argv, url in spec["services"]]
-sys.exit(
-    supervise(
-        services,
-        var_dir=Path(spec["var_dir"]),
-        env={},
-        backoff=Backoff(*spec["backoff"]),
-        startup_timeout=spec["startup_timeout"],
-        on_ready=lambda started: print("all ready:", [s.name for s in started], flush=True),
-    )
-)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A child of the supervisor that has exited but is not reaped yet is no longer running.
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().split(") ")[-1][0] != "Z"
-
-
-class Supervisor:
-    """``supervise`` in a process of its own, over fake services named ``names``."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        names: list[str],
-        *,
-        backoff: tuple[float, float, float] = (0.25, 1.0, 60.0),
-        startup_timeout: float = 20.0,
-        prepare: Callable[[Supervisor], None] | None = None,
-    ) -> None:
-        self.var_dir = tmp_path / "var"
-        self.control = {name: tmp_path / name for name in names}
-        specs = []
-        for name, control in self.control.items():
-            control.mkdir()
-            port = free_port()
-            argv = [sys.executable, str(FAKE_SERVICE), str(port), str(control)]
-            specs.append((name, argv, f"http://127.0.0.1:{port}/health"))
-        spec = {
-            "services": specs,
-            "var_dir": str(self.var_dir),
-            "backoff": backoff,
-            "startup_timeout": startup_timeout,
-        }
-        if prepare is not None:
-            prepare(self)
-        self.stdout = tmp_path / "supervisor.out"
-        self.stderr = tmp_path / "supervisor.err"
-        with self.stdout.open("wb") as out, self.stderr.open("wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", SUPERVISE, json.dumps(spec)],
-                cwd=PROJECT_ROOT,
-                stdout=out,
-                stderr=err,
-            )
-
-    def status(self) -> dict[str, Any]:
-        status = read_status(self.var_dir)
-        return status["children"] if status else {}
-
-    def state(self, name: str) -> str | None:
-        return self.status().get(name, {}).get("state")
-
-    def pids(self, name: str) -> list[int]:
-        path = self.control[name] / "pids"
-        return [int(line) for line in path.read_text().split()] if path.exists() else []
-
-    def err(self) -> str:
-        return self.stderr.read_text()
-
-    def wait_ready(self) -> None:
-        wait_until(lambda: "all ready" in self.stdout.read_text())
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
-
-
-@pytest.fixture
-def supervisors() -> Iterator[list[Supervisor]]:
-    started: list[Supervisor] = []
-    yield started
-    for supervisor in started:
-        supervisor.stop()
-        for name in supervisor.control:
-            for pid in supervisor.pids(name):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def test_backoff_doubles_up_to_its_cap() -> None:
-    backoff = Backoff(first_seconds=1, max_seconds=60)
-    assert [backoff.delay(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
-
-
-def test_a_killed_service_is_restarted_with_backoff_while_the_others_keep_running(
-    tmp_path: Path, supervisors: list[Supervisor]
-) -> None:
-    run = Supervisor(tmp_path, ["actions", "rasa", "gateway"], backoff=(0.25, 1.0, 60.0))
-    supervisors.append(run)
-    run.wait_ready()
-    status = run.status()
-    assert {name: s["state"] for name, s in status.items()} == dict.fromkeys(status, "up")
-    before = {name: status[name]["pid"] for name in status}
-    assert before == {name: run.pids(name)[0] for name in status}
-
-    # Rasa dies, and its next three starts crash: each wait doubles, up to the cap.
-    (run.control["rasa"] / "crash").touch()
-    os.kill(before["rasa"], signal.SIGKILL)
-    wait_until(lambda: "restart attempt 4 in 1 s" in run.err())
-    restarting = run.status()["rasa"]
-    assert restarting["state"] == "restarting"
-    assert restarting["pid"] is None
-    assert restarting["last_exit"]["returncode"] == 3
-    assert restarting["last_exit"]["reason"] == "exited with code 3"
-    assert restarting["next_start_at"] is not None
-    (run.control["rasa"] / "crash").unlink()
-    wait_until(lambda: run.state("rasa") == "up")
-
-    err = run.err()
-    assert f"rasa (pid {before['rasa']}) killed by SIGKILL" in err
-    for attempt, delay in [(1, "0.25"), (2, "0.5"), (3, "1"), (4, "1")]:
-        assert f"restart attempt {attempt} in {delay} s" in err
-    assert "rasa is up again" in err
-    assert "did not become ready" not in err
-    after = run.status()
-    assert after["rasa"]["restarts"] == 4
-    assert after["rasa"]["pid"] == run.pids("rasa")[-1] != before["rasa"]
-    assert alive(after["rasa"]["pid"])
-    for name in ("actions", "gateway"):
-        assert after[name]["pid"] == before[name]
-        assert after[name]["restarts"] == 0
-        assert alive(before[name])
-    assert run.process.poll() is None
-
-    assert run.stop() == 0
-    assert not any(alive(pid) for name in run.control for pid in run.pids(name))
-    assert read_status(run.var_dir) is None
-
-
-def test_backoff_starts_over_once_a_service_has_stayed_up(
-    tmp_path: Path, supervisors: list[Supervisor]
-) -> None:
-    run = Supervisor(tmp_path, ["rasa"], backoff=(0.25, 10.0, 2.0))
-    supervisors.append(run)
-    run.wait_ready()
-
-    def kill_and_wait_up(restarts: int) -> None:
-        os.kill(run.status()["rasa"]["pid"], signal.SIGKILL)
-        wait_until(lambda: run.status()["rasa"]["restarts"] == restarts)
-        wait_until(lambda: run.state("rasa") == "up")
-
-    kill_and_wait_up(1)
-    kill_and_wait_up(2)  # up for less than 2 s: the wait doubles
-    time.sleep(2.5)
-    kill_and_wait_up(3)  # up for longer: back to the first wait
-    attempts = re.findall(r"restart attempt (\d+) in ([\d.]+) s", run.err())
-    assert attempts == [("1", "0.25"), ("2", "0.5"), ("1", "0.25")]
-
-
-@pytest.mark.parametrize(
-    ("marker", "reason"),
-    [("crash", "exited with code 3"), ("hang", "not ready within 3 s")],
-)
-def test_a_service_that_never_becomes_ready_ends_the_run_with_its_log(
-    tmp_path: Path, supervisors: list[Supervisor], marker: str, reason: str
-) -> None:
-    run = Supervisor(
-        tmp_path,
-        ["actions", "rasa", "gateway"],
-        startup_timeout=3,
-        prepare=lambda s: (s.control["rasa"] / marker).touch(),
-    )
-    supervisors.append(run)
-    assert run.process.wait(timeout=60) == 1
-    err = run.err()
-    assert f"refundbot: rasa did not become ready: {reason}." in err
-    assert f"last lines of {run.var_dir / 'log' / 'rasa.log'}:" in err
-    assert "fake service" in err.split("did not become ready")[1]
-    assert "restart" not in err
-    assert run.pids("gateway") == []
-    assert not any(alive(pid) for name in ("actions", "rasa") for pid in run.pids(name))
-
-
-def test_sigterm_stops_every_service_also_one_being_restarted(
-    tmp_path: Path, supervisors: list[Supervisor]
-) -> None:
-    run = Supervisor(tmp_path, ["actions", "rasa"], backoff=(0.1, 1.0, 60.0))
-    supervisors.append(run)
-    run.wait_ready()
-    (run.control["rasa"] / "hang").touch()
-    os.kill(run.status()["rasa"]["pid"], signal.SIGKILL)
-    wait_until(lambda: run.status()["rasa"]["restarts"] == 1)
-    assert run.state("rasa") == "starting"
-    restarted = run.status()["rasa"]["pid"]
-    assert alive(restarted)
-
-    assert run.stop() == 0
-    assert not alive(restarted)
-    assert not any(alive(pid) for name in run.control for pid in run.pids(name))

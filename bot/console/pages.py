@@ -12,6 +12,7 @@ from bot.console.session import current_session
 from bot.gateway import keys
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_FILES = ("console.js", "refunds.js", "orders.js", "insights.js", "review.js", "console.css")
 LOGIN_COOKIE = "rb_console_login"
 
 
@@ -83,6 +84,7 @@ async def index(request: web.Request) -> web.Response:
 <title>Agent console</title>
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/console/static/console.js" defer></script>
+<script src="/console/static/refunds.js" defer></script>
 <script src="/console/static/orders.js" defer></script>
 <script src="/console/static/insights.js" defer></script>
 <script src="/console/static/review.js" defer></script>
@@ -117,6 +119,6 @@ async def index(request: web.Request) -> web.Response:
 async def static(request: web.Request) -> web.FileResponse:
     """Serve the console's scripts and style sheet."""
     name = request.match_info["name"]
-    if name not in ("console.js", "orders.js", "insights.js", "review.js", "console.css"):
+    if name not in STATIC_FILES:
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})

@@ -9,9 +9,13 @@ from typing import Any
 import pytest
 import yaml
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import sessionmaker
 
 from actions.common import settings
+from bot.clock import utcnow
 from bot.settings import PROJECT_ROOT
+from tests.factories import make_order
 
 SENDER = "conv-test"
 
@@ -100,3 +104,22 @@ def responses(dispatcher: Any) -> list[str | None]:
         m.get("response") or m.get("text") or ",".join(sorted(m.get("custom") or {}))
         for m in dispatcher.messages
     ]
+
+
+async def run(action: Any, domain: dict[str, Any], **tracker_args: Any) -> tuple[dict, list]:
+    """Run ``action`` on a tracker of ``tracker_args``; return the slots set and the messages."""
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, make_tracker(domain, **tracker_args), domain)
+    return slot_values(events), dispatcher.messages
+
+
+def new_order(session_factory: sessionmaker, **overrides: Any) -> str:
+    """Store an order of customer c-1 (unless ``overrides`` say otherwise); return its id."""
+    with session_factory.begin() as session:
+        overrides.setdefault("customer_id", "c-1")
+        return str(make_order(session, now=utcnow(), **overrides).id)
+
+
+def draft(order_id: str, **more: Any) -> dict[str, Any]:
+    """Return the slots of a refund draft on ``order_id``, with ``more``."""
+    return {"order_id": order_id, "refund_draft_id": "d-1", **more}

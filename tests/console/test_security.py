@@ -192,3 +192,17 @@ async def test_evidence_files_only_for_agents(
     assert anonymous.status == 302
     await ws.close()
     await buyer.close()
+
+
+async def test_every_script_the_page_loads_is_served_under_the_same_policy(ana: Console) -> None:
+    page = await (await ana.client.get("/console")).text()
+    scripts = re.findall(r'<script src="(/console/static/[^"]+)" defer></script>', page)
+
+    assert "/console/static/console.js" in scripts
+    assert "/console/static/refunds.js" in scripts
+    for src in scripts:
+        response = await ana.client.get(src)
+        assert response.status == 200, src
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cache-Control"] == "no-store"

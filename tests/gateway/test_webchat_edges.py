@@ -1,16 +1,15 @@
-"""The widget's socket and uploads at the edge: every frame and form taken, or refused clearly.
+"""The widget's socket at the edge: every frame taken or refused clearly; origins, limits, headers.
 
-A frame that once closed the socket (1006) made the real widget resend it on every reconnect;
-an upload form was read whole before it was looked at. Both run here against the real app on
-SQLite and PostgreSQL (which refuses NUL in text).
+A frame that once closed the socket (1006) made the real widget resend it on every reconnect.
+These run against the real app on SQLite and PostgreSQL (which refuses NUL in text); the upload
+form's edges are in test_webchat_upload_edges.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -19,8 +18,16 @@ from aiohttp.test_utils import TestClient
 from bot.gateway import keys
 from bot.gateway.app import create_app
 from bot.settings import Settings
-from tests.gateway.doubles import PDF, PNG, RasaDouble, wait_until, with_gateway
-from tests.gateway.webchat_client import bot_text, frame, hello
+from tests.gateway.doubles import PDF, RasaDouble, wait_until, with_gateway
+from tests.gateway.webchat_client import (
+    bot_text,
+    field,
+    file_part,
+    frame,
+    hello,
+    multipart,
+    session_of,
+)
 
 NORMAL = {"type": "message", "text": "still here", "client_id": "after"}
 
@@ -122,190 +129,6 @@ async def test_a_session_or_token_of_any_shape_is_a_new_guest_conversation(
         assert welcome["customer"] is None
     await still_answers(ws, rasa)
     await ws.close()
-
-
-# ---- uploads ----------------------------------------------------------------------------------
-
-
-def multipart(
-    parts: list[tuple[str, bytes]], boundary: str = "b0undary", *, end: bool = True
-) -> bytes:
-    """Return a form body; each part is its header lines and its content."""
-    body = b""
-    for headers, content in parts:
-        body += f"--{boundary}\r\n{headers}\r\n\r\n".encode() + content + b"\r\n"
-    if end:
-        body += f"--{boundary}--\r\n".encode()
-    return body
-
-
-def field(name: str, value: bytes) -> tuple[str, bytes]:
-    return f'Content-Disposition: form-data; name="{name}"', value
-
-
-def file_part(data: bytes, filename: str = "r.pdf") -> tuple[str, bytes]:
-    return (
-        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/pdf",
-        data,
-    )
-
-
-async def post_form(
-    gateway: TestClient,
-    body: bytes | AsyncIterator[bytes],
-    content_type: str = "multipart/form-data; boundary=b0undary",
-) -> tuple[int, dict[str, Any]]:
-    # A form refused before it is read through ends its connection (as HTTP/1.1 asks).
-    response = await gateway.post(
-        "/webchat/upload",
-        data=body,
-        headers={"Content-Type": content_type, "Connection": "close"},
-    )
-    return response.status, await response.json()
-
-
-async def chunked(*pieces: bytes, repeat: tuple[bytes, int] = (b"", 0)) -> AsyncIterator[bytes]:
-    """A body sent chunked (no Content-Length): ``pieces`` with ``repeat`` in the middle."""
-    yield pieces[0]
-    chunk, times = repeat
-    for _ in range(times):
-        yield chunk
-    for piece in pieces[1:]:
-        yield piece
-
-
-async def session_of(gateway: TestClient) -> str:
-    _, welcome = await hello(gateway)
-    return str(welcome["session"])
-
-
-async def test_a_huge_chunked_text_field_is_refused_before_it_is_read(
-    gateway: TestClient,
-) -> None:
-    session = await session_of(gateway)
-    head = b'--b0undary\r\nContent-Disposition: form-data; name="session"\r\n\r\n'
-    tail = b"\r\n" + multipart([file_part(PDF)])
-    # 8 MiB of session field: the old reader kept all of it before cutting it to 512 chars.
-    body = chunked(head + session.encode(), tail, repeat=(b"A" * 65536, 128))
-    status, answer = await post_form(gateway, body)
-    assert status == 413
-    assert answer["error"] == "The upload's session field is too long."
-
-
-async def test_a_huge_chunked_file_is_refused_at_its_limit(gateway: TestClient) -> None:
-    session = await session_of(gateway)
-    head = multipart([field("session", session.encode())], end=False) + (
-        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
-    )
-    body = chunked(head + PDF, b"\r\n--b0undary--\r\n", repeat=(b"0" * 65536, 64))
-    status, answer = await post_form(gateway, body)
-    assert status == 413
-    assert answer["error"] == "Files can be at most 64 KB."
-
-
-@pytest.mark.parametrize(
-    ("body", "content_type"),
-    [
-        pytest.param(
-            multipart([field("session", b"s"), file_part(PDF, "n" * 10_000 + ".pdf")]),
-            None,
-            id="10000-character-filename",
-        ),
-        pytest.param(multipart([field("session", b"s")]), "multipart/form-data", id="no-boundary"),
-        pytest.param(
-            multipart([field("session", b"s")], "b" * 100),
-            "multipart/form-data; boundary=" + "b" * 100,
-            id="boundary-over-70",
-        ),
-        pytest.param(
-            multipart([field("session", b"s"), file_part(PDF)], end=False)[:-20],
-            None,
-            id="unterminated",
-        ),
-        pytest.param(b"no boundary anywhere\r\n" * 3, None, id="no-first-boundary"),
-        pytest.param(b"x" * 200_000, None, id="one-long-line"),
-        pytest.param(
-            multipart([(("X-A: b\r\n" * 100) + 'Content-Disposition: form-data; name="a"', b"")]),
-            None,
-            id="too-many-header-lines",
-        ),
-        pytest.param(
-            multipart([field(f"f{i}", b"v") for i in range(20)] + [file_part(PDF)]),
-            None,
-            id="too-many-parts",
-        ),
-        pytest.param(
-            multipart(
-                [
-                    (
-                        'Content-Disposition: form-data; name="file"\r\n'
-                        "Content-Type: multipart/mixed; boundary=inner",
-                        b"--inner\r\n\r\nx\r\n--inner--",
-                    )
-                ]
-            ),
-            None,
-            id="nested-multipart",
-        ),
-        pytest.param(multipart([file_part(PDF), file_part(PDF)]), None, id="two-files"),
-        pytest.param(
-            multipart(
-                [
-                    (
-                        "Content-Disposition: form-data; name=\"file\"; filename*=x-nope''a.pdf",
-                        PDF,
-                    )
-                ]
-            ),
-            None,
-            id="unknown-filename-charset",
-        ),
-        pytest.param(
-            multipart([field("session", b"s"), file_part(PDF)]),
-            "multipart/mixed; boundary=b0undary",
-            id="not-form-data",
-        ),
-    ],
-)
-async def test_a_malformed_form_is_a_clear_4xx(
-    gateway: TestClient, rasa: RasaDouble, body: bytes, content_type: str | None
-) -> None:
-    status, answer = await post_form(
-        gateway, body, content_type or "multipart/form-data; boundary=b0undary"
-    )
-    assert 400 <= status < 500, (status, answer)
-    assert answer["ok"] is False
-    assert answer["error"]
-    assert (await gateway.get("/health")).status == 200
-
-
-async def test_a_form_with_a_surrogate_filename_and_odd_client_id_is_kept_or_refused(
-    gateway: TestClient,
-) -> None:
-    session = await session_of(gateway)
-    odd = multipart(
-        [
-            field("session", session.encode()),
-            field("client_id", b"bad\x00id"),
-            file_part(PNG, "x.png"),
-        ]
-    )
-    status, answer = await post_form(gateway, odd)
-    assert (status, answer["error"]) == (400, "The upload could not be read; please try again.")
-    encoded = multipart(
-        [
-            field("session", session.encode()),
-            (
-                "Content-Disposition: form-data; name=\"file\"; filename*=utf-8''%ED%A0%80%00.png",
-                PNG,
-            ),
-        ]
-    )
-    status, answer = await post_form(gateway, encoded)
-    assert status in (200, 400), answer
-    if status == 200:
-        assert "\x00" not in answer["evidence"]["filename"]
 
 
 # ---- origins ----------------------------------------------------------------------------------

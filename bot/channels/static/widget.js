@@ -337,7 +337,7 @@
         // keep the buyer's next messages from ever being answered.
         state.outbox.slice().forEach(function (item) {
           showPending(item.frame, item.text);
-          if (item.sent >= MAX_SENDS) refuse(item.frame.client_id);
+          if (item.sent >= MAX_SENDS) settle(item.frame.client_id, true);
           else transmit(item.frame);
         });
         break;
@@ -350,32 +350,28 @@
         if (frame.on) scrollDown();
         break;
       case "ack":
-        dropFromOutbox(frame.client_id);
-        if (frame.client_id && state.pending[frame.client_id]) {
-          state.pending[frame.client_id].classList.remove("rb-pending");
-          delete state.pending[frame.client_id];
-        }
+        settle(frame.client_id, false);
         break;
       case "error":
         showError(frame.message || t("failed"));
         // The server names the frame it refused; a refusal without a name is of the last frame.
-        if (frame.client_id) refuse(frame.client_id);
-        else if (REFUSALS.indexOf(frame.code) >= 0 && state.lastSent) refuse(state.lastSent);
+        if (frame.client_id) settle(frame.client_id, true);
+        else if (REFUSALS.indexOf(frame.code) >= 0 && state.lastSent) settle(state.lastSent, true);
         break;
       default:
         break;
     }
   }
 
-  // A frame the server will not take: out of the outbox, and shown as not sent.
-  function refuse(clientId) {
+  // A frame the server took (ack) or will not take (refused): out of the outbox and no longer
+  // pending; a refused one is shown as not sent.
+  function settle(clientId, refused) {
     dropFromOutbox(clientId);
     var row = state.pending[clientId];
-    if (row) {
-      row.classList.add("rb-failed");
-      row.classList.remove("rb-pending");
-      delete state.pending[clientId];
-    }
+    if (!row) return;
+    row.classList.remove("rb-pending");
+    if (refused) row.classList.add("rb-failed");
+    delete state.pending[clientId];
   }
 
   function dropFromOutbox(clientId) {

@@ -1,7 +1,7 @@
-// Agent console: queue, live transcript, context, replies, notes, hand-back and refund review;
-// orders.js adds the seller's Orders view (window.ConsoleOrders), insights.js the Insights view
-// (window.ConsoleInsights, merchants and admins), review.js the NLU review (window.ConsoleReview);
-// all use window.ConsoleApi.
+// Agent console: queue, live transcript, context, replies, notes and hand-back;
+// refunds.js adds the refund review (window.ConsoleRefunds), orders.js the seller's Orders view
+// (window.ConsoleOrders), insights.js the Insights view (window.ConsoleInsights, merchants and
+// admins), review.js the NLU review (window.ConsoleReview); all use window.ConsoleApi.
 // Plain JS, no build step. Every text from the server goes in through textContent.
 (function () {
   "use strict";
@@ -18,13 +18,6 @@
     policy: "Policy needs a person",
     agent_took_over: "Taken over by an agent",
     merchant_question: "Merchant asked the buyer",
-  };
-  var ACTIONS = {
-    approve: "Approve",
-    reject: "Reject…",
-    request_info: "Ask the buyer…",
-    return_received: "Mark return received",
-    refunded: "Mark refunded",
   };
   var SLOT_LABELS = {
     order_id: "Order number",
@@ -103,7 +96,7 @@
     orders.hidden = view !== "orders";
     insights.hidden = view !== "insights";
     if (review) review.hidden = view !== "review";
-    if (view === "refunds") loadApplications();
+    if (view === "refunds" && window.ConsoleRefunds) window.ConsoleRefunds.show();
     if (view === "orders" && window.ConsoleOrders) window.ConsoleOrders.show();
     if (view === "insights" && window.ConsoleInsights) window.ConsoleInsights.show();
     if (view === "review" && window.ConsoleReview) window.ConsoleReview.show();
@@ -122,7 +115,7 @@
     var parts = location.hash.replace(/^#/, "").split("/");
     var id = parts[1] ? decodeURIComponent(parts[1]) : null;
     if (parts[0] === "conversations") { showView("inbox"); if (id) openConversation(id); }
-    else if (parts[0] === "refunds") { showView("refunds"); if (id) openApplication(id); }
+    else if (parts[0] === "refunds") { showView("refunds"); if (id && window.ConsoleRefunds) window.ConsoleRefunds.open(id); }
     else if (parts[0] === "orders") { showView("orders"); if (id && window.ConsoleOrders) window.ConsoleOrders.open(id); }
     else if (parts[0] === "insights") showView("insights");
     else if (parts[0] === "review") showView("review");
@@ -395,92 +388,6 @@
     if (state.current) openConversation(state.current);
   }
 
-  // ---- refunds ---------------------------------------------------------------------------
-  var filter = el("select", { id: "status-filter" }, [
-    el("option", { value: "pending_review", text: "Pending review" }),
-    el("option", { value: "awaiting_return", text: "Awaiting return" }),
-    el("option", { value: "return_received", text: "Return received" }),
-    el("option", { value: "approved", text: "Approved" }),
-    el("option", { value: "refunded", text: "Refunded" }),
-    el("option", { value: "rejected", text: "Rejected" }),
-    el("option", { value: "withdrawn", text: "Withdrawn" }),
-    el("option", { value: "", text: "All" }),
-  ]);
-  var appList = el("div", { class: "applications" });
-  var appDetail = el("section", { class: "application", "aria-label": "Application" });
-  refunds.appendChild(el("div", { class: "filter" }, [el("label", { for: "status-filter", text: "Status " }), filter]));
-  refunds.appendChild(appList);
-  refunds.appendChild(appDetail);
-  filter.addEventListener("change", loadApplications);
-
-  function loadApplications() {
-    var q = filter.value ? "?status=" + encodeURIComponent(filter.value) : "";
-    return api("GET", "/console/api/applications" + q).then(function (items) {
-      clear(appList);
-      var table = el("table", {}, [el("caption", { text: items.length + " application(s)" }),
-        el("thead", {}, [el("tr", {}, ["Reference", "Order", "Method", "Amount", "Status"].map(function (t) { return el("th", { scope: "col", text: t }); }))])]);
-      var body = el("tbody");
-      items.forEach(function (a) {
-        body.appendChild(el("tr", {}, [
-          el("td", {}, [el("button", { type: "button", class: "link", text: a.reference, on: { click: function () { openApplication(a.reference); } } })]),
-          el("td", {}, [link("orders", a.order_id)]),
-          el("td", { text: a.method.replace(/_/g, " ") }),
-          el("td", { text: a.amount + " " + a.currency }),
-          el("td", { text: a.status.replace(/_/g, " ") }),
-        ]));
-      });
-      table.appendChild(body);
-      appList.appendChild(table);
-    });
-  }
-
-  function openApplication(reference) {
-    return api("GET", "/console/api/applications/" + encodeURIComponent(reference)).then(function (a) {
-      clear(appDetail);
-      appDetail.appendChild(el("h2", { text: "Application " + a.reference }));
-      var facts = el("dl", { class: "slots" });
-      [["Status", a.status.replace(/_/g, " ")], ["Order", a.order_id], ["Customer", a.customer_id],
-       ["Method", a.method.replace(/_/g, " ")], ["Amount", a.amount + " " + a.currency],
-       ["Reason", (a.reason_category ? a.reason_category.replace(/_/g, " ") + ": " : "") + a.reason],
-       ["Review due", a.review_due_at ? new Date(a.review_due_at).toLocaleString() : "—"],
-       ["Return tracking", a.return_tracking || "—"]].forEach(function (f) {
-        facts.appendChild(el("dt", { text: f[0] }));
-        facts.appendChild(el("dd", { text: f[1] }));
-      });
-      appDetail.appendChild(facts);
-      appDetail.appendChild(el("p", { class: "links" }, [link("orders", a.order_id, "Open order " + a.order_id),
-        a.conversation_id ? " · " : null, a.conversation_id ? link("conversations", a.conversation_id, "Open the conversation") : null]));
-      if (a.evidence.length) {
-        var files = el("ul", { class: "facts", "aria-label": "Evidence" });
-        a.evidence.forEach(function (f) {
-          files.appendChild(el("li", {}, [el("a", { href: "/console/evidence/" + f.id, target: "_blank", rel: "noopener", text: f.filename })]));
-        });
-        appDetail.appendChild(el("h3", { text: "Evidence" }));
-        appDetail.appendChild(files);
-      }
-      var note = el("textarea", { id: "review-note", rows: "2", maxlength: "1000" });
-      appDetail.appendChild(el("label", { for: "review-note", text: "Reason or question for the buyer (needed to reject or ask)" }));
-      appDetail.appendChild(note);
-      var buttons = el("div", { class: "row", role: "group", "aria-label": "Review actions" });
-      a.actions.forEach(function (action) {
-        buttons.appendChild(el("button", { type: "button", text: ACTIONS[action].replace("…", ""), on: { click: function () {
-          act(api("POST", "/console/api/applications/" + encodeURIComponent(a.reference) + "/" + action, { note: note.value }), ACTIONS[action].replace("…", "") + ": done.")
-            .then(function (r) { if (r) { openApplication(a.reference); loadApplications(); } });
-        } } }));
-      });
-      if (!a.actions.length) buttons.appendChild(el("p", { class: "muted", text: "No action is possible in this status." }));
-      appDetail.appendChild(buttons);
-      appDetail.appendChild(el("h3", { text: "History" }));
-      var events = el("ol", { class: "facts" });
-      a.events.forEach(function (e) {
-        var change = e.from === e.to ? "question to the buyer" : (e.from || "new") + " → " + e.to;
-        events.appendChild(el("li", { text: new Date(e.at).toLocaleString() + " · " + e.actor + " · " + change.replace(/_/g, " ") + (e.note ? " · " + e.note : "") }));
-      });
-      appDetail.appendChild(events);
-      appDetail.focus && appDetail.setAttribute("tabindex", "-1");
-    });
-  }
-
   // ---- live updates ------------------------------------------------------------------------
   var socket = null;
   var backoff = 500;
@@ -507,8 +414,8 @@
         if (state.current) openConversation(state.current);
       } else if (data.type === "note" && data.conversation_id === state.current) {
         openConversation(state.current);
-      } else if (data.type === "application" && !refunds.hidden) {
-        loadApplications();
+      } else if (data.type === "application" && !refunds.hidden && window.ConsoleRefunds) {
+        window.ConsoleRefunds.show();
       }
     });
     socket.addEventListener("close", function (event) {
@@ -522,7 +429,7 @@
   // Wait times keep counting between events.
   setInterval(function () { if (!inbox.hidden) loadQueue(); }, 30000);
 
-  window.ConsoleApi = { api: api, el: el, clear: clear, say: say, link: link };
+  window.ConsoleApi = { api: api, el: el, clear: clear, say: say, act: act, link: link };
 
   api("GET", "/console/api/me").then(function (me) {
     state.me = me;

@@ -1,0 +1,177 @@
+"""What a ``make bench`` run's figures say: the targets judged, the tables, bench.md, the figure.
+
+:mod:`bench.load` measures; this module only reads the levels it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.report import markdown_table
+
+#: The two ways a turn is measured: the widget's WebSocket on the gateway, Rasa's REST channel.
+PATHS = ("gateway", "rasa")
+
+
+@dataclasses.dataclass
+class Targets:
+    """The issue's targets, overridable from the Makefile."""
+
+    max_p95_ratio: float = 1.15
+    min_conversations_per_minute: float = 60.0
+    max_p95_ms: float = 300.0
+
+
+def judge(levels: list[dict[str, Any]], targets: Targets) -> list[tuple[str, str, bool]]:
+    """Return each target with what was measured and whether it was met."""
+    ratios = [level["p95_ratio"] for level in levels if level["mode"] == "side by side"]
+    worst = max(ratios) if ratios else math.nan
+    errors = sum(level[path]["errors"] for level in levels for path in PATHS)
+    # Throughput is judged where every conversation went through the gateway, when measured.
+    only = [level for level in levels if level["mode"] == "gateway only"] or levels
+    fast = [
+        level["gateway"]["completed_per_min"]
+        for level in only
+        if level["gateway"]["p95_ms"] <= targets.max_p95_ms
+    ]
+    best = max(fast) if fast else 0.0
+    return [
+        (
+            f"gateway p95 / bare-Rasa p95 <= {targets.max_p95_ratio} at every level",
+            f"worst {worst:.2f}",
+            not math.isnan(worst) and worst <= targets.max_p95_ratio,
+        ),
+        (
+            f">= {targets.min_conversations_per_minute:.0f} completed conversations/min through "
+            f"the gateway with its p95 <= {targets.max_p95_ms:.0f} ms",
+            f"best {best:.1f}/min",
+            best >= targets.min_conversations_per_minute,
+        ),
+        ("no errors", f"{errors} errors", errors == 0),
+    ]
+
+
+def level_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
+    """Return the per-level, per-path table rows."""
+    rows: list[list[str]] = []
+    for level in levels:
+        for path in PATHS:
+            s = level[path]
+            if not s["turns"] and level["mode"] == "gateway only":
+                continue
+            rss = level["peak_rss_mb"]
+            rows.append(
+                [
+                    level["mode"],
+                    str(level["buyers"]),
+                    path,
+                    f"{s['p50_ms']:.0f}",
+                    f"{s['p95_ms']:.0f}",
+                    f"{s['p99_ms']:.0f}",
+                    f"{s['turns_per_s']:.1f}",
+                    f"{s['completed_per_min']:.1f}",
+                    f"{s['diverged']}",
+                    f"{s['errors']}",
+                    f"{level['p95_ratio']:.2f}"
+                    if path == "gateway" and not math.isnan(level["p95_ratio"])
+                    else "",
+                    " ".join(f"{k}={v}" for k, v in rss.items()) if path == "gateway" else "",
+                    level["load_before"].split(" on ")[0] if path == "gateway" else "",
+                ]
+            )
+    return rows
+
+
+def breakdown_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
+    """Return, per level, the median milestones of a gateway turn beside bare Rasa's p50."""
+    rows = []
+    for level in (lv for lv in levels if lv["mode"] == "side by side"):
+        marks = level["gateway"]["median_marks_ms"]
+        rows.append(
+            [str(level["buyers"])]
+            + [f"{marks.get(name, math.nan):.0f}" for name in ("echo", "typing_on", "typing_off")]
+            + [f"{level['gateway']['p50_ms']:.0f}", f"{level['rasa']['p50_ms']:.0f}"]
+        )
+    return rows
+
+
+BREAKDOWN_HEADER = [
+    "buyers", "echo ms", "typing on ms", "typing off ms", "last reply ms (p50)", "bare Rasa p50 ms",
+]  # fmt: skip
+
+HEADER = [
+    "mode", "buyers", "path", "p50 ms", "p95 ms", "p99 ms", "turns/s", "conv/min", "diverged",
+    "errors", "p95 ratio", "peak RSS MB", "load at start",
+]  # fmt: skip
+
+
+def plot(levels: list[dict[str, Any]], out: Path) -> None:
+    """Draw latency (p50, p95) against load for both paths, and the p95 ratio."""
+    import matplotlib  # type: ignore[import-untyped]
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # type: ignore[import-untyped]
+
+    only = [level for level in levels if level["mode"] == "gateway only"]
+    levels = [level for level in levels if level["mode"] == "side by side"]
+    buyers = [level["buyers"] for level in levels]
+    figure, (latency, ratio) = plt.subplots(
+        2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for path, colour in zip(PATHS, ("tab:blue", "tab:orange"), strict=True):
+        label = "gateway (widget WebSocket)" if path == "gateway" else "bare Rasa (REST)"
+        latency.plot(buyers, [lv[path]["p95_ms"] for lv in levels], "o-", color=colour,
+                     label=f"{label} p95")  # fmt: skip
+        latency.plot(buyers, [lv[path]["p50_ms"] for lv in levels], "o--", color=colour,
+                     alpha=0.6, label=f"{label} p50")  # fmt: skip
+    if only:
+        latency.plot([lv["buyers"] for lv in only], [lv["gateway"]["p95_ms"] for lv in only], "s:",
+                     color="tab:purple", label="gateway only (throughput run) p95")  # fmt: skip
+    latency.set_ylabel("turn latency (ms)")
+    latency.set_title("Refund assistant: turn latency against concurrent buyers")
+    latency.grid(True, alpha=0.3)
+    latency.legend()
+    ratio.plot(buyers, [lv["p95_ratio"] for lv in levels], "o-", color="tab:green")
+    ratio.axhline(1.15, color="tab:red", linestyle=":", label="target 1.15")
+    ratio.set_ylabel("p95 gateway / Rasa")
+    ratio.set_xlabel("concurrent buyers")
+    ratio.set_xscale("log")
+    ratio.set_xticks(buyers)
+    ratio.set_xticklabels([str(b) for b in buyers])
+    ratio.grid(True, alpha=0.3)
+    ratio.legend()
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
+def bench_markdown(
+    report: dict[str, Any], rows: Sequence[Sequence[str]], target_rows: Sequence[Sequence[str]]
+) -> str:
+    """Return bench.md: the levels, the targets, where a gateway turn's time goes, the figure."""
+    results = report["levels"]
+    return "\n".join(
+        [
+            "# Bench",
+            "",
+            f"Machine: {report['machine']} · model `{report['model']}` · scripts: "
+            + ", ".join(report["scripts"]),
+            "",
+            markdown_table(HEADER, rows),
+            "",
+            markdown_table(["target", "measured", "status"], target_rows),
+            "",
+            "Where a gateway turn's time goes (medians, ms after the buyer sent it): the echo"
+            " of the buyer's message (recorded in the transcript), typing on (the worker"
+            " took it to Rasa), typing off (Rasa answered, replies saved), the last reply.",
+            "",
+            markdown_table(BREAKDOWN_HEADER, breakdown_rows(results)),
+            "",
+            "![latency against load](bench.png)",
+            "",
+        ]
+    )
