@@ -54,7 +54,8 @@ CHECKED_MESSAGES = 3
 #: A message with fewer letters (once numbers, references and addresses are out) tells nothing.
 MIN_LETTERS = 6
 #: The detector's confidence in its first language, and its lead over the second, to be sure.
-MIN_CONFIDENCE = 0.35
+#: (English typed with typos, "can i tlak to a humna plz", reads 0.42 Spanish.)
+MIN_CONFIDENCE = 0.45
 MIN_LEAD = 0.2
 #: Stricter for a language we do not speak: its answer replaces the bot's.
 OTHER_MIN_CONFIDENCE = 0.8

@@ -82,6 +82,11 @@ def test_a_language_the_detector_does_not_know_is_not_taken_for_ours(said: str) 
     assert detector().detect(said) not in LANGUAGES
 
 
+@pytest.mark.parametrize("said", ["can i tlak to a humna plz", "wher is my ordr, its been 3 weks"])
+def test_english_with_typos_is_not_taken_for_another_of_ours(said: str) -> None:
+    assert detector().detect(said) in (None, "en")
+
+
 def test_russian_is_not_taken_for_ukrainian() -> None:
     assert detector().detect("Добрый день, мой заказ до сих пор не пришёл") == "ru"
 
