@@ -87,10 +87,19 @@
     body.appendChild(table("Buyer messages by hour (UTC)", ["Hour", "Messages"], hours));
   }
 
+  // Only the latest request is shown: an earlier one answered late (the tab's first load,
+  // then "Show" for another period) must not replace it.
+  var latest = 0;
+
   function load() {
+    var mine = ++latest;
     download.setAttribute("href", "/console/api/insights.csv" + query());
-    return api("GET", "/console/api/insights" + query()).then(render)
-      .catch(function (e) { clear(body); body.appendChild(el("p", { class: "error", role: "alert", text: e.message })); say("Not shown: " + e.message); });
+    return api("GET", "/console/api/insights" + query())
+      .then(function (r) { if (mine === latest) { render(r); } })
+      .catch(function (e) {
+        if (mine !== latest) { return; }
+        clear(body); body.appendChild(el("p", { class: "error", role: "alert", text: e.message })); say("Not shown: " + e.message);
+      });
   }
 
   window.ConsoleInsights = { show: load };
