@@ -157,11 +157,12 @@ class Detector:
         count = sum(len(w) for w in letters)
         if count < MIN_LETTERS:
             return None
+        joined = " ".join(letters)
         if count >= OTHER_MIN_LETTERS:
             for code, own in OWN_LETTERS.items():
-                if own.search(" ".join(letters)):
+                if own.search(joined):
                     return code
-        values = self._lingua.compute_language_confidence_values(" ".join(letters))
+        values = self._lingua.compute_language_confidence_values(joined)
         if not values:
             return None
         first = values[0]
