@@ -138,9 +138,17 @@ train-beside-tests: $(VENV)/.installed
 test-without-model: $(VENV)/.installed lint typecheck validate ## Run the checks and the tests that need no trained model
 	$(PYTEST) -m "not rasa" -n $(TEST_WORKERS) --cov --cov-report=
 
+# The tests marked `rasa` mostly wait for Rasa servers to load the model (one core each), so two
+# pytest-xdist processes share them out, each test file whole (its stack is started once), while
+# the test stories run beside them; each target's output is shown when it ends.
 .PHONY: test-with-model
-test-with-model: $(VENV)/.installed $(MODEL) test-stories ## Run the test stories and the tests marked `rasa` (after test-without-model)
-	$(PYTEST) -m rasa --cov --cov-append --cov-report=term --cov-fail-under=$(COVERAGE_MIN)
+test-with-model: $(VENV)/.installed $(MODEL) ## Run the test stories and the tests marked `rasa` (after test-without-model)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stories test-marked-rasa
+
+.PHONY: test-marked-rasa
+test-marked-rasa: $(VENV)/.installed $(MODEL)
+	$(PYTEST) -m rasa -n $(TEST_WORKERS) --dist loadfile \
+		--cov --cov-append --cov-report=term --cov-fail-under=$(COVERAGE_MIN)
 
 .PHONY: clean
 clean: ## Remove models, results and local state (keeps .venv)
