@@ -16,6 +16,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
+from sqlalchemy import event
 
 from bot import rasa_server
 from bot.rasa_channel import RestChannel, answer
@@ -101,3 +102,24 @@ async def test_rasa_s_sqlite_tracker_store_writes_ahead(tmp_path: Path) -> None:
     assert [e.text for e in saved.events if isinstance(e, UserUttered)] == ["hello"]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_rasa_s_sqlite_tracker_store_keeps_its_connection_from_turn_to_turn(
+    tmp_path: Path,
+) -> None:
+    rasa_server.install()
+    store = SQLTrackerStore(
+        Domain.from_yaml("slots: {}"), dialect="sqlite", db=str(tmp_path / "rasa-tracker.db")
+    )
+    opened: list[object] = []
+    event.listen(store.engine, "connect", lambda connection, _record: opened.append(connection))
+    events: list[Event] = []
+    for turn in range(5):
+        events.append(UserUttered(f"message {turn}"))
+        await store.save(DialogueStateTracker.from_events("buyer-1", events))
+        saved = await store.retrieve("buyer-1")
+        assert saved is not None
+        assert len(saved.events) == turn + 1
+    # Opening the file for every read and write also made SQLite fold its write-ahead log
+    # back into the file each time the last connection closed (ms a turn).
+    assert len(opened) <= 1
