@@ -125,7 +125,9 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         viewers=[hub.message],
         share=fanout.publish if fanout else _alone,
     )
-    survey = Survey(sessions=sessions, rasa=rasa, outbound=outbound)
+    survey = Survey(
+        sessions=sessions, read_sessions=app[keys.READ_SESSIONS], rasa=rasa, outbound=outbound
+    )
 
     async def closed(conversation_id: str, agent_id: int) -> None:
         await survey.offer(conversation_id, SurveyEvent.CLOSED, agent_id=agent_id)

@@ -46,11 +46,14 @@ class Survey:
         sessions: sessionmaker,
         rasa: RasaClient,
         outbound: Outbound,
+        read_sessions: sessionmaker | None = None,
         pending: dt.timedelta = PENDING,
         quiet: dt.timedelta = QUIET,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
+        """Write with ``sessions``; look with ``read_sessions`` (read-only units) when given."""
         self._sessions = sessions
+        self._read_sessions = read_sessions
         self._rasa = rasa
         self._outbound = outbound
         self._pending = pending
@@ -156,6 +159,21 @@ class Survey:
         then the newest application of the conversation so far, for :meth:`after` to see
         whether the turn filed one.
         """
+        if self._read_sessions is not None and answers.pressed(message.payload) is None:
+            # Most messages answer no survey: looking costs no write lock (a writer elsewhere
+            # does not hold the buyer's turn up).
+            def no_survey_open(session: Session) -> int | None:
+                if store.open_survey(session, conversation_id=conversation.id) is not None:
+                    return None
+                return store.latest_application(session, conversation_id=conversation.id) or 0
+
+            try:
+                mark = await transcript.run_in_session(self._read_sessions, no_survey_open)
+            except Exception:
+                log.exception("reading message %d as a survey answer failed", message.id)
+                return UNKNOWN
+            if mark is not None:
+                return mark
         marks: list[int | None] = []
 
         def take(session: Session) -> list[Outgoing]:
@@ -178,7 +196,7 @@ class Survey:
             return
         try:
             filed = await transcript.run_in_session(
-                self._sessions,
+                self._read_sessions or self._sessions,
                 lambda s: store.latest_application(s, conversation_id=conversation.id, after=mark),
             )
         except Exception:
