@@ -20,8 +20,9 @@ CUSTOMER ?= c-1001
 NLU_MIN_MACRO_F1 ?= 0.95
 # … and of every other language's held-out set (tests/nlu_heldout_<code>.yml).
 NLU_MIN_MACRO_F1_OTHERS ?= 0.93
-# Processes running the tests that need no model (pytest-xdist): most of them wait on sockets,
-# browsers and child processes, so two share two cores with the training well.
+# Processes running the tests (pytest-xdist), in each step: the tests that need no model mostly
+# wait on sockets, browsers and child processes, so two share two cores with the training well;
+# those marked `rasa` mostly wait for Rasa servers to load the model.
 TEST_WORKERS ?= 2
 # Line coverage of bot/ and actions/ in the pytest process, in percent (87.1 when it was set).
 COVERAGE_MIN ?= 86
