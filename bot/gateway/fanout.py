@@ -36,8 +36,12 @@ log = logging.getLogger(__name__)
 #: What a gateway does with an event another gateway published.
 Receive = Callable[[dict[str, Any]], Awaitable[None]]
 
-#: Redis calls give up after this long, so a hung Redis cannot hold a reply for long.
-TIMEOUT_SECONDS = 1.0
+#: Connecting to Redis gives up after this long (a Redis that is down refuses at once).
+CONNECT_SECONDS = 1.0
+#: A Redis call gives up after this long, so a hung Redis cannot hold a reply for long. It is
+#: longer than a busy machine may hold up an answer that did come: with 1 s, a publish on a
+#: loaded test machine timed out and the other gateways' sockets missed 5 s of messages.
+TIMEOUT_SECONDS = 3.0
 #: After a failed publish, this long without trying (the outage costs one timeout per period).
 QUIET_SECONDS = 5.0
 #: The subscriber's reconnect delay doubles from the first to the last.
@@ -88,7 +92,7 @@ class FanOut:
         Events published before it starts or after it stops are dropped.
         """
         self._redis = aioredis.Redis.from_url(
-            self._url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+            self._url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=CONNECT_SECONDS
         )
         task = asyncio.create_task(self._subscribe_forever(receive))
         try:
