@@ -54,7 +54,7 @@ async def json_body(request: web.Request, *, optional: bool = False) -> tuple[An
         raise Problem(e.status, "too-large", str(e)) from e
     if not raw.strip() and optional:
         return {}, b""
-    if request.content_type not in ("application/json", "application/octet-stream"):
+    if inputs.content_type(request) not in ("application/json", "application/octet-stream"):
         raise Problem(415, "unsupported-media-type", "send the body as application/json")
     try:
         inputs.loads(raw)  # bounded depth, UTF-8

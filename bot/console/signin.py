@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.console import auth, pages, throttle
 from bot.console.session import COOKIE, session_of
-from bot.gateway import addresses, transcript
+from bot.gateway import addresses, inputs, transcript
 from bot.gateway import keys as gateway_keys
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ async def _read_form(request: web.Request) -> tuple[str, str, str]:
             or a lone surrogate (which neither PostgreSQL nor UTF-8 can store).
     """
     # The sign-in page posts URL-encoded; multipart has no business here.
-    if request.content_type not in ("application/x-www-form-urlencoded", ""):
+    if inputs.content_type(request) not in ("application/x-www-form-urlencoded", ""):
         raise BadForm(UNREADABLE)
     try:
         form = await request.post()

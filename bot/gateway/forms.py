@@ -20,7 +20,7 @@ from aiohttp.multipart import parse_content_disposition
 from multidict import CIMultiDictProxy
 
 from bot import messages
-from bot.gateway.inputs import InvalidInput
+from bot.gateway.inputs import InvalidInput, content_type
 from bot.messages import text
 
 #: The most a text field (a session token, a client id) may hold.
@@ -63,7 +63,7 @@ async def read_form(request: web.Request, *, file_field: str, file_max_bytes: in
     body_max = file_max_bytes + OVERHEAD_BYTES
     if request.content_length is not None and request.content_length > body_max:
         raise too_big(file_max_bytes)
-    if request.content_type != "multipart/form-data":
+    if content_type(request) != "multipart/form-data":
         raise InvalidInput("not_multipart", text("upload.not_multipart"))
     stream = _Bounded(request.content, max_bytes=body_max, file_max_bytes=file_max_bytes)
     fields: dict[str, str] = {}

@@ -192,6 +192,18 @@ async def read_json(request: web.BaseRequest, *, max_bytes: int) -> Any:
     return loads(await read_body(request, max_bytes=max_bytes))
 
 
+def content_type(request: web.BaseRequest) -> str | None:
+    """Return the request's media type (as ``request.content_type``), ``None`` when unreadable.
+
+    aiohttp raises on a ``Content-Type`` that is not ASCII; such a request is of no type a
+    handler takes, so the handler refuses it as it refuses any other wrong type.
+    """
+    try:
+        return request.content_type
+    except UnicodeError:
+        return None
+
+
 @web.middleware
 async def readable_paths(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer 404 for a path whose parameters no record can have (NUL, broken Unicode, long).

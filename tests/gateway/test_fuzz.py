@@ -416,6 +416,7 @@ async def test_no_header_is_a_server_error(
     @example(route=(b"GET", b"/webchat/ws"), headers={b"Upgrade": b"websocket\xff"}, body=b"")
     @example(route=(b"GET", b"/webchat/ws"), headers={b"Sec-WebSocket-Key": b"\xc3\xa9"}, body=b"")
     @example(route=(b"GET", b"/health"), headers={b"Authorization": b"Bearer \xff"}, body=b"")
+    @example(route=(b"POST", b"/webchat/upload"), headers={b"Content-Type": b"\x80"}, body=b"")
     @given(
         route=st.sampled_from(GATEWAY_ROUTES),
         headers=header_sets(HEADER_NAMES),
