@@ -24,6 +24,7 @@ from bot.gateway import keys
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_token
 from bot.gateway.models import TranscriptMessage
+from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.enums import RefundStatus
 from bot.settings import Settings
@@ -131,6 +132,12 @@ async def test_buyer_and_agents_on_different_gateways_see_each_message_once(
     # A handoff raised on A is in the queue of the console page held by B.
     await on_a.send_json({"type": "message", "text": "a person please", "client_id": "m2"})
     await frame(console_b, "queue")
+    # Both tabs show A's notice before Ana answers on B: two gateways' messages reach a socket
+    # in the order they arrive, and on a busy machine B's own could overtake A's.
+    notice = text("handoff.queued", wait="").partition(".")[0]
+    for ws in (on_a, on_b):
+        while not (await frame(ws, "message"))["message"]["text"].startswith(notice):
+            pass
 
     # Ana replies through B's console; the buyer's socket on A gets it once.
     base = f"/console/api/conversations/{conversation_id}"
