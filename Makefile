@@ -20,9 +20,8 @@ CUSTOMER ?= c-1001
 NLU_MIN_MACRO_F1 ?= 0.95
 # … and of every other language's held-out set (tests/nlu_heldout_<code>.yml).
 NLU_MIN_MACRO_F1_OTHERS ?= 0.93
-# Processes running the tests (pytest-xdist), in each step: the tests that need no model mostly
-# wait on sockets, browsers and child processes, so two share two cores with the training well;
-# those marked `rasa` mostly wait for Rasa servers to load the model.
+# Processes running the tests that need no model (pytest-xdist): most of them wait on sockets,
+# browsers and child processes, so two share two cores with the training well.
 TEST_WORKERS ?= 2
 # Line coverage of bot/ and actions/ in the pytest process, in percent (87.1 when it was set).
 COVERAGE_MIN ?= 86
@@ -139,17 +138,9 @@ train-beside-tests: $(VENV)/.installed
 test-without-model: $(VENV)/.installed lint typecheck validate ## Run the checks and the tests that need no trained model
 	$(PYTEST) -m "not rasa" -n $(TEST_WORKERS) --cov --cov-report=
 
-# The tests marked `rasa` mostly wait for Rasa servers to load the model (one core each), so two
-# pytest-xdist processes share them out, each test file whole (its stack is started once), while
-# the test stories run beside them; each target's output is shown when it ends.
 .PHONY: test-with-model
-test-with-model: $(VENV)/.installed $(MODEL) ## Run the test stories and the tests marked `rasa` (after test-without-model)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stories test-marked-rasa
-
-.PHONY: test-marked-rasa
-test-marked-rasa: $(VENV)/.installed $(MODEL)
-	$(PYTEST) -m rasa -n $(TEST_WORKERS) --dist loadfile \
-		--cov --cov-append --cov-report=term --cov-fail-under=$(COVERAGE_MIN)
+test-with-model: $(VENV)/.installed $(MODEL) test-stories ## Run the test stories and the tests marked `rasa` (after test-without-model)
+	$(PYTEST) -m rasa --cov --cov-append --cov-report=term --cov-fail-under=$(COVERAGE_MIN)
 
 .PHONY: clean
 clean: ## Remove models, results and local state (keeps .venv)
