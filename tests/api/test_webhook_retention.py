@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.orm import sessionmaker
 
 from bot.api import retention, webhooks
@@ -21,6 +21,7 @@ from bot.clock import utcnow
 from bot.gateway.app import create_app
 from bot.refunds import store
 from bot.refunds.db import get_sessionmaker
+from bot.refunds.enums import RefundStatus
 from bot.refunds.models import RefundApplication
 from bot.settings import Settings
 from tests.api.helpers import api_key, auth
@@ -146,6 +147,44 @@ def test_batches_are_bounded_and_say_when_more_is_left(
         (1, 1, False),
     ]
     assert retention.prune_all(session_factory, before=before) == retention.Pruned()
+
+
+def test_a_backlog_of_events_is_fanned_out_in_one_statement(
+    db_url: str, session_factory: sessionmaker
+) -> None:
+    """Marking a batch row by row held SQLite's write lock, and buyers' turns, for 15 ms."""
+    refunds_to_deliver(session_factory, "https://shop.example/hooks", 30)
+    with session_factory.begin() as session:
+        # Thirty more filed, then rejected: nobody subscribed to rejections, so those go nowhere.
+        for i in range(30, 60):
+            application = submit_for_review(session, customer_id=f"c-{i}", key=f"k{i}")
+            store.transition(
+                session,
+                application=application,
+                to=RefundStatus.REJECTED,
+                actor="seller:s-1",
+                now=NOW,
+            )
+    updates: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE WEBHOOK_EVENTS"):
+            updates.append(statement)
+
+    with session_factory.begin() as session:
+        event.listen(session.get_bind(), "before_cursor_execute", count)
+        try:
+            assert dispatch(session, now=NOW, window=WINDOW) == 90
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", count)
+        assert len(updates) == 1
+        left = session.execute(
+            select(func.count()).where(OutboxEvent.dispatched_at.is_(None))
+        ).scalar_one()
+        assert left == 0
+        deliveries = session.execute(select(WebhookDelivery)).scalars().all()
+        assert len(deliveries) == 60  # one per refund.created: 30 + 30
+        assert len({d.event_id for d in deliveries}) == 60
 
 
 def test_several_workers_prune_at_once_while_a_webhook_is_deleted(
