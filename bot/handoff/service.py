@@ -92,47 +92,54 @@ class Handoffs:
         *,
         notify: bool = True,
     ) -> HandoffInfo:
-        """Queue the conversation for people, pause Rasa, and tell the buyer what to expect.
+        """Queue the conversation for people, tell the buyer what to expect, and pause Rasa.
 
         ``notify=False`` queues silently (the buyer has just been asked a question to answer).
+        The notice is recorded in the unit of work that queues the conversation, so no agent
+        can take it, and say they joined, before the buyer has been told a person comes.
         """
         now = self._clock()
         settings = self._settings
+        queued: list[tuple[HandoffInfo, bool]] = []
 
-        def enqueue(session: Session) -> tuple[HandoffInfo, bool, int, int]:
+        def enqueue(session: Session) -> list[Outgoing]:
             info, created = queue.request_handoff(
                 session, conversation_id=conversation_id, reason=reason, now=now, detail=detail
             )
+            queued[:] = [(info, created)]  # a unit of work run again replaces its first try
+            if not created or not notify:
+                return []
             online = auth.online_agents(
                 session, now=now, within_seconds=settings.agent_online_seconds
             )
             wait = queue.expected_wait_minutes(
                 session, now=now, online=online, default_minutes=settings.default_wait_minutes
             )
-            return info, created, online, wait
+            conversation = transcript.get_conversation(session, conversation_id)
+            language = DEFAULT if conversation is None else conversation.language
+            return [Outgoing(conversation_id, self._queued_notice(now, online, wait, language))]
 
-        info, created, online, wait = await transcript.run_in_session(self._sessions, enqueue)
-        if not created:
-            return info
-        await self._pause(conversation_id)
-        await self._publish({"type": "queue"})
-        if not notify:
-            return info
-        language = await self._language(conversation_id)
+        await self._outbound.send(enqueue)
+        [(info, created)] = queued
+        if created:
+            await self._pause(conversation_id)
+            await self._publish({"type": "queue"})
+        return info
+
+    def _queued_notice(self, now: dt.datetime, online: int, wait: int, language: str) -> str:
+        """Return what a buyer just queued for people is told: the wait, or when people work."""
+        settings = self._settings
         if in_support_hours(settings, now) and online > 0:
             minutes = (
                 messages.text("handoff.minutes.one", language=language)
                 if wait == 1
                 else messages.text("handoff.minutes.many", minutes=wait, language=language)
             )
-            notice = messages.text("handoff.queued", wait=minutes, language=language)
-        elif in_support_hours(settings, now):
-            notice = messages.text("handoff.nobody_online", language=language)
-        else:
-            hours = describe_hours(settings)
-            notice = messages.text("handoff.closed_hours", hours=hours, language=language)
-        await self._outbound.say(conversation_id, notice)
-        return info
+            return messages.text("handoff.queued", wait=minutes, language=language)
+        if in_support_hours(settings, now):
+            return messages.text("handoff.nobody_online", language=language)
+        hours = describe_hours(settings)
+        return messages.text("handoff.closed_hours", hours=hours, language=language)
 
     async def claim(
         self, conversation_id: str, agent: AgentInfo, *, take_over: bool = False

@@ -86,6 +86,7 @@ async def test_widget_buyer_asks_for_a_person_and_the_bot_resumes_the_form(
     assert notice["sender"] == "system"
     assert "Expected wait: about 3 minutes" in notice["text"]
     assert handler_of(settings, conversation_id) == "human"
+    await wait_until(lambda: conversation_id in rasa.tracker_events, what="the pause")
     assert rasa.tracker_events[conversation_id] == [{"event": "pause"}]
     assert (await frame(events, "queue"))["type"] == "queue"
 
@@ -167,6 +168,29 @@ async def test_widget_buyer_asks_for_a_person_and_the_bot_resumes_the_form(
         handoff = session.execute(select(Handoff)).scalar_one()
         assert handoff.outcome == "handed_back"
     await events.close()
+    await ws.close()
+    await buyer.close()
+
+
+async def test_the_buyer_hears_a_person_comes_before_an_agent_can_say_they_joined(
+    server: TestServer, rasa: RasaDouble, settings: Settings, ana: Console
+) -> None:
+    buyer = await client_of(server)
+    ws, conversation_id = await widget(buyer)
+
+    async def claim_at_once(paused: str) -> None:
+        # The quickest agent: Ana takes the conversation as soon as it is in the queue, while
+        # the gateway is still pausing Rasa.
+        rasa.on_append = None
+        await ana.ok(f"/console/api/conversations/{paused}/claim")
+
+    rasa.on_append = claim_at_once
+    await say(ws, "I want to talk to a person", "m1")
+    said = [(await bot_text(ws))["text"] for _ in range(3)]
+    assert said[0] == "Okay, I'll bring in a person from our support team."
+    assert said[1].startswith("I'm passing you to a person from our support team.")
+    assert said[2] == "Ana from support joined the conversation."
+    assert handler_of(settings, conversation_id) == "human"
     await ws.close()
     await buyer.close()
 

@@ -107,6 +107,8 @@ class RasaDouble:
         self.active_loop: dict[str, str] = {}
         self.executed: list[tuple[str, str]] = []
         self.tokens: list[str | None] = []
+        # Awaited with the conversation id before events are appended (a pause, a resume).
+        self.on_append: Callable[[str], Awaitable[None]] | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -191,6 +193,8 @@ class RasaDouble:
         if self.down:
             return web.Response(status=503)
         self.tokens.append(request.query.get("token"))
+        if self.on_append is not None:
+            await self.on_append(request.match_info["id"])
         body = await request.json()
         events = body if isinstance(body, list) else [body]
         self.tracker_events.setdefault(request.match_info["id"], []).extend(events)
