@@ -70,9 +70,9 @@ async def index(request: web.Request) -> web.Response:
     session = current_session(request)
     e = html.escape
     insights_tab = (
-        '<button type="button" class="tab" data-view="insights" aria-pressed="false">'
+        '<button type="button" class="tab" disabled data-view="insights" aria-pressed="false">'
         "Insights</button>\n"
-        '<button type="button" class="tab" data-view="review" aria-pressed="false">'
+        '<button type="button" class="tab" disabled data-view="review" aria-pressed="false">'
         "NLU review</button>\n"
         if session.agent.role.reads_insights
         else ""
@@ -93,9 +93,10 @@ async def index(request: web.Request) -> web.Response:
 <header class="top">
 <h1>Agent console</h1>
 <nav aria-label="Sections">
-<button type="button" class="tab" data-view="inbox" aria-pressed="true">Conversations</button>
-<button type="button" class="tab" data-view="refunds" aria-pressed="false">Refunds</button>
-<button type="button" class="tab" data-view="orders" aria-pressed="false">Orders</button>
+<button type="button" class="tab" disabled data-view="inbox" aria-pressed="true">
+Conversations</button>
+<button type="button" class="tab" disabled data-view="refunds" aria-pressed="false">Refunds</button>
+<button type="button" class="tab" disabled data-view="orders" aria-pressed="false">Orders</button>
 {insights_tab}</nav>
 <p class="who">{e(session.agent.display_name)}
 <span class="role">({e(session.agent.role.value)})</span></p>

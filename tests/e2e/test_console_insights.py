@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from bot.console.models import Role
 from bot.refunds.db import get_sessionmaker
@@ -60,4 +60,28 @@ async def test_a_merchant_reads_a_week_and_downloads_it(
     text = await asyncio.to_thread(saved.read_text, encoding="utf-8")
     assert "refund_amount,no_return_refund:refunded,EUR,120.00" in text
     assert "csat_average,channel:webchat,,3.67" in text
+    await page.close()
+
+
+async def test_a_tab_pressed_while_the_scripts_still_load_opens_its_view(
+    browser: Browser, gateway_server: TestServer, settings: Settings
+) -> None:
+    add_agent(settings, "mia", Role.MERCHANT)
+    page = await browser.new_page()
+
+    async def slowly(route: Route) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route("**/console/static/console.js", slowly)
+    await page.goto(str(gateway_server.make_url("/console")))
+    await page.get_by_label("Name").fill("mia")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Insights").click()
+
+    await expect(page.get_by_label("From")).to_be_visible()
+    await expect(page.get_by_role("button", name="Insights")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     await page.close()

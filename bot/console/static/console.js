@@ -121,7 +121,11 @@
     else if (parts[0] === "review") showView("review");
   }
   window.addEventListener("hashchange", route);
-  document.addEventListener("DOMContentLoaded", route);
+  // The page serves the tabs disabled: a click before every view's script has run would be lost.
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (tab) { tab.disabled = false; });
+    route();
+  });
   function link(kind, id, text) {
     return el("a", { href: "#" + kind + "/" + encodeURIComponent(id), text: text || id });
   }
