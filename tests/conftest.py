@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -23,6 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.refunds.db import dispose, get_sessionmaker
 from bot.refunds.migrate import upgrade
+from tests.console.agents import close_shared_clients
 
 PG_ENV = "REFUNDBOT_TEST_DATABASE_URL"
 REDIS_ENV = "REFUNDBOT_TEST_REDIS_URL"
@@ -32,6 +34,15 @@ REDIS_ENV = "REFUNDBOT_TEST_REDIS_URL"
 # it would be printed instead of failing. Imported first, here, its filter is thrown away.
 with warnings.catch_warnings():
     import sanic  # noqa: F401
+
+
+@pytest.fixture
+async def aiohttp_server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> AsyncIterator[Callable[..., Awaitable[TestServer]]]:
+    """pytest-aiohttp's servers; the clients a test opened on them close before they stop."""
+    yield aiohttp_server
+    await close_shared_clients()
 
 
 def require(available: bool, reason: str) -> None:

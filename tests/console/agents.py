@@ -25,10 +25,19 @@ def add_agent(settings: Settings, name: str, role: Role = Role.AGENT) -> auth.Ag
         return auth.create_agent(session, name=name, password=PASSWORD, role=role, now=NOW)
 
 
+#: Clients started and not yet closed; ``close_shared_clients`` closes them after each test.
+_OPEN: set[SharedClient] = set()
+
+
 class SharedClient(TestClient):
     """A client of a server other clients use too: closing it leaves the server running."""
 
+    async def start_server(self) -> None:
+        await super().start_server()
+        _OPEN.add(self)
+
     async def close(self) -> None:
+        _OPEN.discard(self)
         for ws in list(self._websockets):
             await ws.close()
         await self._session.close()
@@ -38,6 +47,39 @@ async def client_of(server: TestServer) -> SharedClient:
     client = SharedClient(server)
     await client.start_server()
     return client
+
+
+async def close_shared_clients() -> None:
+    """Close the sessions a test left open (it failed before its own ``close()``).
+
+    Left to the garbage collector, an open session warns "unclosed client session" during a
+    later test, in the same process, and that test fails for it. Closing the session drops its
+    connections without the WebSocket closing handshake, which a reader task the test left
+    waiting would hold up.
+    """
+    for client in list(_OPEN):
+        _OPEN.discard(client)
+        await client.session.close()
+
+
+async def ask_for_a_person(server: TestServer) -> str:
+    """A widget buyer asks for a person and reads the expected wait; returns the conversation.
+
+    The wait is told while an agent is signed in: sign one in first.
+    """
+    buyer = await client_of(server)
+    ws = await buyer.ws_connect("/webchat/ws")
+    await ws.send_json({"type": "hello"})
+    welcome = await ws.receive_json(timeout=10)
+    conversation_id: str = welcome["session"].rpartition(".")[0]
+    await ws.send_json({"type": "message", "text": "a person please", "client_id": "m1"})
+    for _ in range(10):
+        frame = await ws.receive_json(timeout=10)
+        if "Expected wait" in (frame.get("message") or {}).get("text", ""):
+            break
+    await ws.close()
+    await buyer.close()
+    return conversation_id
 
 
 class Console:

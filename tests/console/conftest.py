@@ -15,7 +15,7 @@ from bot.gateway.app import create_app
 from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import RefundApplication
 from bot.settings import Settings
-from tests.console.agents import Console, add_agent, client_of
+from tests.console.agents import Console, add_agent, ask_for_a_person, client_of
 from tests.factories import submit
 from tests.gateway.doubles import bot_api, rasa, settings
 
@@ -72,18 +72,7 @@ async def mia(settings: Settings, browser_of: Callable[[], Awaitable[Console]]) 
 @pytest.fixture
 async def waiting(settings: Settings, ana: Console, server: TestServer) -> tuple[str, str]:
     """A conversation in the queue and an application under review."""
-    buyer = await client_of(server)
-    ws = await buyer.ws_connect("/webchat/ws")
-    await ws.send_json({"type": "hello"})
-    welcome = await ws.receive_json()
-    conversation_id = welcome["session"].rpartition(".")[0]
-    await ws.send_json({"type": "message", "text": "a person please", "client_id": "m1"})
-    for _ in range(10):
-        frame = await ws.receive_json()
-        if "Expected wait" in (frame.get("message") or {}).get("text", ""):
-            break
-    await ws.close()
-    await buyer.close()
+    conversation_id = await ask_for_a_person(server)
     application_id = submit(settings, conversation_id)
     with get_sessionmaker(settings.database_url).begin() as session:
         reference = session.get(RefundApplication, application_id).reference
