@@ -205,10 +205,36 @@
     return data.handoff && data.handoff.agent && state.me && data.handoff.agent.id === state.me.id;
   }
 
+  // What the agent typed, opened and where the caret was in the panel: a refresh (any change of
+  // the queue, a colleague's note) draws the panel again, and keystrokes must not go astray.
+  function keptInput() {
+    var kept = { values: {}, open: [], focus: null };
+    Array.prototype.forEach.call(convPane.querySelectorAll("input[id], textarea[id]"), function (f) {
+      if (f.value !== f.defaultValue) kept.values[f.id] = f.value;
+    });
+    Array.prototype.forEach.call(convPane.querySelectorAll("details[id]"), function (d) {
+      if (d.open) kept.open.push(d.id);
+    });
+    var active = document.activeElement;
+    if (active && active.id && convPane.contains(active)) {
+      kept.focus = { id: active.id, start: active.selectionStart, end: active.selectionEnd };
+    }
+    return kept;
+  }
+  function restoreInput(kept) {
+    function field(id) { var f = document.getElementById(id); return f && convPane.contains(f) ? f : null; }
+    Object.keys(kept.values).forEach(function (id) { var f = field(id); if (f) f.value = kept.values[id]; });
+    kept.open.forEach(function (id) { var d = field(id); if (d) d.open = true; });
+    var focus = kept.focus && field(kept.focus.id);
+    if (!focus) return;
+    focus.focus();
+    if (typeof kept.focus.start === "number" && focus.setSelectionRange) {
+      focus.setSelectionRange(kept.focus.start, kept.focus.end);
+    }
+  }
+
   function renderConversation(data) {
-    // A refresh keeps what the agent was typing.
-    var typing = convPane.querySelector("#reply-text");
-    var draft = typing && convPane.getAttribute("data-id") === data.id ? typing.value : "";
+    var kept = convPane.getAttribute("data-id") === data.id ? keptInput() : null;
     convPane.setAttribute("data-id", data.id);
     clear(convPane);
     var h = data.handoff;
@@ -247,7 +273,7 @@
       convPane.appendChild(notes);
     }
     convPane.appendChild(composer(base, data));
-    if (draft) convPane.querySelector("#reply-text").value = draft;
+    if (kept) restoreInput(kept);
     log.scrollTop = log.scrollHeight;
   }
 
@@ -273,7 +299,7 @@
 
   function handBackForm(base, data) {
     var form = el("form", { class: "handback" });
-    var details = el("details", {}, [el("summary", { text: "What you learned (optional)" })]);
+    var details = el("details", { id: "handback-details" }, [el("summary", { text: "What you learned (optional)" })]);
     var inputs = {};
     Object.keys(SLOT_LABELS).forEach(function (slot) {
       var id = "slot-" + slot;
