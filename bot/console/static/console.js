@@ -336,14 +336,22 @@
     var canReply = mine(data);
     var send = el("button", { type: "submit", text: "Send reply", disabled: canReply ? null : "disabled" });
     var note = el("button", { type: "button", class: "secondary", text: "Add private note" });
+    // The box may have been drawn again while the request was on its way: the one on the page
+    // is emptied, and only if it still holds what was sent.
+    function sent(text) {
+      var now = convPane.querySelector("#reply-text");
+      if (now && now.value === text) now.value = "";
+    }
     note.addEventListener("click", function () {
-      if (!box.value.trim()) { box.focus(); return; }
-      act(api("POST", base + "/notes", { text: box.value }), "Note kept.").then(function (r) { if (r) { box.value = ""; refresh(); } });
+      var text = box.value;
+      if (!text.trim()) { box.focus(); return; }
+      act(api("POST", base + "/notes", { text: text }), "Note kept.").then(function (r) { if (r) { sent(text); refresh(); } });
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      if (!box.value.trim()) return;
-      act(api("POST", base + "/reply", { text: box.value }), "Sent.").then(function (r) { if (r) box.value = ""; });
+      var text = box.value;
+      if (!text.trim()) return;
+      act(api("POST", base + "/reply", { text: text }), "Sent.").then(function (r) { if (r) sent(text); });
     });
     form.appendChild(el("label", { for: "reply-text", text: canReply ? "Reply to the buyer" : "Note (claim the conversation to reply)" }));
     form.appendChild(box);
