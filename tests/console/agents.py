@@ -16,6 +16,7 @@ from bot.refunds.db import get_sessionmaker
 from bot.refunds.models import RefundEvent
 from bot.settings import Settings
 from tests.factories import NOW
+from tests.gateway.webchat_client import bot_text, hello
 
 PASSWORD = "correct horse battery staple"
 
@@ -68,15 +69,11 @@ async def ask_for_a_person(server: TestServer) -> str:
     The wait is told while an agent is signed in: sign one in first.
     """
     buyer = await client_of(server)
-    ws = await buyer.ws_connect("/webchat/ws")
-    await ws.send_json({"type": "hello"})
-    welcome = await ws.receive_json(timeout=10)
+    ws, welcome = await hello(buyer)
     conversation_id: str = welcome["session"].rpartition(".")[0]
     await ws.send_json({"type": "message", "text": "a person please", "client_id": "m1"})
-    for _ in range(10):
-        frame = await ws.receive_json(timeout=10)
-        if "Expected wait" in (frame.get("message") or {}).get("text", ""):
-            break
+    while "Expected wait" not in (await bot_text(ws))["text"]:
+        pass
     await ws.close()
     await buyer.close()
     return conversation_id
