@@ -28,6 +28,7 @@ from bot.refunds.enums import ReasonCategory, RefundMethod
 from bot.settings import GatewaySettings, PolicySettings, Settings
 from tests.channels.telegram_buyer import CHAT, HOOK_SECRET, Buyer
 from tests.console.agents import PASSWORD, client_of
+from tests.e2e.console_page import sign_in_as
 from tests.e2e.realstack import Stack
 from tests.e2e.widget_page import log, open_widget, send
 from tests.factories import NOW
@@ -69,9 +70,7 @@ def stack_settings(stack: Stack, tmp_path: Path, **gateway: object) -> Settings:
 async def sign_in(page: Page, base: str) -> None:
     await page.goto(base + "console")
     await expect(page).to_have_url(re.compile("/console/login$"))
-    await page.get_by_label("Name").fill("sam")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "sam")
     await expect(page.get_by_role("heading", name="Queue")).to_be_visible()
 
 

@@ -12,7 +12,8 @@ from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from bot.console.models import Role
 from bot.settings import Settings
-from tests.console.agents import PASSWORD, Console, add_agent, ask_for_a_person, client_of
+from tests.console.agents import Console, add_agent, ask_for_a_person, client_of
+from tests.e2e.console_page import sign_in_as
 
 pytestmark = [pytest.mark.browser]
 
@@ -46,9 +47,7 @@ async def desk(
     conversation_id = await ask_for_a_person(gateway_server)
     page = await browser.new_page()
     await page.goto(str(gateway_server.make_url("/console")))
-    await page.get_by_label("Name").fill("sam")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "sam")
     await page.goto(str(gateway_server.make_url(f"/console#conversations/{conversation_id}")))
     await page.get_by_role("button", name="Claim").click()
     await expect(page.get_by_role("button", name="Hand back to the bot")).to_be_visible()

@@ -12,7 +12,8 @@ from playwright.async_api import Browser, Route, expect
 from bot.console.models import Role
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.console.agents import PASSWORD, add_agent
+from tests.console.agents import add_agent
+from tests.e2e.console_page import sign_in_as
 from tests.insights.history import History
 from tests.insights.week import build_week
 
@@ -28,9 +29,7 @@ async def test_a_merchant_reads_a_week_and_downloads_it(
     page = await browser.new_page()
 
     await page.goto(str(gateway_server.make_url("/console")))
-    await page.get_by_label("Name").fill("mia")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "mia")
     await page.get_by_role("button", name="Insights").click()
     await page.get_by_label("From").fill("2026-11-02")
     await page.get_by_label("until (not included)").fill("2026-11-09")
@@ -75,9 +74,7 @@ async def test_a_tab_pressed_while_the_scripts_still_load_opens_its_view(
 
     await page.route("**/console/static/console.js", slowly)
     await page.goto(str(gateway_server.make_url("/console")))
-    await page.get_by_label("Name").fill("mia")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "mia")
     await page.get_by_role("button", name="Insights").click()
 
     await expect(page.get_by_label("From")).to_be_visible()

@@ -13,7 +13,8 @@ from bot.clock import utcnow
 from bot.console.models import Role
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
-from tests.console.agents import PASSWORD, add_agent
+from tests.console.agents import add_agent
+from tests.e2e.console_page import sign_in_as
 from tests.factories import DAMAGED_REASON, make_customer, make_order
 
 pytestmark = [pytest.mark.browser]
@@ -34,9 +35,7 @@ async def test_a_merchant_finds_an_order_and_starts_a_refund(
     page = await browser.new_page()
 
     await page.goto(base + "console")
-    await page.get_by_label("Name").fill("mia")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "mia")
     await expect(page.get_by_role("heading", name="Queue")).to_be_visible()
 
     await page.get_by_role("button", name="Orders").click()
@@ -88,9 +87,7 @@ async def test_an_agent_without_the_role_reads_an_order_but_has_no_form(
         make_order(session, id=ORDER, now=utcnow())
     page = await browser.new_page()
     await page.goto(str(gateway_server.make_url("/console")))
-    await page.get_by_label("Name").fill("sam")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "sam")
     await expect(page.get_by_role("heading", name="Queue")).to_be_visible()
 
     await page.goto(str(gateway_server.make_url(f"/console#orders/{ORDER}")))

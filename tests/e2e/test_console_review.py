@@ -11,7 +11,8 @@ from bot.console.models import Role
 from bot.refunds.db import get_sessionmaker
 from bot.review.models import NluReview
 from bot.settings import Settings
-from tests.console.agents import PASSWORD, add_agent
+from tests.console.agents import add_agent
+from tests.e2e.console_page import sign_in_as
 from tests.review.tracker import ORDER, save_tracker, week_conversations
 
 pytestmark = [pytest.mark.browser]
@@ -26,9 +27,7 @@ async def test_a_merchant_judges_what_the_bot_did_not_understand(
     page = await browser.new_page()
 
     await page.goto(str(gateway_server.make_url("/console")))
-    await page.get_by_label("Name").fill("mia")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_as(page, "mia")
     await page.get_by_role("button", name="NLU review").click()
     await page.get_by_label("Said since").fill("2026-11-02")
     await page.get_by_label("before (day excluded)").fill("2026-11-09")
