@@ -56,7 +56,8 @@ def test_a_killed_service_is_restarted_with_backoff_while_the_others_keep_runnin
     assert restarting["last_exit"]["reason"] == "exited with code 3"
     assert restarting["next_start_at"] is not None
     (run.control["rasa"] / "crash").unlink()
-    wait_until(lambda: run.state("rasa") == "up")
+    # The supervisor writes the state, then says so: wait for both.
+    wait_until(lambda: run.state("rasa") == "up" and "rasa is up again" in run.err())
 
     err = run.err()
     assert f"rasa (pid {before['rasa']}) killed by SIGKILL" in err
