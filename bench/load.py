@@ -39,11 +39,13 @@ from bench.accounts import Account, create_accounts
 from bench.client import Buyer, NoSuchButton, RestBuyer, WidgetBuyer
 from bench.load_results import (
     BREAKDOWN_HEADER,
+    CPU_HEADER,
     HEADER,
     PATHS,
     Targets,
     bench_markdown,
     breakdown_rows,
+    cpu_rows,
     judge,
     level_rows,
     plot,
@@ -51,7 +53,7 @@ from bench.load_results import (
 from bench.report import machine, machine_load, text_table
 from bench.sampling import Sampler
 from bench.scripted import Script, check_turn, fill, load_scripts
-from bench.stack import Stack, group_rss_bytes, running_stack
+from bench.stack import Stack, group_cpu_seconds, group_rss_bytes, running_stack
 from bot.clock import utcnow
 from bot.gateway.identity import make_token
 from bot.refunds.db import get_sessionmaker
@@ -219,6 +221,7 @@ async def run_level(
             except asyncio.TimeoutError:
                 pass
 
+    cpu_before = {name: group_cpu_seconds(pid) for name, pid in stack.pids().items()}
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -249,6 +252,10 @@ async def run_level(
     async with aiohttp.ClientSession(connector=connector) as http:
         await asyncio.gather(*(buyer_loop(i, http) for i in range(buyers)))
     elapsed = time.perf_counter() - start
+    cpu = {
+        name: group_cpu_seconds(pid) - cpu_before.get(name, 0.0)
+        for name, pid in stack.pids().items()
+    }
     stop_sampling.set()
     await sampler
     result: dict[str, Any] = {
@@ -261,6 +268,7 @@ async def run_level(
     }
     for path in PATHS:
         result[path] = stats[path].summary(elapsed)
+    result["cpu"] = cpu_per_process(cpu, elapsed, result)
     gateway_p95, rasa_p95 = result["gateway"]["p95_ms"], result["rasa"]["p95_ms"]
     result["p95_ratio"] = (
         round(gateway_p95 / rasa_p95, 3)
@@ -268,6 +276,24 @@ async def run_level(
         else math.nan
     )
     return result
+
+
+def cpu_per_process(
+    cpu_seconds: dict[str, float], elapsed: float, level: dict[str, Any]
+) -> dict[str, dict[str, float]]:
+    """Return each process's share of a core and its CPU milliseconds per turn it served.
+
+    A gateway serves the turns of the gateway path; Rasa and the action server serve both.
+    """
+    turns = {path: level[path]["turns"] for path in PATHS}
+    shares = {}
+    for name, seconds in cpu_seconds.items():
+        served = turns["gateway"] if name.startswith("gateway") else sum(turns.values())
+        shares[name] = {
+            "cores": round(seconds / elapsed, 2),
+            "ms_per_turn": round(1000 * seconds / served, 1) if served else math.nan,
+        }
+    return shares
 
 
 async def bench(
@@ -442,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(["target", "measured", "status"], target_rows))
     print()
     print(text_table(BREAKDOWN_HEADER, breakdown_rows(results)))
+    print()
+    print(text_table(CPU_HEADER, cpu_rows(results)))
     print(
         f"\nTotal {report['total_seconds']} s. Reports: {args.out}/bench.md, bench.json, bench.png"
     )

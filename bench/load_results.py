@@ -99,6 +99,25 @@ def breakdown_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def cpu_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
+    """Return, per level and process, its share of a core and its CPU ms per turn served."""
+    rows = []
+    for level in levels:
+        for name, share in sorted(level.get("cpu", {}).items()):
+            rows.append(
+                [
+                    level["mode"],
+                    str(level["buyers"]),
+                    name,
+                    f"{share['cores']:.2f}",
+                    f"{share['ms_per_turn']:.1f}",
+                ]
+            )
+    return rows
+
+
+CPU_HEADER = ["mode", "buyers", "process", "cores used", "CPU ms per turn served"]
+
 BREAKDOWN_HEADER = [
     "buyers", "echo ms", "typing on ms", "typing off ms", "last reply ms (p50)", "bare Rasa p50 ms",
 ]  # fmt: skip
@@ -170,6 +189,13 @@ def bench_markdown(
             " took it to Rasa), typing off (Rasa answered, replies saved), the last reply.",
             "",
             markdown_table(BREAKDOWN_HEADER, breakdown_rows(results)),
+            "",
+            "CPU time of each process over each level (user and system, read from `/proc`),"
+            " as a share of one core and per turn it served: a gateway serves the gateway"
+            " path's turns, Rasa and the action server every turn. The bench's buyers are not"
+            " counted.",
+            "",
+            markdown_table(CPU_HEADER, cpu_rows(results)),
             "",
             "![latency against load](bench.png)",
             "",

@@ -285,10 +285,8 @@ def _stop(started: list[Process]) -> None:
             process.popen.wait()
 
 
-def group_rss_bytes(pgid: int) -> int:
-    """Return the resident memory of every process in group ``pgid`` (Linux ``/proc``)."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
+def _group_stats(pgid: int) -> Iterator[list[str]]:
+    """Yield the ``/proc/<pid>/stat`` fields (after the command name) of group ``pgid``."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -299,5 +297,16 @@ def group_rss_bytes(pgid: int) -> int:
         # Fields after the command name (which may hold spaces) start after the last ")".
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[2]) == pgid:
-            total += int(fields[21]) * page
-    return total
+            yield fields
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Return the resident memory of every process in group ``pgid`` (Linux ``/proc``)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    return sum(int(fields[21]) * page for fields in _group_stats(pgid))
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """Return the CPU time (user and system) used so far by the live processes of ``pgid``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[11]) + int(fields[12]) for fields in _group_stats(pgid)) / ticks

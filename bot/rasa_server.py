@@ -33,6 +33,10 @@ Schema meta-schema (draft 2020-12, which resolves ``$dynamicRef`` on every call)
 of CPU per custom action on the development machine, two or three times per buyer's turn, and
 more than half of Rasa's time per turn. Here the schema is checked once and the validator kept;
 answers are checked against the same schema and a bad one fails with the same error as before.
+The schema lets each event be ``oneOf`` 23 event schemas, each fixing the event's name, so an
+event was checked against all 23; here it is checked against the one its name picks, which
+accepts exactly what ``oneOf`` does (0.2 ms an answer instead of 1.6). Only an answer that fails
+is checked the whole way, for Rasa's error message.
 
 **Rasa's SQLite tracker store writes ahead.** Rasa opens the SQLite file of ``refundbot run``
 in SQLite's default rollback-journal mode, where each saved turn costs two waits for the disk
@@ -54,7 +58,9 @@ its error).
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
+import json
 import logging
 import sqlite3
 import sys
@@ -214,13 +220,58 @@ def _response_validator() -> Any:
     return cls(schema)
 
 
+@functools.lru_cache(maxsize=1)
+def _event_validators() -> tuple[Any, dict[str, Any]] | None:
+    """Return a validator of the schema without the events' ``oneOf``, and one per event name.
+
+    ``None`` when the schema is not the shape this relies on (each branch of the ``oneOf``
+    fixing a different event name, nothing referred to elsewhere in the schema).
+    """
+    schema = copy.deepcopy(RemoteAction.action_response_format_spec())
+    items = schema.get("properties", {}).get("events", {}).get("items", {})
+    branches = items.pop("oneOf", None)
+    if not isinstance(branches, list) or "$ref" in json.dumps(schema) + json.dumps(branches):
+        return None
+    cls = validator_for(schema)
+    by_name: dict[str, Any] = {}
+    for branch in branches:
+        name = branch.get("properties", {}).get("event", {}).get("const")
+        if not isinstance(name, str) or name in by_name:
+            return None
+        by_name[name] = cls(branch)
+    return cls(schema), by_name
+
+
+def quickly_valid(result: Any) -> bool:
+    """Return whether ``result`` is a valid action answer, checking each event once.
+
+    An event is valid under ``oneOf`` when exactly one branch accepts it; a branch accepts only
+    the event name it fixes, so that is the branch its name picks. ``False`` also when this
+    cannot tell (the schema's shape changed): the caller checks the whole way then.
+    """
+    validators = _event_validators()
+    if validators is None:
+        return False
+    answer, by_name = validators
+    if not answer.is_valid(result):
+        return False
+    # Valid so far: ``events``, when given, is a list of objects naming their event.
+    for item in result.get("events") or []:
+        branch = by_name.get(item["event"])
+        if branch is None or not branch.is_valid(item):
+            return False
+    return True
+
+
 def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
-    """Check an action server's answer as Rasa does, with a validator built once.
+    """Check an action server's answer as Rasa does, with validators built once.
 
     Raises:
         jsonschema.ValidationError: the answer does not follow Rasa's action response format
             (the message says so as Rasa's own does).
     """
+    if quickly_valid(result):
+        return True
     error = best_match(_response_validator().iter_errors(result))
     if error is None:
         return True

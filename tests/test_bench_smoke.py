@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 
 from bench.accounts import stored_applications
-from bench.load import AccountPool, PathStats, converse, open_buyer
-from bench.load_results import PATHS, level_rows, plot
+from bench.load import AccountPool, PathStats, converse, cpu_per_process, open_buyer
+from bench.load_results import PATHS, cpu_rows, level_rows, plot
 from bench.scripted import load_scripts
-from bench.stack import Stack, running_stack
+from bench.stack import Stack, group_cpu_seconds, running_stack
 from bot.refunds.db import get_sessionmaker
 from bot.settings import PROJECT_ROOT
 from tests.conftest import require
@@ -44,6 +44,7 @@ async def test_one_buyer_one_conversation_on_each_path(stack: Stack, tmp_path: P
     assert script.bench
     pool = AccountPool(stack, batch=2)
     stats = {path: PathStats() for path in PATHS}
+    cpu_before = {name: group_cpu_seconds(pid) for name, pid in stack.pids().items()}
     async with aiohttp.ClientSession() as http:
         for path in PATHS:
             account = await pool.take()
@@ -71,7 +72,13 @@ async def test_one_buyer_one_conversation_on_each_path(stack: Stack, tmp_path: P
         "p95_ratio": 1.0,
     }
     level.update({path: stats[path].summary(1.0) for path in PATHS})
+    used = {name: group_cpu_seconds(pid) - cpu_before[name] for name, pid in stack.pids().items()}
+    level["cpu"] = cpu_per_process(used, 1.0, level)
+    # Every process worked for the two conversations: Rasa most of all.
+    assert all(share["ms_per_turn"] > 0 for share in level["cpu"].values()), level["cpu"]
+    assert level["cpu"]["rasa"]["ms_per_turn"] > level["cpu"]["actions"]["ms_per_turn"]
     assert len(level_rows([level])) == 2
+    assert [row[2] for row in cpu_rows([level])] == sorted(stack.pids())
     plot([level], tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 0
     json.dumps(level)

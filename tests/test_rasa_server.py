@@ -9,11 +9,23 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    FollowupAction,
+    Restarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from sqlalchemy import event
@@ -41,6 +53,66 @@ def test_a_bad_answer_fails_as_it_does_in_rasa() -> None:
     assert raised.value.message.startswith(expected.value.message)
     assert "Failed to validate Action server response from API" in raised.value.message
     assert list(raised.value.path) == list(expected.value.path)
+
+
+SPEC = RemoteAction.action_response_format_spec()
+#: The event names the schema knows, and the fields its event schemas name.
+EVENT_NAMES = sorted(
+    branch["properties"]["event"]["const"]
+    for branch in SPEC["properties"]["events"]["items"]["oneOf"]
+)
+FIELDS = sorted(
+    {
+        key
+        for branch in SPEC["properties"]["events"]["items"]["oneOf"]
+        for key in branch["properties"]
+    }
+)
+field_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["text", "name", "confidence", "title", "x"]), children, max_size=3
+        )
+    ),
+    max_leaves=6,
+)
+events = st.fixed_dictionaries(
+    {}, optional={"event": st.sampled_from([*EVENT_NAMES, "no_such_event"]) | st.integers()}
+).flatmap(
+    lambda head: st.dictionaries(st.sampled_from(FIELDS), field_values, max_size=4).map(
+        lambda fields: {**fields, **head}
+    )
+)
+answers = st.fixed_dictionaries(
+    {},
+    optional={
+        "events": st.lists(events, max_size=3) | field_values,
+        "responses": st.lists(st.dictionaries(st.sampled_from(["text", "buttons"]), field_values)),
+    },
+)
+
+
+def test_each_kind_of_event_rasa_makes_is_valid_the_quick_way() -> None:
+    made = [
+        SlotSet("order_id", "804112345678"),
+        BotUttered("Which order?", {"buttons": [{"title": "A", "payload": "/a"}]}),
+        UserUttered("refund", {"intent": {"name": "request_refund", "confidence": 0.9}}),
+        ActionExecuted("action_ask_refund_method"),
+        ActiveLoop("refund_form"),
+        FollowupAction("action_listen"),
+        Restarted(),
+    ]
+    result = {"events": [e.as_dict() for e in made], "responses": []}
+    assert rasa_server.quickly_valid(result)
+    assert rasa_server.validate_action_result(None, result) is True
+
+
+@settings(max_examples=400, deadline=None)
+@given(answers)
+def test_the_quick_check_accepts_exactly_what_the_schema_does(answer: dict[str, Any]) -> None:
+    assert rasa_server.quickly_valid(answer) is validator_for(SPEC)(SPEC).is_valid(answer)
 
 
 def test_event_types_are_those_rasa_finds() -> None:

@@ -12,6 +12,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import hstack
 
 from bot.nlu.intent_classifier import TfidfIntentClassifier, normalised
 
@@ -92,3 +93,33 @@ def test_nothing_stored_loads_an_untrained_classifier_that_sets_nothing(tmp_path
     context = ExecutionContext(GraphSchema({}), "model")
     loaded = TfidfIntentClassifier.load({}, storage, Resource("missing"), context)
     assert parse(loaded, "i want a refund").get("intent") is None
+
+
+def sklearn_probabilities(classifier: TfidfIntentClassifier, text: str) -> Any:
+    """The probabilities as scikit-learn's own vectorizers and a matrix product give them."""
+    assert classifier._vectorizers is not None
+    assert classifier._weights is not None
+    words, letters = classifier._vectorizers
+    features = hstack([words.transform([text]), letters.transform([text])]).tocsr()
+    scores = np.asarray(features @ classifier._weights.T) + classifier._intercepts
+    exp = np.exp(scores - scores.max())
+    return (exp / exp.sum())[0]
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["trained", "read back"])
+def test_scores_are_scikit_learns_without_its_matrices(tmp_path: Path, stored: bool) -> None:
+    classifier, (storage, resource, context) = trained(tmp_path)
+    if stored:
+        classifier = TfidfIntentClassifier.load({}, storage, resource, context)
+    texts = [
+        *(t for texts in EXAMPLES.values() for t in texts),
+        normalised("Refund refund REFUND for order 8041235566701234, $12.50 please!!"),
+        "",
+        "ÿÿÿ ÿÿÿ",  # no n-gram the classifier knows
+        "hello hello hello",  # counts above one: 1 + log(count)
+    ]
+    for text in texts:
+        assert np.allclose(
+            classifier._probabilities([text])[0], sklearn_probabilities(classifier, text),
+            rtol=0, atol=1e-12,
+        ), text  # fmt: skip
