@@ -281,9 +281,10 @@ async def run_level(
 def cpu_per_process(
     cpu_seconds: dict[str, float], elapsed: float, level: dict[str, Any]
 ) -> dict[str, dict[str, float]]:
-    """Return each process's share of a core and its CPU milliseconds per turn it served.
+    """Return each process's share of a core and its CPU milliseconds per turn.
 
-    A gateway serves the turns of the gateway path; Rasa and the action server serve both.
+    Per turn of the gateway path for a gateway, of both paths for the others: several Rasa
+    servers share the turns, so their figures add up to what a turn costs Rasa.
     """
     turns = {path: level[path]["turns"] for path in PATHS}
     shares = {}

@@ -100,7 +100,7 @@ def breakdown_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def cpu_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
-    """Return, per level and process, its share of a core and its CPU ms per turn served."""
+    """Return, per level and process, its share of a core and its CPU ms per turn."""
     rows = []
     for level in levels:
         for name, share in sorted(level.get("cpu", {}).items()):
@@ -116,7 +116,7 @@ def cpu_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-CPU_HEADER = ["mode", "buyers", "process", "cores used", "CPU ms per turn served"]
+CPU_HEADER = ["mode", "buyers", "process", "cores used", "CPU ms per turn"]
 
 BREAKDOWN_HEADER = [
     "buyers", "echo ms", "typing on ms", "typing off ms", "last reply ms (p50)", "bare Rasa p50 ms",
@@ -191,9 +191,9 @@ def bench_markdown(
             markdown_table(BREAKDOWN_HEADER, breakdown_rows(results)),
             "",
             "CPU time of each process over each level (user and system, read from `/proc`),"
-            " as a share of one core and per turn it served: a gateway serves the gateway"
-            " path's turns, Rasa and the action server every turn. The bench's buyers are not"
-            " counted.",
+            " as a share of one core and per turn: a gateway's per turn of the gateway path,"
+            " the others' per turn of both paths (several Rasa servers share the turns, so"
+            " theirs add up to Rasa's cost of a turn). The bench's buyers are not counted.",
             "",
             markdown_table(CPU_HEADER, cpu_rows(results)),
             "",
