@@ -77,6 +77,8 @@ async def play_both_ways(
     agent = ConsoleAgent(gateway_url, sessions)
     problems: dict[str, str] = {}
     async with aiohttp.ClientSession() as http:
+        # A turn ends at a quiet second: the handoff's notice follows the bot's reply of the same
+        # turn after the gateway has queued the conversation, later than 0.3 s on a busy machine.
         buyers: list[Buyer] = [
             await TelegramBuyer.start(
                 http,
@@ -84,13 +86,13 @@ async def play_both_ways(
                 api=bot_api,
                 chat_id=4343,
                 start_parameter=make_start_parameter(SHOP_SECRET, "c-1001"),
-                quiet_seconds=0.3,
+                quiet_seconds=1.0,
             ),
             await WidgetBuyer.connect(
                 http,
                 f"{gateway_url.replace('http', 'ws')}/webchat/ws",
                 token=make_token(SHOP_SECRET, "c-1001"),
-                quiet_seconds=0.3,
+                quiet_seconds=1.0,
             ),
         ]
         for buyer in buyers:
