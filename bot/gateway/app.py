@@ -51,10 +51,14 @@ def create_app(settings: Settings) -> web.Application:
     # The shop API's errors are problem+json, those of the middlewares after it included.
     app = web.Application(middlewares=[api_problems.problems, inputs.readable_paths])
     app[keys.SETTINGS] = settings
-    app[keys.LIMITS] = RateLimits.of(settings.gateway, settings.redis_url)
+    limits = app[keys.LIMITS] = RateLimits.of(settings.gateway, settings.redis_url)
     app[keys.SHOP_SECRET] = ensure_shop_secret(settings)
     app[keys.TELEGRAM] = None
-    fanout = FanOut(settings.redis_url) if settings.redis_url else None
+    fanout = (
+        FanOut(settings.redis_url, on_lost=limits.forget_connections)
+        if settings.redis_url
+        else None
+    )
     app[keys.FANOUT] = fanout
     app[console_keys.HUB] = ConsoleHub(share=fanout.publish if fanout else None)
     app.cleanup_ctx.extend([_database, _http, _routing, _fanout, _telegram, _notifier, _webhooks])

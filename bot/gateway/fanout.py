@@ -15,6 +15,13 @@ on (the sender never waits for the publish longer than a short timeout, and not 
 Redis is known to be down), a warning is logged, and the subscriber reconnects with back-off;
 widget tabs on the other gateways miss those messages live and get them from the transcript in
 the history a widget is sent when it next connects.
+
+A Redis that stops closes every client's connections, but a pooled connection is not known to
+be dead until a command on it fails: without more, the first publish after Redis is back would
+fail and silence this gateway for the quiet period. The subscription is always reading, so it
+is the first to see the server go: when it is lost, the gateway closes its idle pooled
+connections (the publisher's and, through ``on_lost``, the rate limits'), and the next command
+makes a new one.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: What a gateway does with an event another gateway published.
 Receive = Callable[[dict[str, Any]], Awaitable[None]]
+#: Told that the Redis connections made so far are dead (the subscription's was lost).
+Lost = Callable[[], Awaitable[None]]
 
 #: Connecting to Redis gives up after this long (a Redis that is down refuses at once).
 CONNECT_SECONDS = 1.0
@@ -61,8 +70,9 @@ def channel_name(url: str) -> str:
 class FanOut:
     """Publishes this gateway's events and hands the other gateways' on, while it runs."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, on_lost: Lost | None = None) -> None:
         self._url = url
+        self._on_lost = on_lost
         self._channel = channel_name(url)
         self.instance = uuid.uuid4().hex
         self._redis: aioredis.Redis | None = None
@@ -112,6 +122,7 @@ class FanOut:
             except (RedisError, OSError):
                 if self.subscribed.is_set():
                     delay = BACKOFF_SECONDS[0]
+                    await self._forget_connections()
                 log.warning("Redis subscription lost, retrying in %.1f s", delay, exc_info=True)
             except Exception:
                 # A bug must not end the subscription for the rest of the gateway's life.
@@ -119,6 +130,17 @@ class FanOut:
             self.subscribed.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_SECONDS[1])
+
+    async def _forget_connections(self) -> None:
+        """Close the idle pooled connections: the server that held them has gone.
+
+        Connections in use are left to the command on them, which fails and closes its own.
+        """
+        if self._redis is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.connection_pool.disconnect(inuse_connections=False)
+        if self._on_lost is not None:
+            await self._on_lost()
 
     async def _listen(self, receive: Receive) -> None:
         # No read timeout on the subscription: it waits for events as long as none come.

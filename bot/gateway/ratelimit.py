@@ -17,6 +17,7 @@ never an unlimited rate, and no message waits longer than the short Redis timeou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -86,6 +87,9 @@ class RateLimits:
     async def take(self, sender: str, address: str | None = None) -> Verdict:
         """Take one message of ``sender`` (from ``address``) if both limits allow it."""
         return self.check(sender, address)
+
+    async def forget_connections(self) -> None:
+        """Drop the connections to a Redis that has gone (none here)."""
 
     async def close(self) -> None:
         """Let go of what the limits hold outside this process (nothing here)."""
@@ -215,6 +219,15 @@ class SharedRateLimits(RateLimits):
             else:
                 return Verdict(allowed=outcome == 0, tell=outcome == 2)
         return self.check(sender, address)
+
+    async def forget_connections(self) -> None:
+        """Close the idle connections to a Redis that has gone (:mod:`bot.gateway.fanout`).
+
+        The next call makes a new connection instead of failing on a dead one, which would
+        leave the shared buckets for the quiet period although Redis is back.
+        """
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.connection_pool.disconnect(inuse_connections=False)
 
     async def close(self) -> None:
         """Close the connections to Redis."""

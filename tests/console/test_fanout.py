@@ -22,6 +22,7 @@ from sqlalchemy import select
 from bot.console.models import Role
 from bot.gateway import keys
 from bot.gateway.app import create_app
+from bot.gateway.fanout import FanOut
 from bot.gateway.identity import make_token
 from bot.gateway.models import TranscriptMessage
 from bot.messages import text
@@ -313,12 +314,16 @@ class Outage:
             writer.close()
 
 
-async def test_a_gateway_picks_up_again_when_redis_comes_back(
+Tab = aiohttp.ClientWebSocketResponse
+
+
+async def behind_an_outage(
     start: Servers,
     clients: Callable[[TestServer], Awaitable[TestClient]],
     settings: Settings,
     redis_url: str,
-) -> None:
+) -> tuple[Outage, FanOut, Tab, Tab]:
+    """Start gateway A, which reaches Redis through an outage proxy, and B; a tab on each."""
     outage = Outage(redis_url)
     await outage.up()
     a = await start(dataclasses.replace(settings, redis_url=outage.url))
@@ -327,6 +332,16 @@ async def test_a_gateway_picks_up_again_when_redis_comes_back(
     on_a, _ = await tab(await clients(a), welcome["session"])
     fanout = a.app[keys.FANOUT]
     assert fanout is not None
+    return outage, fanout, on_a, on_b
+
+
+async def test_a_gateway_picks_up_again_when_redis_comes_back(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    redis_url: str,
+) -> None:
+    outage, fanout, on_a, on_b = await behind_an_outage(start, clients, settings, redis_url)
 
     await outage.down()
     await wait_until(lambda: not fanout.subscribed.is_set(), what="A to notice")
@@ -347,4 +362,31 @@ async def test_a_gateway_picks_up_again_when_redis_comes_back(
     await on_a.send_json({"type": "message", "text": "from A", "client_id": "m3"})
     seen = await texts_until(on_b, "You said: from A")
     assert seen[-4:] == ["back again", "You said: back again", "from A", "You said: from A"]
+    await outage.down()
+
+
+async def test_a_gateways_first_messages_after_a_redis_restart_reach_the_others(
+    start: Servers,
+    clients: Callable[[TestServer], Awaitable[TestClient]],
+    settings: Settings,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage, fanout, on_a, on_b = await behind_an_outage(start, clients, settings, redis_url)
+    # A has published (a turn shares several events at once, so A holds pooled connections).
+    await on_a.send_json({"type": "message", "text": "before", "client_id": "m1"})
+    assert await texts_until(on_b, "You said: before") == ["before", "You said: before"]
+
+    # Redis restarts while nobody writes: A's pooled connections die with the subscription's.
+    await outage.down()
+    await wait_until(lambda: not fanout.subscribed.is_set(), what="A to notice")
+    await outage.up()
+    await asyncio.wait_for(fanout.subscribed.wait(), 5)
+    # A's first message afterwards is counted in Redis's buckets and its events go out, on new
+    # connections: no command fails on a dead one.
+    caplog.clear()
+    caplog.set_level(logging.WARNING)
+    await on_a.send_json({"type": "message", "text": "after", "client_id": "m2"})
+    assert await texts_until(on_b, "You said: after") == ["after", "You said: after"]
+    assert [r.getMessage() for r in caplog.records if "Redis" in r.getMessage()] == []
     await outage.down()
