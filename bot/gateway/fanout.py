@@ -19,9 +19,9 @@ the history a widget is sent when it next connects.
 A Redis that stops closes every client's connections, but a pooled connection is not known to
 be dead until a command on it fails: without more, the first publish after Redis is back would
 fail and silence this gateway for the quiet period. The subscription is always reading, so it
-is the first to see the server go: when it is lost, the gateway closes its idle pooled
-connections (the publisher's and, through ``on_lost``, the rate limits'), and the next command
-makes a new one.
+is the first to see the server go: when it is lost (and at each failed try to make it again),
+the gateway closes its idle pooled connections (the publisher's and, through ``on_lost``, the
+rate limits'), and the next command makes a new one.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 #: What a gateway does with an event another gateway published.
 Receive = Callable[[dict[str, Any]], Awaitable[None]]
-#: Told that the Redis connections made so far are dead (the subscription's was lost).
+#: Told that the Redis connections made so far may be dead (the subscription's failed).
 Lost = Callable[[], Awaitable[None]]
 
 #: Connecting to Redis gives up after this long (a Redis that is down refuses at once).
@@ -122,7 +122,9 @@ class FanOut:
             except (RedisError, OSError):
                 if self.subscribed.is_set():
                     delay = BACKOFF_SECONDS[0]
-                    await self._forget_connections()
+                # Also when it was not subscribed: a connection made while it waited to try
+                # again may be to a Redis that has gone again since.
+                await self._forget_connections()
                 log.warning("Redis subscription lost, retrying in %.1f s", delay, exc_info=True)
             except Exception:
                 # A bug must not end the subscription for the rest of the gateway's life.
