@@ -53,7 +53,7 @@ from bench.load_results import (
 from bench.report import machine, machine_load, text_table
 from bench.sampling import Sampler
 from bench.scripted import Script, check_turn, fill, load_scripts
-from bench.stack import Stack, group_cpu_seconds, group_rss_bytes, running_stack
+from bench.stack import Stack, group_rss_bytes, running_stack
 from bot.clock import utcnow
 from bot.gateway.identity import make_token
 from bot.refunds.db import get_sessionmaker
@@ -221,7 +221,7 @@ async def run_level(
             except asyncio.TimeoutError:
                 pass
 
-    cpu_before = {name: group_cpu_seconds(pid) for name, pid in stack.pids().items()}
+    cpu_before = stack.cpu_seconds()
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -252,10 +252,7 @@ async def run_level(
     async with aiohttp.ClientSession(connector=connector) as http:
         await asyncio.gather(*(buyer_loop(i, http) for i in range(buyers)))
     elapsed = time.perf_counter() - start
-    cpu = {
-        name: group_cpu_seconds(pid) - cpu_before.get(name, 0.0)
-        for name, pid in stack.pids().items()
-    }
+    cpu = stack.cpu_used_since(cpu_before)
     stop_sampling.set()
     await sampler
     result: dict[str, Any] = {

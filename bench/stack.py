@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from bot.clock import utcnow
@@ -98,6 +98,14 @@ class Stack:
     def pids(self) -> dict[str, int]:
         """Return each process's id by name."""
         return {p.name: p.pid for p in self.processes}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """Return the CPU time each process (with its children) has used so far, by name."""
+        return {p.name: group_cpu_seconds(p.pid) for p in self.processes}
+
+    def cpu_used_since(self, before: Mapping[str, float]) -> dict[str, float]:
+        """Return the CPU time each process has used since ``before`` (a :meth:`cpu_seconds`)."""
+        return {name: now - before.get(name, 0.0) for name, now in self.cpu_seconds().items()}
 
 
 def free_port() -> int:

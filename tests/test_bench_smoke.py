@@ -19,7 +19,7 @@ from bench.accounts import stored_applications
 from bench.load import AccountPool, PathStats, converse, cpu_per_process, open_buyer
 from bench.load_results import PATHS, cpu_rows, level_rows, plot
 from bench.scripted import load_scripts
-from bench.stack import Stack, group_cpu_seconds, running_stack
+from bench.stack import Stack, running_stack
 from bot.refunds.db import get_sessionmaker
 from bot.settings import PROJECT_ROOT
 from tests.conftest import require
@@ -44,7 +44,7 @@ async def test_one_buyer_one_conversation_on_each_path(stack: Stack, tmp_path: P
     assert script.bench
     pool = AccountPool(stack, batch=2)
     stats = {path: PathStats() for path in PATHS}
-    cpu_before = {name: group_cpu_seconds(pid) for name, pid in stack.pids().items()}
+    cpu_before = stack.cpu_seconds()
     async with aiohttp.ClientSession() as http:
         for path in PATHS:
             account = await pool.take()
@@ -72,7 +72,7 @@ async def test_one_buyer_one_conversation_on_each_path(stack: Stack, tmp_path: P
         "p95_ratio": 1.0,
     }
     level.update({path: stats[path].summary(1.0) for path in PATHS})
-    used = {name: group_cpu_seconds(pid) - cpu_before[name] for name, pid in stack.pids().items()}
+    used = stack.cpu_used_since(cpu_before)
     level["cpu"] = cpu_per_process(used, 1.0, level)
     # Every process worked for the two conversations: Rasa most of all.
     assert all(share["ms_per_turn"] > 0 for share in level["cpu"].values()), level["cpu"]
