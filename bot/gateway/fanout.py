@@ -142,7 +142,11 @@ class FanOut:
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.connection_pool.disconnect(inuse_connections=False)
         if self._on_lost is not None:
-            await self._on_lost()
+            try:
+                await self._on_lost()
+            except Exception:
+                # A bug there must not end the subscription (this runs in its loop).
+                log.exception("closing the other pooled Redis connections failed")
 
     async def _listen(self, receive: Receive) -> None:
         # No read timeout on the subscription: it waits for events as long as none come.

@@ -390,3 +390,29 @@ async def test_a_gateways_first_messages_after_a_redis_restart_reach_the_others(
     assert await texts_until(on_b, "You said: after") == ["after", "You said: after"]
     assert [r.getMessage() for r in caplog.records if "Redis" in r.getMessage()] == []
     await outage.down()
+
+
+async def test_a_failure_while_closing_connections_does_not_end_the_subscription(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    async def receive(_: dict[str, object]) -> None:
+        return None
+
+    outage = Outage(redis_url)
+    await outage.up()
+    fanout = FanOut(outage.url, on_lost=broken)
+    running = fanout.run(receive)
+    await running.__anext__()
+    try:
+        await asyncio.wait_for(fanout.subscribed.wait(), 5)
+        await outage.down()
+        await wait_until(lambda: not fanout.subscribed.is_set(), what="the loss")
+        await outage.up()
+        await asyncio.wait_for(fanout.subscribed.wait(), 5)
+    finally:
+        await running.aclose()
+        await outage.down()
+    assert "closing the other pooled Redis connections failed" in caplog.text
