@@ -40,6 +40,7 @@ import aiohttp
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import tasks
 from bot.api import destinations, present, retention
 from bot.api.models import OutboxEvent, Webhook, WebhookAttempt, WebhookDelivery
 from bot.clock import utcnow
@@ -373,10 +374,7 @@ class Deliverer:
         try:
             yield
         finally:
-            task.cancel()
-            for sending in list(self._sending):
-                sending.cancel()
-            await asyncio.gather(task, *self._sending, return_exceptions=True)
+            await tasks.stop(task, *self._sending)
 
     async def _loop(self) -> None:
         while True:

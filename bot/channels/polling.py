@@ -35,6 +35,7 @@ from sqlalchemy.pool import NullPool
 from telegram import Update
 from telegram.ext import Updater
 
+from bot import tasks
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -213,8 +214,7 @@ async def polling_turn(
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await tasks.stop(task)
         await end()
 
 

@@ -38,6 +38,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bot import tasks
+
 log = logging.getLogger(__name__)
 
 #: What a gateway does with an event another gateway published.
@@ -86,7 +88,7 @@ class FanOut:
             return
         body = json.dumps({**event, "from": self.instance})
         try:
-            await self._redis.publish(self._channel, body)
+            await tasks.shielded(self._redis.publish(self._channel, body))
         except (RedisError, OSError):
             self._quiet_until = time.monotonic() + QUIET_SECONDS
             log.warning(
@@ -108,9 +110,7 @@ class FanOut:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await tasks.stop(task)
             redis, self._redis = self._redis, None
             await redis.close(close_connection_pool=True)
 

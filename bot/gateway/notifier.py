@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import tasks
 from bot.clock import utcnow
 from bot.gateway import transcript
 from bot.gateway.models import GatewayCursor
@@ -297,5 +298,4 @@ async def notifier(
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await tasks.stop(task)

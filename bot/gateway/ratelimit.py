@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bot import tasks
 from bot.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -206,8 +207,8 @@ class SharedRateLimits(RateLimits):
             keys.append(f"refundbot:ratelimit:told:{sender}")
             window_ms = max(1, round(self._seconds * 1000))
             try:
-                outcome = await self._script(
-                    keys=keys, args=[window_ms, *(capacity for _, capacity in buckets)]
+                outcome = await tasks.shielded(
+                    self._script(keys=keys, args=[window_ms, *(c for _, c in buckets)])
                 )
             except (RedisError, OSError) as e:
                 self._quiet_until = time.monotonic() + QUIET_SECONDS

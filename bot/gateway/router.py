@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import contract, language_choice, messages
+from bot import contract, language_choice, messages, tasks
 from bot.contract import HandoffReason
 from bot.gateway import transcript
 from bot.gateway.models import MessageStatus, SenderKind
@@ -127,10 +127,7 @@ class Router:
     async def close(self) -> None:
         """Stop every worker; their messages stay pending for the next start."""
         self._closed = True
-        workers = list(self._workers.values())
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await tasks.stop(*self._workers.values())
 
     async def idle(self) -> None:
         """Wait until every queued message has been handled (for tests and orderly stops)."""
