@@ -34,8 +34,7 @@ async def stop(*tasks: asyncio.Task[Any]) -> None:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=AGAIN_SECONDS)
     for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved, so asyncio does not log it as never retrieved
+        _take_outcome(task)
 
 
 async def shielded(call: Awaitable[T]) -> T:
@@ -50,5 +49,6 @@ async def shielded(call: Awaitable[T]) -> T:
 
 
 def _take_outcome(task: asyncio.Future[Any]) -> None:
+    """Take what ``task`` ended with, so asyncio does not log an error as never retrieved."""
     if not task.cancelled():
         task.exception()

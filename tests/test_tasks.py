@@ -1,4 +1,4 @@
-"""`bot.tasks.stop`: a background task ends when told, even if a library loses the cancellation."""
+"""`bot.tasks`: a background task ends when told, even if redis-py loses the cancellation."""
 
 from __future__ import annotations
 
