@@ -160,7 +160,11 @@ BENCH_SECONDS ?= 30
 BENCH_MAX_P95_RATIO ?= 1.15
 BENCH_MIN_CONVERSATIONS_PER_MIN ?= 60
 BENCH_MAX_P95_MS ?= 300
-# More options of python -m bench.load, e.g. BENCH_FLAGS=--sample (py-spy: results/profile.md).
+# Counts of Rasa servers compared in one run: the first side by side and through the gateway,
+# the others through the gateway only (results/bench.md: conversations/min per count).
+BENCH_RASA_WORKERS ?= 1,2
+# More options of python -m bench.load, e.g. BENCH_FLAGS=--sample with BENCH_RASA_WORKERS=1
+# (py-spy: results/profile.md).
 BENCH_FLAGS ?=
 # `make bench-report`: conversations generated for timing `refundbot report`, and its target.
 BENCH_REPORT_CONVERSATIONS ?= 10000
@@ -178,7 +182,8 @@ bench: $(VENV)/.installed $(MODEL) ## Measure speed: gateway vs bare Rasa, 1-40 
 	$(BIN)/python -m bench.load --model $(MODEL) --out results \
 		--levels $(BENCH_LEVELS) --seconds $(BENCH_SECONDS) \
 		--max-p95-ratio $(BENCH_MAX_P95_RATIO) --max-p95-ms $(BENCH_MAX_P95_MS) \
-		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) $(BENCH_FLAGS)
+		--min-conversations-per-minute $(BENCH_MIN_CONVERSATIONS_PER_MIN) \
+		--rasa-workers $(BENCH_RASA_WORKERS) $(BENCH_FLAGS)
 
 # `make bench-cluster`: the same load against one process of each and against `make cluster`'s
 # processes (PostgreSQL, Redis and nginx needed), one after the other, in one run.

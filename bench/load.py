@@ -42,6 +42,7 @@ from bench.load_results import (
     CPU_HEADER,
     HEADER,
     PATHS,
+    THROUGHPUT_HEADER,
     Targets,
     bench_markdown,
     breakdown_rows,
@@ -49,6 +50,7 @@ from bench.load_results import (
     judge,
     level_rows,
     plot,
+    throughput_rows,
 )
 from bench.report import machine, machine_load, text_table
 from bench.sampling import Sampler
@@ -303,14 +305,16 @@ async def bench(
     think: float,
     profile: Path | None = None,
     service_env: dict[str, dict[str, str]] | None = None,
+    side_by_side: bool = True,
     gateway_only: bool = True,
     sample: Path | None = None,
     rasa_workers: int = 1,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Start a stack, warm it up, run every level; return the levels and the run's context.
 
-    With ``sample`` (a folder), py-spy samples every process during the levels
-    (:mod:`bench.sampling`) and ``profile.md`` there says where the time went.
+    Each level is marked with ``rasa_workers``. With ``sample`` (a folder), py-spy samples
+    every process during the levels (:mod:`bench.sampling`) and ``profile.md`` there says where
+    the time went.
     """
     with running_stack(
         model, profile_gateway=profile, service_env=service_env, rasa_workers=rasa_workers
@@ -324,11 +328,13 @@ async def bench(
         try:
             results = await run_levels(
                 stack, pool, scripts, levels=levels, seconds=seconds, think=think,
-                gateway_only=gateway_only,
+                side_by_side=side_by_side, gateway_only=gateway_only,
             )  # fmt: skip
         finally:
             if sampler is not None:
                 sampler.stop()
+        for level in results:
+            level["rasa_workers"] = rasa_workers
         context = {
             "model": str(model),
             "machine": machine(),
@@ -347,11 +353,14 @@ async def run_levels(
     levels: Sequence[int],
     seconds: float,
     think: float,
+    side_by_side: bool = True,
     gateway_only: bool,
 ) -> list[dict[str, Any]]:
     """Run every level side by side, then (``gateway_only``) every level through the gateway."""
     results = []
-    phases: list[tuple[str, ...]] = [PATHS] + ([("gateway",)] if gateway_only else [])
+    phases: list[tuple[str, ...]] = ([PATHS] if side_by_side else []) + (
+        [("gateway",)] if gateway_only else []
+    )
     for paths in phases:
         for buyers in levels:
             print(
@@ -404,13 +413,26 @@ def main(argv: list[str] | None = None) -> int:
         help="extra environment for a service (actions, rasa, gateway); repeatable",
     )
     parser.add_argument(
-        "--rasa-workers", type=int, default=1, help="Rasa servers behind the gateway"
+        "--rasa-workers",
+        default="1",
+        help="Rasa servers behind the gateway; several counts (1,2) are run one after the other "
+        "in one run: the first side by side and through the gateway, the others through the "
+        "gateway only, and their throughputs compared",
     )
     parser.add_argument("--max-p95-ratio", type=float, default=Targets.max_p95_ratio)
     parser.add_argument("--min-conversations-per-minute", type=float,
                         default=Targets.min_conversations_per_minute)  # fmt: skip
     parser.add_argument("--max-p95-ms", type=float, default=Targets.max_p95_ms)
     args = parser.parse_args(argv)
+    workers = _counts(args.rasa_workers)
+    if not workers:
+        parser.error(
+            f"--rasa-workers: give counts of at least 1, like 1,2; got {args.rasa_workers!r}"
+        )
+    if len(workers) > 1 and (args.sample or args.profile):
+        parser.error("--sample and --profile measure one stack: give one --rasa-workers count")
+    if len(workers) > 1 and args.no_gateway_only:
+        parser.error("several --rasa-workers counts are compared through the gateway only")
     if not args.model.exists():
         print(f"bench: no trained model at {args.model}; run `make train`", file=sys.stderr)
         return 2
@@ -433,13 +455,20 @@ def main(argv: list[str] | None = None) -> int:
         if not name:
             parser.error(f"--env needs SERVICE:NAME=VALUE, got {item!r}")
         service_env.setdefault(service, {})[name] = value
-    results, context = asyncio.run(
-        bench(
-            args.model, scripts, levels=levels, seconds=args.seconds, think=args.think,
-            profile=profile, service_env=service_env, gateway_only=not args.no_gateway_only,
-            sample=args.out if args.sample else None, rasa_workers=args.rasa_workers,
-        )
-    )  # fmt: skip
+    results: list[dict[str, Any]] = []
+    pids: dict[str, dict[str, int]] = {}
+    for index, count in enumerate(workers):
+        levels_run, context = asyncio.run(
+            bench(
+                args.model, scripts, levels=levels, seconds=args.seconds, think=args.think,
+                profile=profile, service_env=service_env, side_by_side=index == 0,
+                gateway_only=not args.no_gateway_only, sample=args.out if args.sample else None,
+                rasa_workers=count,
+            )
+        )  # fmt: skip
+        results.extend(levels_run)
+        pids[str(count)] = context["pids"]
+    context.update(pids=pids, rasa_workers=workers)
     if profile is not None and profile.exists():
         text = io.StringIO()
         pstats.Stats(str(profile), stream=text).sort_stats("tottime").print_stats(40)
@@ -459,11 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, args.out / "bench.png")
     rows = level_rows(results)
     target_rows = [[t, m, "PASS" if ok else "FAIL"] for t, m, ok in verdicts]
-    (args.out / "bench.md").write_text(bench_markdown(report, rows, target_rows))
+    (args.out / "bench.md").write_text(
+        bench_markdown(report, rows, target_rows, throughput_rows(results, targets.max_p95_ms))
+    )
     print()
     print(text_table(HEADER, rows))
     print()
     print(text_table(["target", "measured", "status"], target_rows))
+    print()
+    print(text_table(THROUGHPUT_HEADER, throughput_rows(results, targets.max_p95_ms)))
     print()
     print(text_table(BREAKDOWN_HEADER, breakdown_rows(results)))
     print()
@@ -472,6 +505,15 @@ def main(argv: list[str] | None = None) -> int:
         f"\nTotal {report['total_seconds']} s. Reports: {args.out}/bench.md, bench.json, bench.png"
     )
     return 0 if all(ok for _, _, ok in verdicts) else 1
+
+
+def _counts(raw: str) -> list[int]:
+    """Return the Rasa server counts ``raw`` lists (``"1,2"``), or ``[]`` when one is not >= 1."""
+    try:
+        counts = [int(n) for n in raw.split(",") if n.strip()]
+    except ValueError:
+        return []
+    return counts if counts and all(n >= 1 for n in counts) else []
 
 
 if __name__ == "__main__":

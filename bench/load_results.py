@@ -67,6 +67,7 @@ def level_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
             rows.append(
                 [
                     level["mode"],
+                    str(_workers(level)),
                     str(level["buyers"]),
                     path,
                     f"{s['p50_ms']:.0f}",
@@ -107,6 +108,7 @@ def cpu_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
             rows.append(
                 [
                     level["mode"],
+                    str(_workers(level)),
                     str(level["buyers"]),
                     name,
                     f"{share['cores']:.2f}",
@@ -116,15 +118,56 @@ def cpu_rows(levels: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-CPU_HEADER = ["mode", "buyers", "process", "cores used", "CPU ms per turn"]
+def throughput_rows(levels: list[dict[str, Any]], max_p95_ms: float) -> list[list[str]]:
+    """Return, per count of Rasa servers, its best gateway-only level with p95 <= ``max_p95_ms``.
+
+    The level that completed the most conversations a minute, with the CPU a turn cost in all
+    (every process's milliseconds per turn added up).
+    """
+    rows = []
+    for workers in sorted({_workers(level) for level in levels}):
+        only = [
+            level
+            for level in levels
+            if level["mode"] == "gateway only" and _workers(level) == workers
+        ]
+        fast = [level for level in only if level["gateway"]["p95_ms"] <= max_p95_ms]
+        if not fast:
+            rows.append([str(workers), "0", "", "", "", ""])
+            continue
+        best = max(fast, key=lambda level: level["gateway"]["completed_per_min"])
+        cpu = sum(share["ms_per_turn"] for share in best.get("cpu", {}).values())
+        rows.append(
+            [
+                str(workers),
+                f"{best['gateway']['completed_per_min']:.1f}",
+                str(best["buyers"]),
+                f"{best['gateway']['p95_ms']:.0f}",
+                f"{best['gateway']['turns_per_s']:.1f}",
+                f"{cpu:.1f}" if cpu else "",
+            ]
+        )
+    return rows
+
+
+def _workers(level: dict[str, Any]) -> int:
+    return int(level.get("rasa_workers", 1))
+
+
+THROUGHPUT_HEADER = [
+    "Rasa servers", "conv/min at p95 within target", "at buyers", "p95 ms", "turns/s",
+    "CPU ms per turn (all processes)",
+]  # fmt: skip
+
+CPU_HEADER = ["mode", "Rasa servers", "buyers", "process", "cores used", "CPU ms per turn"]
 
 BREAKDOWN_HEADER = [
     "buyers", "echo ms", "typing on ms", "typing off ms", "last reply ms (p50)", "bare Rasa p50 ms",
 ]  # fmt: skip
 
 HEADER = [
-    "mode", "buyers", "path", "p50 ms", "p95 ms", "p99 ms", "turns/s", "conv/min", "diverged",
-    "errors", "p95 ratio", "peak RSS MB", "load at start",
+    "mode", "Rasa servers", "buyers", "path", "p50 ms", "p95 ms", "p99 ms", "turns/s", "conv/min",
+    "diverged", "errors", "p95 ratio", "peak RSS MB", "load at start",
 ]  # fmt: skip
 
 
@@ -147,9 +190,11 @@ def plot(levels: list[dict[str, Any]], out: Path) -> None:
                      label=f"{label} p95")  # fmt: skip
         latency.plot(buyers, [lv[path]["p50_ms"] for lv in levels], "o--", color=colour,
                      alpha=0.6, label=f"{label} p50")  # fmt: skip
-    if only:
-        latency.plot([lv["buyers"] for lv in only], [lv["gateway"]["p95_ms"] for lv in only], "s:",
-                     color="tab:purple", label="gateway only (throughput run) p95")  # fmt: skip
+    for workers, marker in zip(sorted({_workers(lv) for lv in only}), "s^vD<>", strict=False):
+        run = [lv for lv in only if _workers(lv) == workers]
+        label = f"gateway only, {workers} Rasa server{'s' if workers > 1 else ''}, p95"
+        latency.plot([lv["buyers"] for lv in run], [lv["gateway"]["p95_ms"] for lv in run],
+                     f"{marker}:", label=label)  # fmt: skip
     latency.set_ylabel("turn latency (ms)")
     latency.set_title("Refund assistant: turn latency against concurrent buyers")
     latency.grid(True, alpha=0.3)
@@ -169,9 +214,12 @@ def plot(levels: list[dict[str, Any]], out: Path) -> None:
 
 
 def bench_markdown(
-    report: dict[str, Any], rows: Sequence[Sequence[str]], target_rows: Sequence[Sequence[str]]
+    report: dict[str, Any],
+    rows: Sequence[Sequence[str]],
+    target_rows: Sequence[Sequence[str]],
+    throughput: Sequence[Sequence[str]] = (),
 ) -> str:
-    """Return bench.md: the levels, the targets, where a gateway turn's time goes, the figure."""
+    """Return bench.md: levels, targets, throughput per Rasa server count, turn milestones."""
     results = report["levels"]
     return "\n".join(
         [
@@ -183,6 +231,12 @@ def bench_markdown(
             markdown_table(HEADER, rows),
             "",
             markdown_table(["target", "measured", "status"], target_rows),
+            "",
+            "The most conversations a minute through the gateway at a level whose p95 is"
+            " within the target, per count of Rasa servers (each count on a stack of its own,"
+            " one after the other in this run):",
+            "",
+            markdown_table(THROUGHPUT_HEADER, throughput),
             "",
             "Where a gateway turn's time goes (medians, ms after the buyer sent it): the echo"
             " of the buyer's message (recorded in the transcript), typing on (the worker"

@@ -78,7 +78,7 @@ async def test_one_buyer_one_conversation_on_each_path(stack: Stack, tmp_path: P
     assert all(share["ms_per_turn"] > 0 for share in level["cpu"].values()), level["cpu"]
     assert level["cpu"]["rasa"]["ms_per_turn"] > level["cpu"]["actions"]["ms_per_turn"]
     assert len(level_rows([level])) == 2
-    assert [row[2] for row in cpu_rows([level])] == sorted(stack.pids())
+    assert [row[3] for row in cpu_rows([level])] == sorted(stack.pids())
     plot([level], tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 0
     json.dumps(level)

@@ -63,25 +63,55 @@ class TurnWatch(Protocol):
     """Sees each buyer message before it goes to Rasa, and the turn after Rasa answered it.
 
     The satisfaction survey (:mod:`bot.survey`) is one: it takes the answers to its question
-    before Rasa would, and asks its question after a turn that filed an application.
+    before Rasa would, and asks its question after a turn that filed an application. Its
+    looks run inside the router's own units of work where they can (:meth:`look`,
+    :meth:`settle`), so that a turn costs no unit of work of its own.
     """
+
+    def look(
+        self, session: Session, conversation: ConversationInfo, message: Message
+    ) -> int | None:
+        """In the unit of work that records ``message``: its mark when it answers nothing here.
+
+        ``None`` leaves it to :meth:`before`, which then runs before the message goes to Rasa.
+        """
 
     async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
         """Return ``None`` when the gateway answered ``message`` itself (it is marked done).
 
-        Otherwise return a mark that :meth:`after` gets back.
+        Otherwise return a mark, for :meth:`settle`.
         """
 
-    async def after(self, conversation: ConversationInfo, message: Message, mark: int) -> None:
+    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
+        """In the unit of work that records Rasa's answer: what :meth:`after` is given."""
+
+    async def after(
+        self, conversation: ConversationInfo, message: Message, settled: int | None
+    ) -> None:
         """See the turn Rasa has just answered (not called when it handed over to people)."""
 
 
 class _NoWatch:
+    def look(
+        self, session: Session, conversation: ConversationInfo, message: Message
+    ) -> int | None:
+        return 0
+
     async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
         return 0
 
-    async def after(self, conversation: ConversationInfo, message: Message, mark: int) -> None:
+    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
         return None
+
+    async def after(
+        self, conversation: ConversationInfo, message: Message, settled: int | None
+    ) -> None:
+        return None
+
+
+#: A message as the unit of work that recorded it left it: its conversation, and the watch's
+#: mark when :meth:`TurnWatch.look` could give one.
+Fresh = tuple[Message, ConversationInfo, "int | None"]
 
 
 class Router:
@@ -109,7 +139,7 @@ class Router:
         self._watch: TurnWatch = watch or _NoWatch()
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._fresh: dict[int, tuple[Message, ConversationInfo]] = {}
+        self._fresh: dict[int, Fresh] = {}
         self._closed = False
 
     async def start(self) -> None:
@@ -146,7 +176,7 @@ class Router:
         """
         choice: Choice | None = None
 
-        def record(session: Session) -> tuple[Message, ConversationInfo]:
+        def record(session: Session) -> Fresh:
             nonlocal choice
             conversation = transcript.ensure_conversation(
                 session,
@@ -158,7 +188,8 @@ class Router:
             routed = route and not (choice is not None and choice.answered_by_gateway)
             status = MessageStatus.PENDING if routed else MessageStatus.DONE
             message = transcript.record_inbound(session, inbound=inbound, status=status)
-            return message, conversation
+            looked = self._within(session, "look", self._watch.look, conversation, message)
+            return message, conversation, looked if routed else None
 
         try:
             recorded = await transcript.run_in_session(
@@ -167,7 +198,7 @@ class Router:
         except IntegrityError:
             # Its client id was taken in already: a resend after a reconnect, another tab.
             return None
-        message, conversation = recorded
+        message, conversation, _ = recorded
         await self._outbound.taken_in(conversation, message)
         if choice is not None and choice.answered_by_gateway:
             await self._answer_language(conversation, choice)
@@ -190,19 +221,34 @@ class Router:
             buttons=[person],
         )
 
+    def _within(
+        self, session: Session, what: str, look: Callable[..., int | None], *args: Any
+    ) -> int | None:
+        """Run one of the watch's looks inside a unit of work of the router's; ``None`` if it fails.
+
+        It runs in a savepoint: a look that fails (logged) leaves the unit's own writes, the
+        buyer's message or Rasa's answer, to be committed.
+        """
+        try:
+            with session.begin_nested():
+                return look(session, *args)
+        except Exception:
+            log.exception("the turn watch's %s failed", what)
+            return None
+
     def _enqueue(
         self,
         conversation_id: str,
         message_id: int,
         *,
-        fresh: tuple[Message, ConversationInfo] | None = None,
+        fresh: Fresh | None = None,
     ) -> None:
         """Queue a message for Rasa.
 
         ``fresh`` is the message and its conversation as the transaction that recorded it left
-        them. They are used instead of reading both again only when nothing is queued ahead: a
-        message that waits may find the conversation changed (handed to a person by the
-        answer to the one before it).
+        them, with the watch's mark. They are used instead of reading again only when nothing
+        is queued ahead: a message that waits may find the conversation changed (handed to a
+        person by the answer to the one before it), or a survey asked.
         """
         if self._closed:
             return
@@ -237,12 +283,12 @@ class Router:
             self._workers.pop(conversation_id, None)
 
     async def _process(self, message_id: int) -> None:
-        def load(session: Session) -> tuple[Message, ConversationInfo] | None:
+        def load(session: Session) -> Fresh | None:
             message = transcript.get_message(session, message_id=message_id)
             if message is None:
                 return None
             conversation = transcript.get_conversation(session, message.conversation_id)
-            return None if conversation is None else (message, conversation)
+            return None if conversation is None else (message, conversation, None)
 
         loaded = self._fresh.pop(message_id, None)
         if loaded is None:
@@ -251,7 +297,7 @@ class Router:
             )
         if loaded is None:
             return
-        message, conversation = loaded
+        message, conversation, looked = loaded
         if conversation.handler != "bot":
             # A human has the conversation; the agent console shows it from the transcript.
             await transcript.run_in_session(
@@ -260,7 +306,7 @@ class Router:
                 reconnect_seconds=ROUTE_RECONNECT_SECONDS,
             )
             return
-        mark = await self._watch.before(conversation, message)
+        mark = looked if looked is not None else await self._watch.before(conversation, message)
         if mark is None:
             return  # an answer to the gateway's own question (the survey)
         metadata: dict[str, Any] = {
@@ -274,6 +320,7 @@ class Router:
         text = message.payload if message.payload is not None else (message.text or "")
         await self._outbound.typing(conversation, message.channel, True)
         handoff: HandoffReason | None = None
+        settled: int | None = None
         started, outcome = time.monotonic(), "failed"
         try:
             try:
@@ -299,6 +346,11 @@ class Router:
                 replies = replies[:asked]
 
             def answered(session: Session) -> list[Outgoing]:
+                nonlocal settled
+                if handoff is None:
+                    settled = self._within(
+                        session, "settle", self._watch.settle, conversation, mark
+                    )
                 if not transcript.mark_done(session, message_id=message_id):
                     # A first try of this unit of work was committed as the connection to the
                     # database broke (it is run again then): its replies are recorded.
@@ -324,7 +376,7 @@ class Router:
         if handoff is not None:
             await self._on_handoff(conversation.id, handoff)
         else:
-            await self._watch.after(conversation, message, mark)
+            await self._watch.after(conversation, message, settled)
 
     async def _ask_rasa(
         self, conversation: ConversationInfo, text: str, metadata: dict[str, Any]

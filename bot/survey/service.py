@@ -2,9 +2,10 @@
 
 :meth:`Survey.offer` is called by what saw the event: the router after a turn in which the buyer
 submitted an application (:meth:`Survey.after`), the handoff service when an agent closes the
-conversation, the notifier after it told the buyer their refund was paid. :meth:`Survey.before`
-sees every buyer message the bot would send to Rasa and keeps the ones that answer an open
-survey: those are marked answered in the same unit of work as the answer and the thanks.
+conversation, the notifier after it told the buyer their refund was paid. :meth:`Survey.look`
+sees every buyer message the bot would send to Rasa in the unit of work that records it; when
+one may answer an open survey, :meth:`Survey.before` keeps the ones that do: those are marked
+answered in the same unit of work as the answer and the thanks.
 """
 
 from __future__ import annotations
@@ -151,6 +152,20 @@ class Survey:
 
     # --- the router's turn -----------------------------------------------------------------
 
+    def look(
+        self, session: Session, conversation: ConversationInfo, message: Message
+    ) -> int | None:
+        """Return the mark of a message that answers no survey, read where it is recorded.
+
+        ``None`` when it may answer one (a survey's button, or a survey is open): then
+        :meth:`before` decides, in a unit of work of its own.
+        """
+        if answers.pressed(message.payload) is not None:
+            return None
+        if store.open_survey(session, conversation_id=conversation.id) is not None:
+            return None
+        return store.latest_application(session, conversation_id=conversation.id) or 0
+
     async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
         """Take ``message`` when it answers an open survey (return ``None``: it is answered).
 
@@ -190,20 +205,22 @@ class Survey:
             return UNKNOWN
         return marks[-1] if marks else UNKNOWN
 
-    async def after(self, conversation: ConversationInfo, message: Message, mark: int) -> None:
-        """Offer the survey when the turn just answered filed an application."""
+    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
+        """Return the application the turn filed (newer than ``mark``), or ``None``.
+
+        Read in the unit of work that records Rasa's answer. ``None`` also when ``mark`` is
+        unknown (the applications before the turn could not be read).
+        """
         if mark == UNKNOWN:
-            return
-        try:
-            filed = await transcript.run_in_session(
-                self._read_sessions or self._sessions,
-                lambda s: store.latest_application(s, conversation_id=conversation.id, after=mark),
-            )
-        except Exception:
-            log.exception("looking for an application filed by message %d failed", message.id)
-            return
-        if filed is not None:
-            await self.offer(conversation.id, SurveyEvent.SUBMITTED, application_id=filed)
+            return None
+        return store.latest_application(session, conversation_id=conversation.id, after=mark)
+
+    async def after(
+        self, conversation: ConversationInfo, message: Message, settled: int | None
+    ) -> None:
+        """Offer the survey when the turn just answered filed an application (``settled``)."""
+        if settled is not None:
+            await self.offer(conversation.id, SurveyEvent.SUBMITTED, application_id=settled)
 
     def _take(
         self, session: Session, conversation: ConversationInfo, message: Message

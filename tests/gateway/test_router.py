@@ -3,12 +3,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
 
 from bot.gateway import keys
 from bot.gateway.app import create_app
-from bot.gateway.models import Conversation, TranscriptMessage
+from bot.gateway.models import Channel, Conversation, TranscriptMessage
+from bot.gateway.outbound import Outbound
+from bot.gateway.rasa import RasaClient
+from bot.gateway.router import Router
+from bot.gateway.transcript import ConversationInfo, Inbound, Message
 from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
@@ -160,3 +167,66 @@ async def test_a_message_sent_while_the_bot_hands_over_goes_to_the_person(
         conversation = session.get(Conversation, welcome["session"].rpartition(".")[0])
         assert conversation.handler == "human"
     await ws.close()
+
+
+class _BrokenWatch:
+    """A turn watch whose looks inside the router's units of work fail at the database."""
+
+    def __init__(self) -> None:
+        self.before_calls = 0
+        self.settled: list[int | None] = []
+
+    def look(
+        self, session: Session, conversation: ConversationInfo, message: Message
+    ) -> int | None:
+        session.execute(sql("SELECT * FROM no_such_table"))
+        return 0
+
+    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
+        self.before_calls += 1
+        return 7
+
+    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
+        session.execute(sql("SELECT * FROM no_such_table"))
+        return mark
+
+    async def after(
+        self, conversation: ConversationInfo, message: Message, settled: int | None
+    ) -> None:
+        self.settled.append(settled)
+
+
+async def test_a_turn_watch_failing_inside_the_units_of_work_loses_nothing(
+    db_url: str, rasa: RasaDouble
+) -> None:
+    # On PostgreSQL a failed statement spoils its transaction: the looks run in a savepoint,
+    # so the buyer's message and Rasa's answer are committed all the same.
+    sessions = get_sessionmaker(db_url)
+    watch = _BrokenWatch()
+    async with aiohttp.ClientSession() as http:
+        router = Router(
+            sessions=sessions,
+            rasa=RasaClient(http, rasa.url, timeout_seconds=5),
+            outbound=Outbound(sessions=sessions),
+            watch=watch,
+        )
+        inbound = Inbound.typed(
+            conversation_id="watched", channel=Channel.WEBCHAT, text="hello", client_id="m1"
+        )
+        recorded = await router.receive(inbound)
+        await router.idle()
+        await router.close()
+    assert recorded is not None
+    assert rasa.messages == ["hello"]
+    assert watch.before_calls == 1  # the look failed: before() decided instead
+    assert watch.settled == [None]
+    with sessions.begin() as session:
+        rows = session.execute(
+            select(TranscriptMessage.direction, TranscriptMessage.text, TranscriptMessage.status)
+            .where(TranscriptMessage.conversation_id == "watched")
+            .order_by(TranscriptMessage.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("in", "hello", "done"),
+        ("out", "You said: hello", "done"),
+    ]
