@@ -190,11 +190,15 @@ def plot(levels: list[dict[str, Any]], out: Path) -> None:
                      label=f"{label} p95")  # fmt: skip
         latency.plot(buyers, [lv[path]["p50_ms"] for lv in levels], "o--", color=colour,
                      alpha=0.6, label=f"{label} p50")  # fmt: skip
-    for workers, marker in zip(sorted({_workers(lv) for lv in only}), "s^vD<>", strict=False):
+    styles = list(zip("s^vD<", ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"),
+                      strict=True))  # fmt: skip
+    for workers, (marker, colour) in zip(
+        sorted({_workers(lv) for lv in only}), styles, strict=False
+    ):
         run = [lv for lv in only if _workers(lv) == workers]
         label = f"gateway only, {workers} Rasa server{'s' if workers > 1 else ''}, p95"
         latency.plot([lv["buyers"] for lv in run], [lv["gateway"]["p95_ms"] for lv in run],
-                     f"{marker}:", label=label)  # fmt: skip
+                     f"{marker}:", color=colour, label=label)  # fmt: skip
     latency.set_ylabel("turn latency (ms)")
     latency.set_title("Refund assistant: turn latency against concurrent buyers")
     latency.grid(True, alpha=0.3)
