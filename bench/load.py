@@ -488,15 +488,14 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, args.out / "bench.png")
     rows = level_rows(results)
     target_rows = [[t, m, "PASS" if ok else "FAIL"] for t, m, ok in verdicts]
-    (args.out / "bench.md").write_text(
-        bench_markdown(report, rows, target_rows, throughput_rows(results, targets.max_p95_ms))
-    )
+    throughput = throughput_rows(results, targets.max_p95_ms)
+    (args.out / "bench.md").write_text(bench_markdown(report, rows, target_rows, throughput))
     print()
     print(text_table(HEADER, rows))
     print()
     print(text_table(["target", "measured", "status"], target_rows))
     print()
-    print(text_table(THROUGHPUT_HEADER, throughput_rows(results, targets.max_p95_ms)))
+    print(text_table(THROUGHPUT_HEADER, throughput))
     print()
     print(text_table(BREAKDOWN_HEADER, breakdown_rows(results)))
     print()

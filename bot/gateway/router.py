@@ -188,8 +188,10 @@ class Router:
             routed = route and not (choice is not None and choice.answered_by_gateway)
             status = MessageStatus.PENDING if routed else MessageStatus.DONE
             message = transcript.record_inbound(session, inbound=inbound, status=status)
+            if not routed:
+                return message, conversation, None
             looked = self._within(session, "look", self._watch.look, conversation, message)
-            return message, conversation, looked if routed else None
+            return message, conversation, looked
 
         try:
             recorded = await transcript.run_in_session(
