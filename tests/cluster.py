@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -41,6 +42,8 @@ SHOP_SECRET = "cluster-test-shop-secret-0123456789abcdef"
 UNAVAILABLE = "gateway said Rasa is unavailable"
 #: How the bot answers a confirmation whose application is already filed.
 ALREADY_FILED = "That application is already submitted:"
+#: A log line worth showing when a test fails: an error, or the last line of a traceback.
+TROUBLE = re.compile(r" (ERROR|CRITICAL) |^[\w.]+(Error|Exception)\b")
 
 
 @dataclass
@@ -52,6 +55,28 @@ class Cluster:
     database_url: str
     started: str
     """What ``refundbot cluster start`` printed."""
+    logs_at: dict[Path, int] = field(default_factory=dict)
+    """How long each process's log was when the test began (:meth:`mark_logs`)."""
+
+    def mark_logs(self) -> None:
+        """Note where each process's log ends: :meth:`failure_notes` reads on from there."""
+        self.logs_at = {path: path.stat().st_size for path in self._logs()}
+
+    def failure_notes(self, *, most: int = 30) -> str:
+        """Return the errors each process logged since :meth:`mark_logs`, the last ``most`` of
+        each log (a failed test's report shows them: the logs go with the test machine)."""
+        said = []
+        for path in self._logs():
+            with path.open("rb") as log:
+                log.seek(self.logs_at.get(path, 0))
+                lines = log.read().decode(errors="replace").splitlines()
+            trouble = [line[:400] for line in lines if TROUBLE.search(line)]
+            if trouble:
+                said.append(f"== {path.name}\n" + "\n".join(trouble[-most:]))
+        return "\n".join(said)
+
+    def _logs(self) -> list[Path]:
+        return sorted((self.var_dir / "log").glob("*.log"))
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``refundbot cluster ARGS`` with the cluster's environment (in this process, so

@@ -111,6 +111,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, engines: Engines) -> Itera
         dispose(database_url)
 
 
+@pytest.fixture(autouse=True)
+def marked_logs(cluster: Cluster) -> None:
+    """A failed test's report shows what the processes logged wrong while it ran."""
+    cluster.mark_logs()
+
+
 @pytest.fixture(scope="module")
 def script() -> Script:
     [found] = [s for s in load_scripts([PROJECT_ROOT / "tests" / "scripted"]) if s.name == SCRIPT]

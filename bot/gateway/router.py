@@ -39,6 +39,7 @@ from bot.gateway.transcript import (
 )
 from bot.language_choice import Choice
 from bot.observability import logs
+from bot.refunds.db import connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -229,12 +230,16 @@ class Router:
         """Run one of the watch's looks inside a unit of work of the router's; ``None`` if it fails.
 
         It runs in a savepoint: a look that fails (logged) leaves the unit's own writes, the
-        buyer's message or Rasa's answer, to be committed.
+        buyer's message or Rasa's answer, to be committed. A lost connection to the database is
+        not the look's failure but the unit's: it goes up, and the unit runs again
+        (:func:`transcript.run_in_session`), the look with it.
         """
         try:
             with session.begin_nested():
                 return look(session, *args)
-        except Exception:
+        except Exception as e:
+            if connection_lost(e):
+                raise
             log.exception("the turn watch's %s failed", what)
             return None
 

@@ -14,7 +14,7 @@ from bot.gateway.app import create_app
 from bot.gateway.models import Channel, Conversation, TranscriptMessage
 from bot.gateway.outbound import Outbound
 from bot.gateway.rasa import RasaClient
-from bot.gateway.router import Router
+from bot.gateway.router import Router, TurnWatch
 from bot.gateway.transcript import ConversationInfo, Inbound, Message
 from bot.messages import text
 from bot.refunds.db import get_sessionmaker
@@ -201,8 +201,15 @@ async def test_a_turn_watch_failing_inside_the_units_of_work_loses_nothing(
 ) -> None:
     # On PostgreSQL a failed statement spoils its transaction: the looks run in a savepoint,
     # so the buyer's message and Rasa's answer are committed all the same.
-    sessions = get_sessionmaker(db_url)
     watch = _BrokenWatch()
+    await _one_answered_turn(db_url, rasa, watch)
+    assert watch.before_calls == 1  # the look failed: before() decided instead
+    assert watch.settled == [None]
+
+
+async def _one_answered_turn(db_url: str, rasa: RasaDouble, watch: TurnWatch) -> None:
+    """Route one buyer message through a router with ``watch``; check it was answered once."""
+    sessions = get_sessionmaker(db_url)
     async with aiohttp.ClientSession() as http:
         router = Router(
             sessions=sessions,
@@ -218,8 +225,6 @@ async def test_a_turn_watch_failing_inside_the_units_of_work_loses_nothing(
         await router.close()
     assert recorded is not None
     assert rasa.messages == ["hello"]
-    assert watch.before_calls == 1  # the look failed: before() decided instead
-    assert watch.settled == [None]
     with sessions.begin() as session:
         rows = session.execute(
             select(TranscriptMessage.direction, TranscriptMessage.text, TranscriptMessage.status)
@@ -230,3 +235,46 @@ async def test_a_turn_watch_failing_inside_the_units_of_work_loses_nothing(
         ("in", "hello", "done"),
         ("out", "You said: hello", "done"),
     ]
+
+
+class _DisconnectingWatch:
+    """A turn watch whose first look and first settle end their own connection to PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.looks: list[str] = []
+        self.settled: list[int | None] = []
+
+    def _once(self, what: str, session: Session) -> None:
+        self.looks.append(what)
+        if self.looks.count(what) == 1:
+            session.execute(sql("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    def look(
+        self, session: Session, conversation: ConversationInfo, message: Message
+    ) -> int | None:
+        self._once("look", session)
+        return 3
+
+    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
+        raise AssertionError("the look answered: before() is not asked")
+
+    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
+        self._once("settle", session)
+        return mark
+
+    async def after(
+        self, conversation: ConversationInfo, message: Message, settled: int | None
+    ) -> None:
+        self.settled.append(settled)
+
+
+async def test_a_connection_lost_inside_a_turn_watch_runs_the_whole_unit_again(
+    postgres_url: str, rasa: RasaDouble
+) -> None:
+    # The server ends the connection as a look or a settle uses it (PostgreSQL restarting): the
+    # unit of work around it cannot commit, so it runs again, the buyer's message and Rasa's
+    # answer with it, instead of failing the message.
+    watch = _DisconnectingWatch()
+    await _one_answered_turn(postgres_url, rasa, watch)
+    assert watch.looks == ["look", "look", "settle", "settle"]
+    assert watch.settled == [3]
