@@ -10,11 +10,11 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -334,7 +334,9 @@ def record_inbound(
         IntegrityError: the conversation already has a message with this ``client_id`` (a
             resend); the caller's unit of work rolls back and reports a duplicate.
     """
-    row = TranscriptMessage(
+    # The unique constraint on (conversation, client id) finds resends, racing ones included.
+    return _insert(
+        session,
         conversation_id=inbound.conversation_id,
         direction=Direction.IN.value,
         sender=SenderKind.BUYER.value,
@@ -346,10 +348,6 @@ def record_inbound(
         status=status.value,
         created_at=utcnow(),
     )
-    # The unique constraint on (conversation, client id) finds resends, racing ones included.
-    session.add(row)
-    session.flush()
-    return message_of(row)
 
 
 def _inbound_data(inbound: Inbound) -> dict[str, Any] | None:
@@ -380,19 +378,42 @@ def record_outbound(
         data["image"] = image
     if custom is not None:
         data["custom"] = custom
-    row = TranscriptMessage(
+    return _insert(
+        session,
         conversation_id=conversation_id,
         direction=Direction.OUT.value,
         sender=sender.value,
         channel=channel.value,
         text=text,
+        payload=None,
         data=data or None,
+        client_id=None,
         status=MessageStatus.DONE.value,
         created_at=utcnow(),
     )
-    session.add(row)
-    session.flush()
-    return message_of(row)
+
+
+# Every message is written by this one statement, built once: SQLAlchemy finds its compiled form
+# without keying it again, and no ORM object is made, flushed and read back for the row.
+_INSERT = insert(TranscriptMessage)
+
+
+def _insert(session: Session, **values: Any) -> Message:
+    """Write one transcript row of ``values``; return its plain form."""
+    result = session.execute(_INSERT, values)
+    return _plain({**values, "id": int(result.inserted_primary_key[0])})
+
+
+# Once a turn: built once, so SQLAlchemy finds its compiled form without keying it again.
+_MARK_DONE = (
+    update(TranscriptMessage)
+    .where(
+        TranscriptMessage.id == bindparam("message_id"),
+        TranscriptMessage.status == MessageStatus.PENDING.value,
+    )
+    .values(status=MessageStatus.DONE.value)
+    .execution_options(synchronize_session=False)
+)
 
 
 def mark_done(session: Session, *, message_id: int) -> bool:
@@ -401,15 +422,7 @@ def mark_done(session: Session, *, message_id: int) -> bool:
     ``False`` means an earlier unit of work marked it (one whose ``COMMIT`` went through as the
     connection broke, run again): what that one recorded with it must not be recorded twice.
     """
-    result = session.execute(
-        update(TranscriptMessage)
-        .where(
-            TranscriptMessage.id == message_id,
-            TranscriptMessage.status == MessageStatus.PENDING.value,
-        )
-        .values(status=MessageStatus.DONE.value)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_MARK_DONE, {"message_id": message_id})
     return bool(result.rowcount)
 
 
@@ -458,22 +471,30 @@ def button_of(message: Message, index: int) -> Button | None:
     return message.buttons[index]
 
 
+_FIELDS = "id conversation_id direction sender channel text payload data client_id created_at"
+
+
 def message_of(row: TranscriptMessage) -> Message:
     """Return the plain form of a transcript row."""
-    data: dict[str, Any] = row.data or {}
+    return _plain({name: getattr(row, name) for name in _FIELDS.split()})
+
+
+def _plain(values: Mapping[str, Any]) -> Message:
+    """Return the plain form of a transcript row's ``values`` (:data:`_FIELDS`)."""
+    data: dict[str, Any] = values["data"] or {}
     return Message(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        direction=Direction(row.direction),
-        sender=SenderKind(row.sender),
-        channel=Channel(row.channel),
-        text=row.text,
-        created_at=row.created_at,
+        id=values["id"],
+        conversation_id=values["conversation_id"],
+        direction=Direction(values["direction"]),
+        sender=SenderKind(values["sender"]),
+        channel=Channel(values["channel"]),
+        text=values["text"],
+        created_at=values["created_at"],
         buttons=tuple(Button(b["title"], b["payload"]) for b in data.get("buttons", ())),
         image=data.get("image"),
         attachments=tuple(data.get("attachments", ())),
         custom=data.get("custom"),
-        client_id=row.client_id,
-        payload=row.payload,
+        client_id=values["client_id"],
+        payload=values["payload"],
         client_address=data.get("client_address"),
     )

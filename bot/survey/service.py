@@ -162,9 +162,7 @@ class Survey:
         """
         if answers.pressed(message.payload) is not None:
             return None
-        if store.open_survey(session, conversation_id=conversation.id) is not None:
-            return None
-        return store.latest_application(session, conversation_id=conversation.id) or 0
+        return store.mark_unless_open(session, conversation_id=conversation.id)
 
     async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
         """Take ``message`` when it answers an open survey (return ``None``: it is answered).
@@ -178,9 +176,7 @@ class Survey:
             # Most messages answer no survey: looking costs no write lock (a writer elsewhere
             # does not hold the buyer's turn up).
             def no_survey_open(session: Session) -> int | None:
-                if store.open_survey(session, conversation_id=conversation.id) is not None:
-                    return None
-                return store.latest_application(session, conversation_id=conversation.id) or 0
+                return store.mark_unless_open(session, conversation_id=conversation.id)
 
             try:
                 mark = await transcript.run_in_session(self._read_sessions, no_survey_open)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.gateway.models import Conversation
@@ -117,14 +117,44 @@ def create(
     return info(row)
 
 
+# A buyer's turn asks these two: built once, each is compiled once and found in SQLAlchemy's
+# cache by the statement itself, not rebuilt and keyed again on every turn.
+_LATEST_APPLICATION = (
+    select(func.max(RefundApplication.id))
+    .where(
+        RefundApplication.conversation_id == bindparam("conversation_id"),
+        RefundApplication.id > bindparam("after"),
+    )
+    .scalar_subquery()
+)
+_LATEST = select(_LATEST_APPLICATION)
+_OPEN_OR_LATEST = select(
+    exists().where(
+        SatisfactionSurvey.conversation_id == bindparam("conversation_id"),
+        SatisfactionSurvey.closed_at.is_(None),
+    ),
+    _LATEST_APPLICATION,
+)
+
+
 def latest_application(session: Session, *, conversation_id: str, after: int = 0) -> int | None:
     """Return the id of the newest application filed in the conversation (past id ``after``)."""
     found = session.execute(
-        select(func.max(RefundApplication.id)).where(
-            RefundApplication.conversation_id == conversation_id, RefundApplication.id > after
-        )
+        _LATEST, {"conversation_id": conversation_id, "after": after}
     ).scalar_one_or_none()
     return None if found is None else int(found)
+
+
+def mark_unless_open(session: Session, *, conversation_id: str) -> int | None:
+    """Return the newest application of the conversation (0 for none), or ``None`` while open.
+
+    ``None`` while a survey of the conversation takes answers: :func:`open_survey` and
+    :func:`latest_application` in one statement.
+    """
+    is_open, latest = session.execute(
+        _OPEN_OR_LATEST, {"conversation_id": conversation_id, "after": 0}
+    ).one()
+    return None if is_open else int(latest or 0)
 
 
 def open_survey(session: Session, *, conversation_id: str) -> SatisfactionSurvey | None:
