@@ -393,18 +393,10 @@ def record_outbound(
     )
 
 
-# Every message is written by this one statement, built once: SQLAlchemy finds its compiled form
-# without keying it again, and no ORM object is made, flushed and read back for the row.
+# Every message is written by one statement, and a turn marks its message answered with another,
+# each built once: SQLAlchemy finds its compiled form without keying it again, and no ORM object
+# is made, flushed and read back for a row.
 _INSERT = insert(TranscriptMessage)
-
-
-def _insert(session: Session, **values: Any) -> Message:
-    """Write one transcript row of ``values``; return its plain form."""
-    result = session.execute(_INSERT, values)
-    return _plain({**values, "id": int(result.inserted_primary_key[0])})
-
-
-# Once a turn: built once, so SQLAlchemy finds its compiled form without keying it again.
 _MARK_DONE = (
     update(TranscriptMessage)
     .where(
@@ -414,6 +406,12 @@ _MARK_DONE = (
     .values(status=MessageStatus.DONE.value)
     .execution_options(synchronize_session=False)
 )
+
+
+def _insert(session: Session, **values: Any) -> Message:
+    """Write one transcript row of ``values``; return its plain form."""
+    result = session.execute(_INSERT, values)
+    return _plain({**values, "id": int(result.inserted_primary_key[0])})
 
 
 def mark_done(session: Session, *, message_id: int) -> bool:
@@ -471,12 +469,14 @@ def button_of(message: Message, index: int) -> Button | None:
     return message.buttons[index]
 
 
-_FIELDS = "id conversation_id direction sender channel text payload data client_id created_at"
+_FIELDS = tuple(
+    "id conversation_id direction sender channel text payload data client_id created_at".split()
+)
 
 
 def message_of(row: TranscriptMessage) -> Message:
     """Return the plain form of a transcript row."""
-    return _plain({name: getattr(row, name) for name in _FIELDS.split()})
+    return _plain({name: getattr(row, name) for name in _FIELDS})
 
 
 def _plain(values: Mapping[str, Any]) -> Message:
