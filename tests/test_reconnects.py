@@ -23,7 +23,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import rasa_server
-from bot.gateway import transcript
+from bot.gateway import conversations, transcript
 from bot.gateway.models import Channel
 from bot.gateway.transcript import Inbound
 from bot.refunds.db import connection_lost, get_sessionmaker, make_engine
@@ -86,7 +86,7 @@ async def test_other_database_errors_are_not_tried_again(sessions: sessionmaker)
 def test_a_message_is_marked_answered_once(db_url: str) -> None:
     factory = get_sessionmaker(db_url)
     with factory.begin() as session:
-        transcript.ensure_conversation(session, conversation_id="c-1", channel=Channel.WEBCHAT)
+        conversations.ensure_conversation(session, conversation_id="c-1", channel=Channel.WEBCHAT)
         inbound = Inbound(conversation_id="c-1", channel=Channel.WEBCHAT, text="hello")
         message = transcript.record_inbound(session, inbound=inbound)
     with factory.begin() as session:

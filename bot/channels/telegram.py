@@ -45,12 +45,13 @@ from bot.channels.telegram_updates import (
     inbound_of,
 )
 from bot.clock import utcnow
-from bot.gateway import evidence, identity, inputs, transcript
+from bot.gateway import conversations, evidence, identity, inputs, transcript
+from bot.gateway.conversations import ConversationInfo
 from bot.gateway.models import Channel, TelegramUpdate
 from bot.gateway.outbound import Outbound
 from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
-from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.gateway.transcript import Inbound, Message
 from bot.messages import text
 from bot.refunds.models import Customer
 from bot.settings import Settings
@@ -315,7 +316,7 @@ class TelegramChannel:
                 bad_link = True
 
         def bind(session: Session) -> tuple[str | None, str]:
-            conversation = transcript.ensure_conversation(
+            conversation = conversations.ensure_conversation(
                 session,
                 conversation_id=conversation_id,
                 channel=Channel.TELEGRAM,
@@ -467,7 +468,7 @@ class TelegramChannel:
         """Return the chat's conversation, starting it if this is its first word."""
         return await transcript.run_in_session(
             self._sessions,
-            lambda s: transcript.ensure_conversation(
+            lambda s: conversations.ensure_conversation(
                 s,
                 conversation_id=conversation_id_of(chat_id),
                 channel=Channel.TELEGRAM,
@@ -482,7 +483,9 @@ class TelegramChannel:
         conversation_id = None if chat is None else conversation_id_of(chat.id)
         found = await transcript.run_in_session(
             self._sessions,
-            lambda s: transcript.get_conversation(s, conversation_id) if conversation_id else None,
+            lambda s: (
+                conversations.get_conversation(s, conversation_id) if conversation_id else None
+            ),
         )
         return found.language if found is not None else language_choice.starting(hint_of(update))[0]
 

@@ -30,13 +30,14 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import language_choice
-from bot.gateway import addresses, evidence, forms, identity, inputs, transcript
+from bot.gateway import addresses, conversations, evidence, forms, identity, inputs, transcript
+from bot.gateway.conversations import ConversationInfo
 from bot.gateway.inputs import InvalidInput
 from bot.gateway.models import Channel
 from bot.gateway.outbound import Outbound
 from bot.gateway.ratelimit import RateLimits
 from bot.gateway.router import Router
-from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.gateway.transcript import Inbound, Message
 from bot.languages import DEFAULT, answered_in
 from bot.messages import text
 from bot.observability import logs
@@ -174,7 +175,7 @@ class WebChat:
         evidence_dir = settings.var_dir / "evidence"
 
         def store(session: Session) -> tuple[ConversationInfo, evidence.StoredEvidence] | None:
-            conversation = transcript.get_conversation(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             if conversation is None:
                 return None
             stored = evidence.store_evidence(
@@ -326,18 +327,18 @@ class WebChat:
         ) -> tuple[ConversationInfo, list[Message], str | None]:
             conversation = None
             if previous is not None:
-                conversation = transcript.get_conversation(session, previous)
+                conversation = conversations.get_conversation(session, previous)
                 if conversation is not None and (
                     conversation.channel is not Channel.WEBCHAT
                     or conversation.customer_id != customer_id
                 ):
                     conversation = None
             if conversation is None and customer_id is not None:
-                conversation = transcript.latest_conversation_of(
+                conversation = conversations.latest_conversation_of(
                     session, customer_id=customer_id, channel=Channel.WEBCHAT
                 )
             if conversation is None:
-                conversation = transcript.ensure_conversation(
+                conversation = conversations.ensure_conversation(
                     session,
                     conversation_id=f"web-{uuid.uuid4().hex}",
                     channel=Channel.WEBCHAT,

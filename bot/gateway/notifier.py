@@ -9,7 +9,7 @@ Several gateways each run a notifier: the cursor row is read ``FOR UPDATE`` in t
 that writes the messages (on SQLite the write lock does the same), so one pass at a time takes a
 batch and the next starts past it; each message goes out from the gateway that wrote it.
 
-Where it goes (:func:`bot.gateway.transcript.conversations_to_tell`): every channel the customer
+Where it goes (:func:`bot.gateway.conversations.conversations_to_tell`): every channel the customer
 used (wrote in, or was taken up by a person) in the last ``notify_recent_days`` (30) days, once
 each, so a widget buyer who once opened Telegram still sees an approval in the widget. A channel is
 reached through the customer's latest conversation on it, and older ones on the same channel are
@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import tasks
 from bot.clock import utcnow
-from bot.gateway import transcript
+from bot.gateway import conversations, transcript
 from bot.gateway.models import GatewayCursor
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.languages import DEFAULT
@@ -191,18 +191,18 @@ def take_batch(
             continue
         if status_message(application, event) is None:
             continue
-        conversations = transcript.conversations_to_tell(
+        told = conversations.conversations_to_tell(
             session,
             conversation_id=application.conversation_id,
             customer_id=application.customer_id,
             active_since=active_since,
         )
         # Each conversation in its own language: a buyer may write Spanish on one channel.
-        for conversation in conversations:
+        for conversation in told:
             said = status_message(application, event, language=conversation.language)
             out.append(Outgoing(conversation.id, said))
         if paid is not None and event.to_status == RefundStatus.REFUNDED.value:
-            paid.extend((conversation.id, application.id) for conversation in conversations)
+            paid.extend((conversation.id, application.id) for conversation in told)
     return out
 
 

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway import transcript
+from bot.gateway import conversations, transcript
+from bot.gateway.conversations import ConversationInfo
 from bot.gateway.models import Channel, SenderKind
-from bot.gateway.transcript import Button, ConversationInfo, Message
+from bot.gateway.transcript import Button, Message
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class Outbound:
             recorded = []
             for draft in prepare(session):
                 if draft.conversation_id not in known:
-                    known[draft.conversation_id] = transcript.get_conversation(
+                    known[draft.conversation_id] = conversations.get_conversation(
                         session, draft.conversation_id
                     )
                 target = known[draft.conversation_id]
@@ -184,7 +185,7 @@ class Outbound:
             adapter = self._adapter_everywhere(event.get("channel"))
             if adapter is not None:
                 conversation = await transcript.run_in_session(
-                    self._sessions, lambda s: transcript.get_conversation(s, conversation_id)
+                    self._sessions, lambda s: conversations.get_conversation(s, conversation_id)
                 )
                 if conversation is not None:
                     await self._typing(adapter, conversation, event.get("on") is True)
@@ -195,7 +196,7 @@ class Outbound:
 
         def read(session: Session) -> tuple[ConversationInfo | None, Message | None]:
             found = transcript.get_message(session, message_id=message_id)
-            return transcript.get_conversation(session, conversation_id), found
+            return conversations.get_conversation(session, conversation_id), found
 
         conversation, message = await transcript.run_in_session(self._sessions, read)
         # Another deployment's event on the same Redis names a message of another database.

@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import contract, language_choice, messages, tasks
 from bot.contract import HandoffReason
-from bot.gateway import transcript
+from bot.gateway import conversations, transcript
+from bot.gateway.conversations import ConversationInfo
 from bot.gateway.models import MessageStatus, SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaNotReached, RasaOutcomeUnknown
 from bot.gateway.transcript import (
     ROUTE_RECONNECT_SECONDS,
     Button,
-    ConversationInfo,
     Inbound,
     Message,
 )
@@ -179,7 +179,7 @@ class Router:
 
         def record(session: Session) -> Fresh:
             nonlocal choice
-            conversation = transcript.ensure_conversation(
+            conversation = conversations.ensure_conversation(
                 session,
                 conversation_id=inbound.conversation_id,
                 channel=inbound.channel,
@@ -294,7 +294,7 @@ class Router:
             message = transcript.get_message(session, message_id=message_id)
             if message is None:
                 return None
-            conversation = transcript.get_conversation(session, message.conversation_id)
+            conversation = conversations.get_conversation(session, message.conversation_id)
             return None if conversation is None else (message, conversation, None)
 
         loaded = self._fresh.pop(message_id, None)
@@ -434,7 +434,7 @@ def _choose_language(
         position=lambda: transcript.buyer_texts(session, conversation_id=conversation.id) + 1,
     )
     if (choice.language, choice.source) != (conversation.language, conversation.language_source):
-        transcript.set_language(
+        conversations.set_language(
             session,
             conversation_id=conversation.id,
             language=choice.language,

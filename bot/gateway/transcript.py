@@ -1,4 +1,4 @@
-"""The transcript: conversations and their messages in one channel-neutral form.
+"""The transcript: the messages of every conversation, both ways, in one channel-neutral form.
 
 Functions take a ``session`` (keyword-only arguments) and never commit; callers own the unit of
 work.
@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -21,14 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import utcnow
 from bot.gateway.models import (
     Channel,
-    Conversation,
     Direction,
     MessageStatus,
     SenderKind,
     TranscriptMessage,
 )
-from bot.language_choice import Source
-from bot.languages import DEFAULT
 from bot.refunds.db import connection_lost
 
 T = TypeVar("T")
@@ -138,22 +135,6 @@ class Message:
         return None
 
 
-@dataclass(frozen=True)
-class ConversationInfo:
-    """What a channel needs to reach the buyer of a conversation."""
-
-    id: str
-    channel: Channel
-    last_channel: Channel
-    customer_id: str | None
-    telegram_chat_id: int | None
-    handler: str = "bot"
-    extra: dict[str, Any] = field(default_factory=dict)
-    language: str = DEFAULT
-    """The language the buyer is answered in (:mod:`bot.language_choice`)."""
-    language_source: Source = Source.DEFAULT
-
-
 async def run_in_session(
     factory: sessionmaker,
     work: Callable[[Session], T],
@@ -184,131 +165,6 @@ async def run_in_session(
             log.warning("database connection lost (%s); trying again in %.1f s", e.orig, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, RECONNECT_DELAYS[1])
-
-
-def ensure_conversation(
-    session: Session,
-    *,
-    conversation_id: str,
-    channel: Channel,
-    customer_id: str | None = None,
-    telegram_chat_id: int | None = None,
-    bind_customer: bool = False,
-    language: tuple[str, Source] = (DEFAULT, Source.DEFAULT),
-) -> ConversationInfo:
-    """Return the conversation, creating it; note ``channel`` as the one the buyer last used.
-
-    ``customer_id`` is written only when the conversation is new or ``bind_customer`` is set: it
-    must come from a verified token. ``language`` is a new conversation's language and what
-    chose it (:func:`bot.language_choice.starting`).
-    """
-    now = utcnow()
-    row = session.get(Conversation, conversation_id)
-    if row is None:
-        row = Conversation(
-            id=conversation_id,
-            channel=channel.value,
-            last_channel=channel.value,
-            customer_id=customer_id,
-            telegram_chat_id=telegram_chat_id,
-            handler="bot",
-            language=language[0],
-            language_source=language[1].value,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-    else:
-        row.last_channel = channel.value
-        row.updated_at = now
-        if bind_customer:
-            row.customer_id = customer_id
-        if telegram_chat_id is not None:
-            row.telegram_chat_id = telegram_chat_id
-        if row.language_source == Source.DEFAULT.value and language[1] is Source.HINT:
-            row.language, row.language_source = language[0], language[1].value
-    return conversation_info(row)
-
-
-def get_conversation(session: Session, conversation_id: str) -> ConversationInfo | None:
-    """Return the conversation or ``None``."""
-    row = session.get(Conversation, conversation_id)
-    return None if row is None else conversation_info(row)
-
-
-def latest_conversation_of(
-    session: Session, *, customer_id: str, channel: Channel
-) -> ConversationInfo | None:
-    """Return the customer's most recently used conversation on ``channel``."""
-    row = session.execute(
-        select(Conversation)
-        .where(Conversation.customer_id == customer_id, Conversation.channel == channel.value)
-        .order_by(Conversation.updated_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    return None if row is None else conversation_info(row)
-
-
-def conversations_to_tell(
-    session: Session,
-    *,
-    conversation_id: str | None,
-    customer_id: str,
-    active_since: dt.datetime,
-) -> list[ConversationInfo]:
-    """Return where a customer's news goes: on each channel, their latest conversation.
-
-    ``conversation_id`` is the conversation the news is about (where the application was made).
-    When no customer is signed in there (an anonymous buyer who proved who they are another
-    way), the news goes there alone. Otherwise it goes to the customer's conversations active
-    since ``active_since``, the latest on each channel, or, when none is that recent, to the one
-    used last, to wait in its history. Only conversations bound to ``customer_id`` are told: a
-    chat since signed in as someone else never hears this customer's news.
-    """
-    own = session.get(Conversation, conversation_id) if conversation_id else None
-    if own is not None and own.customer_id is None:
-        return [conversation_info(own)]
-    theirs = select(Conversation).where(Conversation.customer_id == customer_id)
-    rows = list(
-        session.execute(
-            theirs.where(Conversation.updated_at >= active_since).order_by(
-                Conversation.updated_at.desc(), Conversation.id
-            )
-        ).scalars()
-    )
-    if not rows:
-        rows = list(
-            session.execute(theirs.order_by(Conversation.updated_at.desc()).limit(1)).scalars()
-        )
-    latest_on: dict[str, Conversation] = {}
-    for row in rows:
-        latest_on.setdefault(row.last_channel, row)
-    return [conversation_info(row) for row in latest_on.values()]
-
-
-def conversation_info(row: Conversation) -> ConversationInfo:
-    """Return the plain form of a conversation row."""
-    return ConversationInfo(
-        id=row.id,
-        channel=Channel(row.channel),
-        last_channel=Channel(row.last_channel),
-        customer_id=row.customer_id,
-        telegram_chat_id=row.telegram_chat_id,
-        handler=row.handler,
-        language=row.language,
-        language_source=Source(row.language_source),
-    )
-
-
-def set_language(session: Session, *, conversation_id: str, language: str, source: Source) -> None:
-    """Answer the conversation in ``language`` from now on; ``source`` is what chose it."""
-    session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(language=language, language_source=source.value)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def buyer_texts(session: Session, *, conversation_id: str) -> int:

@@ -24,7 +24,7 @@ from bot.clock import utcnow
 from bot.console import auth
 from bot.console.auth import AgentInfo
 from bot.contract import HandoffReason
-from bot.gateway import transcript
+from bot.gateway import conversations, transcript
 from bot.gateway.models import SenderKind
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import BotReply, RasaClient, RasaUnavailable
@@ -115,7 +115,7 @@ class Handoffs:
             wait = queue.expected_wait_minutes(
                 session, now=now, online=online, default_minutes=settings.default_wait_minutes
             )
-            conversation = transcript.get_conversation(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             language = DEFAULT if conversation is None else conversation.language
             return [Outgoing(conversation_id, self._queued_notice(now, online, wait, language))]
 
@@ -277,7 +277,7 @@ class Handoffs:
     async def _language(self, conversation_id: str) -> str:
         """Return the language the conversation's buyer is answered in."""
         found = await transcript.run_in_session(
-            self._sessions, lambda s: transcript.get_conversation(s, conversation_id)
+            self._sessions, lambda s: conversations.get_conversation(s, conversation_id)
         )
         return DEFAULT if found is None else found.language
 

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
 from bot.gateway import transcript
+from bot.gateway.conversations import ConversationInfo
 from bot.gateway.outbound import Outbound, Outgoing
 from bot.gateway.rasa import RasaClient, RasaUnavailable
-from bot.gateway.transcript import Button, ConversationInfo, Message
+from bot.gateway.transcript import Button, Message
 from bot.messages import text
 from bot.survey import answers, store
 from bot.survey.models import SatisfactionSurvey, SurveyEvent

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from telegram.helpers import escape_markdown
 
 from bot.clock import utcnow
-from bot.gateway import keys, transcript
+from bot.gateway import conversations, keys, transcript
 from bot.gateway.app import create_app
 from bot.gateway.identity import make_start_parameter, make_token
 from bot.gateway.models import Channel, Conversation, GatewayCursor, TranscriptMessage
@@ -218,7 +218,7 @@ async def test_news_reaches_the_widget_and_telegram_once_each_and_not_again_afte
     # An older widget conversation of the same buyer, used a week ago: the widget opens the
     # latest one, so that is where the buyer reads the news.
     with get_sessionmaker(settings.database_url).begin() as session:
-        transcript.ensure_conversation(
+        conversations.ensure_conversation(
             session, conversation_id="web-older", channel=Channel.WEBCHAT, customer_id="c-1001"
         )
     last_active(settings, "web-older", days_ago=7)
@@ -298,19 +298,19 @@ async def test_another_buyers_widget_and_telegram_hear_nothing(
 
 def news_goes_to(
     settings: Settings,
-    conversations: list[tuple[str, str | None, float]],
+    chats: list[tuple[str, str | None, float]],
     *,
     made_in: str | None,
 ) -> list[str]:
     """Where the approval of an application of ``c-1001`` made in ``made_in`` is told.
 
-    ``conversations`` are (id, customer signed in there, days since last used).
+    ``chats`` are (id, customer signed in there, days since last used).
     """
     sessions = get_sessionmaker(settings.database_url)
     with sessions.begin() as session:
-        for conversation_id, customer_id, _ in conversations:
+        for conversation_id, customer_id, _ in chats:
             channel = Channel.TELEGRAM if conversation_id.startswith("tg-") else Channel.WEBCHAT
-            transcript.ensure_conversation(
+            conversations.ensure_conversation(
                 session,
                 conversation_id=conversation_id,
                 channel=channel,
@@ -318,7 +318,7 @@ def news_goes_to(
                 telegram_chat_id=int(conversation_id[3:]) if channel is Channel.TELEGRAM else None,
             )
         start_cursor(session)
-    for conversation_id, _, days_ago in conversations:
+    for conversation_id, _, days_ago in chats:
         last_active(settings, conversation_id, days_ago)
     move(settings, submit(settings, made_in), RefundStatus.APPROVED)
     with sessions.begin() as session:
@@ -326,7 +326,7 @@ def news_goes_to(
 
 
 def test_the_latest_conversation_on_each_recent_channel_is_told(settings: Settings) -> None:
-    conversations = [
+    chats = [
         ("web-latest", "c-1001", 1),
         ("web-older", "c-1001", 2),
         ("tg-11", "c-1001", 29),
@@ -335,23 +335,23 @@ def test_the_latest_conversation_on_each_recent_channel_is_told(settings: Settin
         ("tg-21", "c-1002", 0),
         ("web-anonymous", None, 0),
     ]
-    assert news_goes_to(settings, conversations, made_in="web-older") == ["tg-11", "web-latest"]
+    assert news_goes_to(settings, chats, made_in="web-older") == ["tg-11", "web-latest"]
 
 
 def test_when_no_channel_is_recent_the_last_used_one_keeps_the_news(settings: Settings) -> None:
-    conversations = [("web-a", "c-1001", 45), ("tg-11", "c-1001", 31), ("web-ben", "c-1002", 0)]
-    assert news_goes_to(settings, conversations, made_in="web-a") == ["tg-11"]
+    chats = [("web-a", "c-1001", 45), ("tg-11", "c-1001", 31), ("web-ben", "c-1002", 0)]
+    assert news_goes_to(settings, chats, made_in="web-a") == ["tg-11"]
 
 
 def test_an_application_made_anonymously_is_told_only_where_it_was_made(
     settings: Settings,
 ) -> None:
     # The buyer proved who they are with the order's e-mail, not a signed token.
-    conversations = [("web-anonymous", None, 60), ("web-a", "c-1001", 0), ("tg-11", "c-1001", 0)]
-    assert news_goes_to(settings, conversations, made_in="web-anonymous") == ["web-anonymous"]
+    chats = [("web-anonymous", None, 60), ("web-a", "c-1001", 0), ("tg-11", "c-1001", 0)]
+    assert news_goes_to(settings, chats, made_in="web-anonymous") == ["web-anonymous"]
 
 
 def test_a_chat_since_signed_in_as_someone_else_is_not_told(settings: Settings) -> None:
     # Ana applied from Telegram chat 11; Ben has since signed that chat in with his link.
-    conversations = [("tg-11", "c-1002", 0), ("web-a", "c-1001", 3)]
-    assert news_goes_to(settings, conversations, made_in="tg-11") == ["web-a"]
+    chats = [("tg-11", "c-1002", 0), ("web-a", "c-1001", 3)]
+    assert news_goes_to(settings, chats, made_in="tg-11") == ["web-a"]

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot.gateway import keys
 from bot.gateway.app import create_app
+from bot.gateway.conversations import ConversationInfo
 from bot.gateway.models import Channel, Conversation, TranscriptMessage
 from bot.gateway.outbound import Outbound
 from bot.gateway.rasa import RasaClient
 from bot.gateway.router import Router, TurnWatch
-from bot.gateway.transcript import ConversationInfo, Inbound, Message
+from bot.gateway.transcript import Inbound, Message
 from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from bot.clock import utcnow
-from bot.gateway import transcript
+from bot.gateway import conversations
 from bot.gateway.models import Channel, Conversation
 from bot.refunds.db import get_sessionmaker
 from bot.survey import store
@@ -14,7 +14,7 @@ def test_the_turns_look_finds_an_open_survey_or_the_newest_application_of_its_co
 ) -> None:
     with get_sessionmaker(db_url).begin() as session:
         for conversation_id in ("web-mine", "web-other"):
-            transcript.ensure_conversation(
+            conversations.ensure_conversation(
                 session, conversation_id=conversation_id, channel=Channel.WEBCHAT
             )
         assert store.mark_unless_open(session, conversation_id="web-mine") == 0
