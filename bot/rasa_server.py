@@ -47,6 +47,15 @@ kept from one read or write to the next: SQLAlchemy 1.4 opens a SQLite file anew
 pools nothing for SQLite), and each time the last connection closed SQLite folded the log back
 into the file, so every saved turn paid for a checkpoint (a sixth of Rasa's samples at 5 buyers).
 
+**A buyer's message is answered once.** The gateway names each message it sends (the REST
+channel's ``message_id``), and Rasa keeps the name on the buyer's event in the tracker. A gateway
+that stops after Rasa made the turn and before it recorded the answer sends the message again
+when it starts (it is still ``pending`` there). Rasa 3.6 would make the turn a second time: the
+form would take the answer twice, and the buyer would get a reply to a question already past.
+Here a message whose name the conversation's tracker already holds raises
+:class:`~bot.rasa_channel.TurnAlreadyMade` with what the bot said after it, before anything
+is parsed, run or saved, and the REST channel answers with that.
+
 **Event types are looked up in a table.** Rasa 3.6 finds the class of every stored event by
 walking every subclass of ``Event`` (``inspect.isabstract`` on each): about 50 µs an event, and
 a turn reads the conversation's events several times (the tracker from the store, the form's
@@ -71,15 +80,19 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core import tracker_store
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import LockStore
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
+
+from bot.rasa_channel import TurnAlreadyMade
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +163,47 @@ async def save_tracker(self: FailSafeTrackerStore, tracker: Any) -> None:
         await self._tracker_store.save(tracker)
     except Exception as e:
         raise TrackerStoreUnavailable(f"saving the tracker of {tracker.sender_id}: {e!r}") from e
+
+
+async def said_after(tracker: DialogueStateTracker, message_id: str) -> list[dict[str, Any]] | None:
+    """Return what the bot said after the buyer's message ``message_id``; ``None`` if it is new.
+
+    What was said is sent again through a collecting channel, as Rasa sent it the first time.
+    """
+    events = list(tracker.events)
+    for at in range(len(events) - 1, -1, -1):
+        if isinstance(events[at], UserUttered) and events[at].message_id == message_id:
+            break
+    else:
+        return None
+    said = CollectingOutputChannel()
+    for later in events[at + 1 :]:
+        if isinstance(later, UserUttered):
+            break
+        if isinstance(later, BotUttered):
+            await said.send_response(tracker.sender_id, later.message())
+    messages: list[dict[str, Any]] = said.messages
+    return messages
+
+
+async def log_message(
+    self: MessageProcessor, message: UserMessage, should_save_tracker: bool = True
+) -> DialogueStateTracker:
+    """Add the buyer's message to its conversation's tracker, as Rasa does, unless it is there.
+
+    Raises:
+        TurnAlreadyMade: the tracker holds a message of the same ``message_id``.
+    """
+    tracker = await self.fetch_tracker_and_update_session(
+        message.sender_id, message.output_channel, message.metadata
+    )
+    said = await said_after(tracker, message.message_id)
+    if said is not None:
+        raise TurnAlreadyMade(message.message_id, said)
+    await self._handle_message_with_tracker(message, tracker)
+    if should_save_tracker:
+        await self.save_tracker(tracker)
+    return tracker
 
 
 _original_resolve_by_type = Event.resolve_by_type
@@ -297,6 +351,7 @@ def install() -> bool:
     RemoteAction._validate_action_result = validate_action_result
     RemoteAction.run = _remote_run
     MessageProcessor._run_action = _run_action
+    MessageProcessor.log_message = log_message
     tracker_store.create_engine_kwargs = tracker_engine_kwargs
     FailSafeTrackerStore.retrieve = retrieve_tracker
     FailSafeTrackerStore.retrieve_full_tracker = retrieve_full_tracker

@@ -31,7 +31,7 @@ from rasa.shared.utils.common import all_subclasses
 from sqlalchemy import event
 
 from bot import rasa_server
-from bot.rasa_channel import RestChannel, answer
+from bot.rasa_channel import RestChannel, TurnAlreadyMade, answer
 from bot.settings import PROJECT_ROOT
 
 GOOD: dict[str, Any] = {
@@ -154,6 +154,42 @@ async def test_the_rest_channel_answers_what_was_said() -> None:
 
     message = UserMessage("hi", CollectingOutputChannel(), "web-1")
     assert await answer(says, message) == (200, [{"recipient_id": "web-1", "text": "Hello!"}])
+
+
+async def test_what_was_said_after_a_named_message_is_found_again_and_only_that() -> None:
+    buttons = [{"title": "Yes", "payload": "/affirm"}]
+    tracker = DialogueStateTracker.from_events(
+        "web-1",
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("refund please", message_id="7-20261202"),
+            ActionExecuted("refund_form"),
+            BotUttered("Which order?", data={"buttons": buttons}),
+            BotUttered(None, data={"image": "https://shop.example/lamp.png"}),
+            ActionExecuted("action_listen"),
+            UserUttered("the lamp", message_id="8-20261202"),
+            BotUttered("All of it?", data={"custom": {"handoff": None}}),
+        ],
+    )
+    assert await rasa_server.said_after(tracker, "7-20261202") == [
+        {"recipient_id": "web-1", "text": "Which order?", "buttons": buttons},
+        {"recipient_id": "web-1", "image": "https://shop.example/lamp.png"},
+    ]
+    assert await rasa_server.said_after(tracker, "8-20261202") == [
+        {"recipient_id": "web-1", "text": "All of it?"},
+        {"recipient_id": "web-1", "custom": {"handoff": None}},
+    ]
+    assert await rasa_server.said_after(tracker, "9-20261202") is None
+
+
+async def test_the_rest_channel_answers_a_message_made_before_with_what_was_said() -> None:
+    said = [{"recipient_id": "web-1", "text": "Which order?"}]
+
+    async def made_before(message: UserMessage) -> None:
+        raise TurnAlreadyMade(message.message_id, said)
+
+    message = UserMessage("refund please", CollectingOutputChannel(), "web-1", message_id="7-1")
+    assert await answer(made_before, message) == (200, said)
 
 
 def test_rasa_serves_this_channel_at_the_gateways_address() -> None:

@@ -129,14 +129,27 @@ class RasaClient:
         up = [s for s in ranked if self._down_until.get(s, 0.0) <= now]
         return up + [s for s in ranked if s not in up]
 
-    async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
+    async def send(
+        self,
+        sender: str,
+        message: str,
+        metadata: dict[str, Any],
+        *,
+        message_id: str | None = None,
+    ) -> list[BotReply]:
         """Send one buyer message through the REST channel; return Rasa's replies.
+
+        ``message_id`` names the message in the conversation: sent again under the same name
+        (the gateway stopped before it recorded the answer), it is answered with what was said
+        the first time, not made a second time (:mod:`bot.rasa_server`).
 
         Raises:
             RasaNotReached: No server took the message in; it may be sent again.
             RasaOutcomeUnknown: A server took it in and failed; it must not be sent again.
         """
-        body = {"sender": sender, "message": message, "metadata": metadata}
+        body: dict[str, Any] = {"sender": sender, "message": message, "metadata": metadata}
+        if message_id is not None:
+            body["message_id"] = message_id
         data = await self._call(sender, "POST", "/webhooks/rest/webhook", json=body, token=False)
         if not isinstance(data, list):
             raise RasaOutcomeUnknown("Rasa answered something other than a list")

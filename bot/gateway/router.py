@@ -4,8 +4,11 @@ Each conversation has at most one worker draining its queue, so one buyer's mess
 the order they came and never overlap (Rasa's lock store is not relied upon). A message stays
 ``pending`` in the transcript until Rasa has answered it, so a stop or a Rasa outage loses nothing:
 pending messages are queued again on start, and a message no Rasa server takes in is retried
-with back-off. A message a Rasa server took in and then failed on (it may have made the
-turn) is not sent again: the buyer is told it may be unanswered (:mod:`bot.gateway.rasa`).
+with back-off. Each message goes to Rasa under its own name (:func:`turn_name`): one that Rasa
+had answered when the gateway stopped, before the answer was recorded, is answered again with
+what was said then, not made a second time (:mod:`bot.rasa_server`). A message a Rasa server
+took in and then failed on (it may have made the turn) is not sent again: the buyer is told it
+may be unanswered (:mod:`bot.gateway.rasa`).
 While PostgreSQL restarts, recording a message, reading it and recording Rasa's answer wait for
 it (up to :data:`~bot.gateway.transcript.ROUTE_RECONNECT_SECONDS`), so the answer Rasa gave is
 recorded and delivered once, not lost and not asked for again.
@@ -331,7 +334,7 @@ class Router:
         started, outcome = time.monotonic(), "failed"
         try:
             try:
-                replies = await self._ask_rasa(conversation, text, metadata)
+                replies = await self._ask_rasa(conversation, text, metadata, turn_name(message))
             except RasaOutcomeUnknown as e:
                 # Rasa may have made the turn: it is not sent again (that could make it twice).
                 log.warning("Rasa failed on message %d after taking it in: %s", message_id, e)
@@ -386,12 +389,14 @@ class Router:
             await self._watch.after(conversation, message, settled)
 
     async def _ask_rasa(
-        self, conversation: ConversationInfo, text: str, metadata: dict[str, Any]
+        self, conversation: ConversationInfo, text: str, metadata: dict[str, Any], name: str
     ) -> list[BotReply]:
         delay = min(1.0, self._retry_max)
         told_unavailable = False
         while True:
-            request = asyncio.ensure_future(self._rasa.send(conversation.id, text, metadata))
+            request = asyncio.ensure_future(
+                self._rasa.send(conversation.id, text, metadata, message_id=name)
+            )
             try:
                 done, _ = await asyncio.wait({request}, timeout=self._slow_notice)
                 if not done:
@@ -415,6 +420,15 @@ class Router:
                     await asyncio.wait({request})
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max)
+
+
+def turn_name(message: Message) -> str:
+    """Return the name Rasa knows the buyer's message by, the same each time it is sent.
+
+    Its transcript id, and when it was recorded: a tracker that outlived its gateway's database
+    (a demo database made again) never mistakes a new message for an old one of the same id.
+    """
+    return f"{message.id}-{message.created_at:%Y%m%d%H%M%S%f}"
 
 
 def _choose_language(

@@ -41,6 +41,37 @@ def _urls(stack: Stack) -> list[str]:
     return [stack.rasa_url, f"http://127.0.0.1:{port + 1}"]
 
 
+async def test_a_message_sent_again_under_its_name_is_answered_as_before_on_either_server(
+    two_rasa: Stack,
+) -> None:
+    # The gateway stopped after Rasa answered, before it recorded the answer: it sends the
+    # message again, under the same name, to whichever server the conversation has now.
+    first, other = _urls(two_rasa)
+    cid = "web-named-turns"
+    metadata = {contract.CHANNEL: "webchat", contract.CUSTOMER_ID: "c-1001"}
+    said = f"I want a refund for order {LAMP}"
+    async with aiohttp.ClientSession() as http:
+        home = RasaClient(http, [first], timeout_seconds=60, token=two_rasa.rasa_token)
+        away = RasaClient(http, [other], timeout_seconds=60, token=two_rasa.rasa_token)
+        replies = await home.send(cid, said, metadata, message_id="41-20261202")
+        assert replies, "the first server answered"
+        events = len((await home.tracker(cid))["events"])
+
+        assert await away.send(cid, said, metadata, message_id="41-20261202") == replies
+        assert await home.send(cid, said, metadata, message_id="41-20261202") == replies
+        tracker = await away.tracker(cid)
+        assert len(tracker["events"]) == events, "nothing was added to the conversation"
+        assert tracker["slots"]["order_id"] == LAMP
+
+        # The same words under a new name are a new message: the form takes them again.
+        await away.send(cid, said, metadata, message_id="42-20261202")
+        users = [e for e in (await home.tracker(cid))["events"] if e["event"] == "user"]
+        assert [(e["text"], e["message_id"]) for e in users[-2:]] == [
+            (said, "41-20261202"),
+            (said, "42-20261202"),
+        ]
+
+
 async def test_a_form_goes_on_on_the_other_server_when_its_home_dies(two_rasa: Stack) -> None:
     urls = _urls(two_rasa)
     cid = next(

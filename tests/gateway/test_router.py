@@ -89,6 +89,36 @@ async def test_messages_left_pending_by_a_stop_are_answered_on_the_next_start(
     await ws.close()
 
 
+async def test_a_message_rasa_took_in_before_a_stop_goes_again_under_the_same_name(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    settings: Settings,
+    rasa: RasaDouble,
+) -> None:
+    rasa.delay = 30.0  # the gateway stops while Rasa is still making the turn
+    first = await aiohttp_client(create_app(settings))
+    ws, welcome = await hello(first)
+    await ws.send_json({"type": "message", "text": "keep me", "client_id": "m1"})
+    await wait_until(lambda: rasa.messages == ["keep me"], what="the message in Rasa")
+    await ws.close()
+    await first.close()
+
+    rasa.delay = 0.0
+    second = await aiohttp_client(create_app(settings))
+    await wait_until(lambda: len(rasa.requests) == 2, what="the message sent again")
+    await second.app[keys.ROUTER].idle()
+    with get_sessionmaker(settings.database_url).begin() as session:
+        kept = session.execute(
+            select(TranscriptMessage).where(TranscriptMessage.client_id == "m1")
+        ).scalar_one()
+        assert kept.status == "done"
+        name = f"{kept.id}-{kept.created_at:%Y%m%d%H%M%S%f}"
+    # Rasa finds the name in the conversation when it had made the turn (bot.rasa_server).
+    assert [r["message_id"] for r in rasa.requests] == [name, name]
+    ws, again = await hello(second, session=welcome["session"])
+    assert [m["text"] for m in again["history"]] == ["keep me", "You said: keep me"]
+    await ws.close()
+
+
 async def test_replies_with_images_and_custom_payloads_are_kept(
     gateway: TestClient, rasa: RasaDouble
 ) -> None:
