@@ -6,9 +6,10 @@ the order they came and never overlap (Rasa's lock store is not relied upon). A 
 pending messages are queued again on start, and a message no Rasa server takes in is retried
 with back-off. Each message goes to Rasa under its own name (:func:`turn_name`): one that Rasa
 had answered when the gateway stopped, before the answer was recorded, is answered again with
-what was said then, not made a second time (:mod:`bot.rasa_server`). A message a Rasa server
-took in and then failed on (it may have made the turn) is not sent again: the buyer is told it
-may be unanswered (:mod:`bot.gateway.rasa`).
+what was said then, not made a second time (:mod:`bot.rasa_server`). So a message whose routing
+failed for another reason is tried again too, a few times, before the buyer is asked to send it
+again. A message a Rasa server took in and then failed on (it may have made the turn) is not
+sent again: the buyer is told it may be unanswered (:mod:`bot.gateway.rasa`).
 While PostgreSQL restarts, recording a message, reading it and recording Rasa's answer wait for
 it (up to :data:`~bot.gateway.transcript.ROUTE_RECONNECT_SECONDS`), so the answer Rasa gave is
 recorded and delivered once, not lost and not asked for again.
@@ -45,6 +46,10 @@ from bot.observability import logs
 from bot.refunds.db import connection_lost
 
 log = logging.getLogger(__name__)
+
+#: Tries of a message whose routing failed (not Rasa being unreachable: that is waited out),
+#: with back-off between them, before the buyer is told it may be unanswered.
+ROUTE_ATTEMPTS = 4
 
 #: The payload of a "talk to a person" button: Rasa's intent to bring in a person.
 HANDOFF_PAYLOAD = "/human_handoff"
@@ -276,14 +281,7 @@ class Router:
         queue = self._queues[conversation_id]
         try:
             while queue:
-                message_id = queue[0]
-                try:
-                    await self._process(message_id)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Left pending: the next start tries it again.
-                    log.exception("routing message %d failed", message_id)
+                await self._route(queue[0])
                 queue.popleft()
         finally:
             # No await between the emptiness check above and here, so no message can slip in.
@@ -292,9 +290,47 @@ class Router:
             self._queues.pop(conversation_id, None)
             self._workers.pop(conversation_id, None)
 
+    async def _route(self, message_id: int) -> None:
+        """Route one message; when that fails, try again with back-off, then tell the buyer.
+
+        A try that failed after Rasa made the turn is safe to repeat: Rasa knows the message by
+        its name and answers with what it said (:func:`turn_name`). The conversation's later
+        messages wait, so they still reach Rasa after this one.
+        """
+        delay = min(1.0, self._retry_max)
+        for attempt in range(1, ROUTE_ATTEMPTS + 1):
+            try:
+                await self._process(message_id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "routing message %d failed (try %d of %d)", message_id, attempt, ROUTE_ATTEMPTS
+                )
+            if attempt < ROUTE_ATTEMPTS:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+
+        def give_up(session: Session) -> ConversationInfo | None:
+            message = transcript.pending_message(session, message_id=message_id)
+            if message is None or not transcript.mark_done(session, message_id=message_id):
+                return None
+            return conversations.get_conversation(session, message.conversation_id)
+
+        try:
+            conversation = await transcript.run_in_session(self._sessions, give_up)
+            if conversation is not None:
+                said = messages.text("maybe_unanswered", language=conversation.language)
+                await self._outbound.say(conversation.id, said)
+        except Exception:
+            # Still pending when it could not be marked: the next start tries it again.
+            log.exception("giving up on message %d failed", message_id)
+
     async def _process(self, message_id: int) -> None:
         def load(session: Session) -> Fresh | None:
-            message = transcript.get_message(session, message_id=message_id)
+            # Not one answered since it was queued (on another gateway, or by an earlier try).
+            message = transcript.pending_message(session, message_id=message_id)
             if message is None:
                 return None
             conversation = conversations.get_conversation(session, message.conversation_id)

@@ -286,6 +286,17 @@ def get_message(session: Session, *, message_id: int) -> Message | None:
     return None if row is None else message_of(row)
 
 
+def pending_message(session: Session, *, message_id: int) -> Message | None:
+    """Return a buyer's message still waiting for its answer (``pending``), else ``None``."""
+    row = session.execute(
+        select(TranscriptMessage).where(
+            TranscriptMessage.id == message_id,
+            TranscriptMessage.status == MessageStatus.PENDING.value,
+        )
+    ).scalar_one_or_none()
+    return None if row is None else message_of(row)
+
+
 def history(session: Session, *, conversation_id: str, limit: int = 200) -> list[Message]:
     """Return the last ``limit`` messages of a conversation, oldest first."""
     rows = (

@@ -7,7 +7,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy import text as sql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import keys
 from bot.gateway.app import create_app
@@ -15,7 +15,7 @@ from bot.gateway.conversations import ConversationInfo
 from bot.gateway.models import Channel, Conversation, TranscriptMessage
 from bot.gateway.outbound import Outbound
 from bot.gateway.rasa import RasaClient
-from bot.gateway.router import Router, TurnWatch
+from bot.gateway.router import ROUTE_ATTEMPTS, Router, TurnWatch
 from bot.gateway.transcript import Inbound, Message
 from bot.messages import text
 from bot.refunds.db import get_sessionmaker
@@ -238,7 +238,82 @@ async def test_a_turn_watch_failing_inside_the_units_of_work_loses_nothing(
     assert watch.settled == [None]
 
 
-async def _one_answered_turn(db_url: str, rasa: RasaDouble, watch: TurnWatch) -> None:
+class _FailingWatch:
+    """A turn watch that fails before its first ``failures`` messages go to Rasa."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.before_calls = 0
+
+    def look(
+        self, session: Session, conversation: ConversationInfo, message: Message
+    ) -> int | None:
+        return None  # before() decides
+
+    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
+        self.before_calls += 1
+        if self.before_calls <= self.failures:
+            raise RuntimeError("the survey's store is unreachable")
+        return 0
+
+    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
+        return None
+
+    async def after(
+        self, conversation: ConversationInfo, message: Message, settled: int | None
+    ) -> None:
+        return None
+
+
+async def test_a_message_whose_routing_failed_is_tried_again_and_answered_once(
+    db_url: str, rasa: RasaDouble
+) -> None:
+    watch = _FailingWatch(failures=2)
+    await _one_answered_turn(db_url, rasa, watch, retry_max_seconds=0.01)
+    assert watch.before_calls == 3
+
+
+async def test_a_message_that_cannot_be_routed_is_given_up_and_the_buyer_told(
+    db_url: str, rasa: RasaDouble
+) -> None:
+    watch = _FailingWatch(failures=ROUTE_ATTEMPTS)
+    sessions = get_sessionmaker(db_url)
+    async with aiohttp.ClientSession() as http:
+        router = Router(
+            sessions=sessions,
+            rasa=RasaClient(http, rasa.url, timeout_seconds=5),
+            outbound=Outbound(sessions=sessions),
+            watch=watch,
+            retry_max_seconds=0.01,
+        )
+        inbound = Inbound.typed(
+            conversation_id="watched", channel=Channel.WEBCHAT, text="hello", client_id="m1"
+        )
+        await router.receive(inbound)
+        await router.idle()
+        await router.close()
+    assert watch.before_calls == ROUTE_ATTEMPTS
+    assert rasa.messages == []
+    # Not left pending for a later start to answer after the buyer sent it again.
+    assert _transcript(sessions) == [
+        ("in", "hello", "done"),
+        ("out", text("maybe_unanswered"), "done"),
+    ]
+
+
+def _transcript(sessions: sessionmaker) -> list[tuple[str, str, str]]:
+    with sessions.begin() as session:
+        rows = session.execute(
+            select(TranscriptMessage.direction, TranscriptMessage.text, TranscriptMessage.status)
+            .where(TranscriptMessage.conversation_id == "watched")
+            .order_by(TranscriptMessage.id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+async def _one_answered_turn(
+    db_url: str, rasa: RasaDouble, watch: TurnWatch, *, retry_max_seconds: float = 30.0
+) -> None:
     """Route one buyer message through a router with ``watch``; check it was answered once."""
     sessions = get_sessionmaker(db_url)
     async with aiohttp.ClientSession() as http:
@@ -247,6 +322,7 @@ async def _one_answered_turn(db_url: str, rasa: RasaDouble, watch: TurnWatch) ->
             rasa=RasaClient(http, rasa.url, timeout_seconds=5),
             outbound=Outbound(sessions=sessions),
             watch=watch,
+            retry_max_seconds=retry_max_seconds,
         )
         inbound = Inbound.typed(
             conversation_id="watched", channel=Channel.WEBCHAT, text="hello", client_id="m1"
@@ -256,13 +332,7 @@ async def _one_answered_turn(db_url: str, rasa: RasaDouble, watch: TurnWatch) ->
         await router.close()
     assert recorded is not None
     assert rasa.messages == ["hello"]
-    with sessions.begin() as session:
-        rows = session.execute(
-            select(TranscriptMessage.direction, TranscriptMessage.text, TranscriptMessage.status)
-            .where(TranscriptMessage.conversation_id == "watched")
-            .order_by(TranscriptMessage.id)
-        ).all()
-    assert [tuple(row) for row in rows] == [
+    assert _transcript(sessions) == [
         ("in", "hello", "done"),
         ("out", "You said: hello", "done"),
     ]
