@@ -277,21 +277,7 @@ async def test_a_message_that_cannot_be_routed_is_given_up_and_the_buyer_told(
     db_url: str, rasa: RasaDouble
 ) -> None:
     watch = _FailingWatch(failures=ROUTE_ATTEMPTS)
-    sessions = get_sessionmaker(db_url)
-    async with aiohttp.ClientSession() as http:
-        router = Router(
-            sessions=sessions,
-            rasa=RasaClient(http, rasa.url, timeout_seconds=5),
-            outbound=Outbound(sessions=sessions),
-            watch=watch,
-            retry_max_seconds=0.01,
-        )
-        inbound = Inbound.typed(
-            conversation_id="watched", channel=Channel.WEBCHAT, text="hello", client_id="m1"
-        )
-        await router.receive(inbound)
-        await router.idle()
-        await router.close()
+    sessions, _ = await _route_one(db_url, rasa, watch, retry_max_seconds=0.01)
     assert watch.before_calls == ROUTE_ATTEMPTS
     assert rasa.messages == []
     # Not left pending for a later start to answer after the buyer sent it again.
@@ -311,10 +297,10 @@ def _transcript(sessions: sessionmaker) -> list[tuple[str, str, str]]:
     return [tuple(row) for row in rows]
 
 
-async def _one_answered_turn(
+async def _route_one(
     db_url: str, rasa: RasaDouble, watch: TurnWatch, *, retry_max_seconds: float = 30.0
-) -> None:
-    """Route one buyer message through a router with ``watch``; check it was answered once."""
+) -> tuple[sessionmaker, Message | None]:
+    """Route one buyer message through a router with ``watch``, until it is done with it."""
     sessions = get_sessionmaker(db_url)
     async with aiohttp.ClientSession() as http:
         router = Router(
@@ -330,6 +316,14 @@ async def _one_answered_turn(
         recorded = await router.receive(inbound)
         await router.idle()
         await router.close()
+    return sessions, recorded
+
+
+async def _one_answered_turn(
+    db_url: str, rasa: RasaDouble, watch: TurnWatch, *, retry_max_seconds: float = 30.0
+) -> None:
+    """Route one buyer message through a router with ``watch``; check it was answered once."""
+    sessions, recorded = await _route_one(db_url, rasa, watch, retry_max_seconds=retry_max_seconds)
     assert recorded is not None
     assert rasa.messages == ["hello"]
     assert _transcript(sessions) == [
