@@ -287,6 +287,40 @@ async def test_a_message_that_cannot_be_routed_is_given_up_and_the_buyer_told(
     ]
 
 
+async def test_a_message_one_gateway_routes_while_another_starts_is_answered_once(
+    db_url: str, rasa: RasaDouble
+) -> None:
+    # A starting gateway queues every pending message again, this one included: both send it
+    # to Rasa under its name, and only the first answer is recorded.
+    rasa.hold_until_in_flight = 2  # the first turn is still in Rasa when the second comes
+    sessions = get_sessionmaker(db_url)
+    inbound = Inbound.typed(
+        conversation_id="watched", channel=Channel.WEBCHAT, text="hello", client_id="m1"
+    )
+    async with aiohttp.ClientSession() as http:
+        routers = [
+            Router(
+                sessions=sessions,
+                rasa=RasaClient(http, rasa.url, timeout_seconds=5),
+                outbound=Outbound(sessions=sessions),
+            )
+            for _ in range(2)
+        ]
+        await routers[0].receive(inbound)
+        await wait_until(lambda: rasa.messages == ["hello"], what="the first gateway's turn")
+        await routers[1].start()
+        for router in routers:
+            await router.idle()
+            await router.close()
+    assert rasa.peak_in_flight == 2
+    assert rasa.messages == ["hello", "hello"]
+    assert len({request["message_id"] for request in rasa.requests}) == 1
+    assert _transcript(sessions) == [
+        ("in", "hello", "done"),
+        ("out", "You said: hello", "done"),
+    ]
+
+
 def _transcript(sessions: sessionmaker) -> list[tuple[str, str, str]]:
     with sessions.begin() as session:
         rows = session.execute(
