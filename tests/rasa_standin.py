@@ -4,7 +4,9 @@
 :mod:`tests.gateway.doubles` on 127.0.0.1:PORT, signs each reply text with ``[NAME]`` (so a test
 sees which server answered) and appends each message it takes in to ``DIR/NAME.log``. The
 message ``die mid-turn`` makes it exit after taking the message in and before answering, as a
-Rasa server that crashes during a turn.
+Rasa server that crashes during a turn; the first time only, by the message's name
+(``message_id``), so the stand-in that gets it next makes the turn as Rasa would (the crashed
+server had saved nothing).
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ def main() -> None:
         with (folder / f"{name}.log").open("a") as log:
             log.write(body["message"] + "\n")
         if body["message"] == DIE:
-            os._exit(1)
+            died = folder / f"died-{body.get('message_id')}"
+            if not died.exists():
+                died.touch()
+                os._exit(1)
         return [
             {**item, "text": f"{item['text']} [{name}]"} if "text" in item else item
             for item in scripted_reply(body)

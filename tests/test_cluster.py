@@ -231,10 +231,10 @@ async def test_turns_are_answered_with_a_rasa_server_and_an_action_server_killed
             killed = {name: cluster.process(name)["pid"] for name in (home, "actions-1")}
             for pid in killed.values():
                 os.kill(pid, signal.SIGKILL)
-            # The buyer writes once the supervisor has seen them die (well under a second):
-            # a turn sent in the same instant could find the gateway's pooled connection to
-            # that Rasa server not yet closed, and a request lost on such a connection is not
-            # sent again (the gateway cannot tell it from one the server took in).
+            # The buyer writes once the supervisor has seen them die (well under a second).
+            # A turn sent in the same instant could meet the gateway's pooled connection to
+            # that Rasa server not yet closed: it would go again under its name, a second
+            # later (tests/e2e/test_rasa_failover.py has a server die in mid-turn).
             for name, pid in killed.items():
 
                 def replaced(name: str = name, pid: int = pid) -> bool:

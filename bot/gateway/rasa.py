@@ -15,7 +15,9 @@ answered 503 (the REST channel of :mod:`bot.rasa_channel` says so for a turn tha
 its tracker was saved; a proxy, for a server that is not there) or a 4xx. A request that reached
 a server which then failed (a 500, 502 or 504, a dropped connection, no answer in time, an
 answer that is not JSON) may have been acted on: it raises :class:`RasaOutcomeUnknown` and is
-sent nowhere else, since a turn made twice could, for example, submit an application twice.
+not moved to another server here. The router sends such a message again only under its name
+(``message_id``): a Rasa server whose tracker already holds that name answers with what it said
+then, so the turn is not made twice (it could, for example, advance a form twice).
 Reads (the tracker) are safe to repeat and move on any failure.
 """
 
@@ -57,7 +59,8 @@ class RasaNotReached(RasaUnavailable):
 class RasaOutcomeUnknown(RasaUnavailable):
     """A Rasa server took the request in and then failed: it may have acted on it.
 
-    Sending the request again could make the buyer's turn twice, so it is not sent again.
+    Sent again, the request must carry the message's name, so that a turn already made is
+    answered again rather than made twice.
     """
 
 

@@ -6,10 +6,10 @@ the order they came and never overlap (Rasa's lock store is not relied upon). A 
 pending messages are queued again on start, and a message no Rasa server takes in is retried
 with back-off. Each message goes to Rasa under its own name (:func:`turn_name`): one that Rasa
 had answered when the gateway stopped, before the answer was recorded, is answered again with
-what was said then, not made a second time (:mod:`bot.rasa_server`). So a message whose routing
-failed for another reason is tried again too, a few times, before the buyer is asked to send it
-again. A message a Rasa server took in and then failed on (it may have made the turn) is not
-sent again: the buyer is told it may be unanswered (:mod:`bot.gateway.rasa`).
+what was said then, not made a second time (:mod:`bot.rasa_server`). So a message a Rasa
+server took in and then failed on (a crash, an error, no answer in time: it may have made the
+turn) is sent again, and so is one whose routing failed for another reason, a few times each,
+before the buyer is asked to send it again.
 While PostgreSQL restarts, recording a message, reading it and recording Rasa's answer wait for
 it (up to :data:`~bot.gateway.transcript.ROUTE_RECONNECT_SECONDS`), so the answer Rasa gave is
 recorded and delivered once, not lost and not asked for again.
@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +41,7 @@ from bot.gateway.transcript import (
     Inbound,
     Message,
 )
+from bot.gateway.watch import NoWatch, TurnWatch
 from bot.language_choice import Choice
 from bot.observability import logs
 from bot.refunds.db import connection_lost
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 #: Tries of a message whose routing failed (not Rasa being unreachable: that is waited out),
 #: with back-off between them, before the buyer is told it may be unanswered.
 ROUTE_ATTEMPTS = 4
+
+#: Sends of a message that a Rasa server took in and then failed on (under its name, so a turn
+#: Rasa had made is only answered again), before the buyer is told it may be unanswered.
+FAILED_TURN_TRIES = 3
 
 #: The payload of a "talk to a person" button: Rasa's intent to bring in a person.
 HANDOFF_PAYLOAD = "/human_handoff"
@@ -66,56 +71,6 @@ async def _no_handoff(_conversation_id: str, _reason: HandoffReason) -> None:
 
 def _no_turn(_channel: str, _outcome: str, _seconds: float) -> None:
     return None
-
-
-class TurnWatch(Protocol):
-    """Sees each buyer message before it goes to Rasa, and the turn after Rasa answered it.
-
-    The satisfaction survey (:mod:`bot.survey`) is one: it takes the answers to its question
-    before Rasa would, and asks its question after a turn that filed an application. Its
-    looks run inside the router's own units of work where they can (:meth:`look`,
-    :meth:`settle`), so that a turn costs no unit of work of its own.
-    """
-
-    def look(
-        self, session: Session, conversation: ConversationInfo, message: Message
-    ) -> int | None:
-        """In the unit of work that records ``message``: its mark when it answers nothing here.
-
-        ``None`` leaves it to :meth:`before`, which then runs before the message goes to Rasa.
-        """
-
-    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
-        """Return ``None`` when the gateway answered ``message`` itself (it is marked done).
-
-        Otherwise return a mark, for :meth:`settle`.
-        """
-
-    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
-        """In the unit of work that records Rasa's answer: what :meth:`after` is given."""
-
-    async def after(
-        self, conversation: ConversationInfo, message: Message, settled: int | None
-    ) -> None:
-        """See the turn Rasa has just answered (not called when it handed over to people)."""
-
-
-class _NoWatch:
-    def look(
-        self, session: Session, conversation: ConversationInfo, message: Message
-    ) -> int | None:
-        return 0
-
-    async def before(self, conversation: ConversationInfo, message: Message) -> int | None:
-        return 0
-
-    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
-        return None
-
-    async def after(
-        self, conversation: ConversationInfo, message: Message, settled: int | None
-    ) -> None:
-        return None
 
 
 #: A message as the unit of work that recorded it left it: its conversation, and the watch's
@@ -145,7 +100,7 @@ class Router:
         self._slow_notice = slow_notice_seconds
         self._retry_max = retry_max_seconds
         self._on_turn = on_turn
-        self._watch: TurnWatch = watch or _NoWatch()
+        self._watch: TurnWatch = watch or NoWatch()
         self._queues: dict[str, collections.deque[int]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._fresh: dict[int, Fresh] = {}
@@ -372,8 +327,7 @@ class Router:
             try:
                 replies = await self._ask_rasa(conversation, text, metadata, turn_name(message))
             except RasaOutcomeUnknown as e:
-                # Rasa may have made the turn: it is not sent again (that could make it twice).
-                log.warning("Rasa failed on message %d after taking it in: %s", message_id, e)
+                log.warning("Rasa failed on message %d each time it was sent: %s", message_id, e)
                 await transcript.run_in_session(
                     self._sessions,
                     lambda s: transcript.mark_done(s, message_id=message_id),
@@ -428,18 +382,26 @@ class Router:
         self, conversation: ConversationInfo, text: str, metadata: dict[str, Any], name: str
     ) -> list[BotReply]:
         delay = min(1.0, self._retry_max)
-        told_unavailable = False
+        told_unavailable = told_slow = False
+        failed = 0
         while True:
             request = asyncio.ensure_future(
                 self._rasa.send(conversation.id, text, metadata, message_id=name)
             )
             try:
                 done, _ = await asyncio.wait({request}, timeout=self._slow_notice)
-                if not done:
+                if not done and not told_slow:
+                    told_slow = True
                     await self._outbound.say(
                         conversation.id, messages.text("one_moment", language=conversation.language)
                     )
                 return await request
+            except RasaOutcomeUnknown as e:
+                # Safe to send again: a turn the server made is answered, not made again.
+                failed += 1
+                if failed >= FAILED_TURN_TRIES:
+                    raise
+                log.warning("Rasa failed on %s after taking it in: %s", conversation.id, e)
             except RasaNotReached as e:
                 log.warning("Rasa unavailable for %s: %s", conversation.id, e)
                 if not told_unavailable:

@@ -108,7 +108,8 @@ class GatewayMetrics:
         self.rasa_requests = Counter(
             "refundbot_rasa_requests",
             "Requests to each Rasa server by outcome: answered, not taken in (moved to the next "
-            "server or retried), or failed after it took them in (not sent again).",
+            "server or retried), or failed after it took them in (sent again under the message's "
+            "name, a few times).",
             ["server", "outcome"],
             registry=self.registry,
         )

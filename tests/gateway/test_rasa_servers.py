@@ -17,10 +17,11 @@ from sqlalchemy import select
 from bot.gateway.app import create_app
 from bot.gateway.models import TranscriptMessage
 from bot.gateway.rasa import RasaClient, RasaNotReached, RasaOutcomeUnknown, ranking
+from bot.gateway.router import FAILED_TURN_TRIES
 from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import ConfigError, Settings, rasa_urls
-from tests.gateway.doubles import RasaDouble, with_gateway
+from tests.gateway.doubles import RasaDouble, scripted_reply, with_gateway
 from tests.gateway.webchat_client import bot_text, hello
 
 ServerMaker = Callable[..., Awaitable[TestServer]]
@@ -230,25 +231,61 @@ async def test_the_home_server_down_its_turns_go_to_the_other_and_come_back(
     await ws.close()
 
 
-async def test_a_turn_that_failed_after_rasa_took_it_in_is_not_resent(
+async def _submit_it(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    aiohttp_server: ServerMaker,
+    settings: Settings,
+    rasa: RasaDouble,
+    reply: Callable[[dict[str, Any]], list[dict[str, Any]]],
+) -> tuple[aiohttp.ClientWebSocketResponse, RasaDouble]:
+    """Two servers answering with ``reply``; a buyer says "submit it". Return their socket."""
+    (other,) = await _doubles(aiohttp_server, 1)
+    rasa.reply = other.reply = reply
+    gateway = await _gateway_on(aiohttp_client, settings, [rasa, other])
+    ws, _ = await hello(gateway)
+    await ws.send_json({"type": "message", "text": "submit it", "client_id": "m1"})
+    return ws, other
+
+
+async def test_a_turn_rasa_failed_on_after_taking_it_in_goes_again_under_its_name(
     aiohttp_client: Callable[..., Awaitable[TestClient]],
     aiohttp_server: ServerMaker,
     settings: Settings,
     rasa: RasaDouble,
 ) -> None:
-    (other,) = await _doubles(aiohttp_server, 1)
+    failed: list[str] = []
 
+    def fails_once(body: dict[str, Any]) -> list[dict[str, Any]]:
+        if not failed:
+            failed.append(body["message_id"])
+            raise RuntimeError("crashed after the turn was made")
+        return scripted_reply(body)
+
+    ws, other = await _submit_it(aiohttp_client, aiohttp_server, settings, rasa, fails_once)
+    assert (await bot_text(ws))["text"] == "You said: submit it"
+    # The server that took it in failed on it (it may have made the turn, and Rasa would
+    # answer again with what it said): sent again there, under the same name.
+    requests = rasa.requests + other.requests
+    assert [r["message"] for r in requests] == ["submit it", "submit it"]
+    assert len({r["message_id"] for r in requests}) == 1
+    assert not (rasa.requests and other.requests), "not moved to the other server"
+    await ws.close()
+
+
+async def test_a_turn_rasa_fails_on_every_time_is_given_up_and_the_buyer_asked_to_resend(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    aiohttp_server: ServerMaker,
+    settings: Settings,
+    rasa: RasaDouble,
+) -> None:
     def fail(_: dict[str, Any]) -> list[dict[str, Any]]:
         raise RuntimeError("broke after the turn was made")
 
-    rasa.reply = other.reply = fail
-    gateway = await _gateway_on(aiohttp_client, settings, [rasa, other])
-    ws, _ = await hello(gateway)
-    await ws.send_json({"type": "message", "text": "submit it", "client_id": "m1"})
+    ws, other = await _submit_it(aiohttp_client, aiohttp_server, settings, rasa, fail)
     notice = await bot_text(ws)
     assert notice["text"] == text("maybe_unanswered")
     assert notice["sender"] == "system"
-    assert rasa.messages + other.messages == ["submit it"]  # one server, once
+    assert rasa.messages + other.messages == ["submit it"] * FAILED_TURN_TRIES
     with get_sessionmaker(settings.database_url).begin() as session:
         statuses = session.execute(select(TranscriptMessage.status)).scalars().all()
     # Not pending: a restart does not send it again either.

@@ -15,8 +15,9 @@ from bot.gateway.conversations import ConversationInfo
 from bot.gateway.models import Channel, Conversation, TranscriptMessage
 from bot.gateway.outbound import Outbound
 from bot.gateway.rasa import RasaClient
-from bot.gateway.router import ROUTE_ATTEMPTS, Router, TurnWatch
+from bot.gateway.router import ROUTE_ATTEMPTS, Router
 from bot.gateway.transcript import Inbound, Message
+from bot.gateway.watch import NoWatch, TurnWatch
 from bot.messages import text
 from bot.refunds.db import get_sessionmaker
 from bot.settings import Settings
@@ -238,7 +239,7 @@ async def test_a_turn_watch_failing_inside_the_units_of_work_loses_nothing(
     assert watch.settled == [None]
 
 
-class _FailingWatch:
+class _FailingWatch(NoWatch):
     """A turn watch that fails before its first ``failures`` messages go to Rasa."""
 
     def __init__(self, failures: int) -> None:
@@ -255,14 +256,6 @@ class _FailingWatch:
         if self.before_calls <= self.failures:
             raise RuntimeError("the survey's store is unreachable")
         return 0
-
-    def settle(self, session: Session, conversation: ConversationInfo, mark: int) -> int | None:
-        return None
-
-    async def after(
-        self, conversation: ConversationInfo, message: Message, settled: int | None
-    ) -> None:
-        return None
 
 
 async def test_a_message_whose_routing_failed_is_tried_again_and_answered_once(
