@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bench.load import main
-from bench.load_results import level_rows, throughput_rows
+from bench.load_results import Targets, judge, level_rows, throughput_rows
 
 
 def _level(
@@ -51,6 +51,17 @@ def test_each_count_of_rasa_servers_gets_its_best_level_within_the_p95_target() 
 
 def test_a_count_with_no_level_within_the_target_reads_zero() -> None:
     assert throughput_rows([_level(1, 5, 300.0, 900.0)], 300.0) == [["1", "0", "", "", "", ""]]
+
+
+def test_the_throughput_target_is_judged_on_the_best_gateway_only_level_when_there_is_one() -> None:
+    targets = Targets(min_conversations_per_minute=300.0, max_p95_ms=300.0)
+    side_by_side = _level(1, 5, 330.0, 180.0, mode="side by side")
+    levels = [side_by_side, _level(1, 5, 290.0, 200.0), _level(2, 5, 310.0, 250.0)]
+    [_, throughput, _] = judge(levels, targets)
+    assert throughput[1:] == ("best 310.0/min", True)
+    # A run of side-by-side levels only is judged on them.
+    [_, throughput, _] = judge([side_by_side, _level(1, 8, 400.0, 320.0, "side by side")], targets)
+    assert throughput[1:] == ("best 330.0/min", True)
 
 
 @pytest.mark.parametrize(
