@@ -108,13 +108,14 @@ def ensure_conversation(
         )
         return created
     found = _info(row)
-    touched = dataclasses.replace(found, last_channel=channel)
+    wanted: dict[str, Any] = {}
     if bind_customer:
-        touched = dataclasses.replace(touched, customer_id=customer_id)
+        wanted["customer_id"] = customer_id
     if telegram_chat_id is not None:
-        touched = dataclasses.replace(touched, telegram_chat_id=telegram_chat_id)
+        wanted["telegram_chat_id"] = telegram_chat_id
     if found.language_source is Source.DEFAULT and language[1] is Source.HINT:
-        touched = dataclasses.replace(touched, language=language[0], language_source=language[1])
+        wanted["language"], wanted["language_source"] = language
+    changed = {name: value for name, value in wanted.items() if value != getattr(found, name)}
     session.execute(
         _TOUCH,
         {
@@ -123,19 +124,14 @@ def ensure_conversation(
             "to_updated_at": now,
         },
     )
-    changed = {
-        name: value.value if isinstance(value, Source) else value
-        for name in ("customer_id", "telegram_chat_id", "language", "language_source")
-        if (value := getattr(touched, name)) != getattr(found, name)
-    }
     if changed:
         session.execute(
             update(Conversation)
             .where(Conversation.id == conversation_id)
-            .values(changed)
+            .values({n: v.value if isinstance(v, Source) else v for n, v in changed.items()})
             .execution_options(synchronize_session=False)
         )
-    return touched
+    return dataclasses.replace(found, last_channel=channel, **changed)
 
 
 def get_conversation(session: Session, conversation_id: str) -> ConversationInfo | None:
