@@ -148,7 +148,8 @@ class RasaClient:
 
         Raises:
             RasaNotReached: No server took the message in; it may be sent again.
-            RasaOutcomeUnknown: A server took it in and failed; it must not be sent again.
+            RasaOutcomeUnknown: A server took it in and failed; send it again only under the
+                same ``message_id``.
         """
         body: dict[str, Any] = {"sender": sender, "message": message, "metadata": metadata}
         if message_id is not None:

@@ -267,6 +267,15 @@ class Router:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
 
+        await self._ask_to_resend(message_id)
+
+    async def _ask_to_resend(self, message_id: int) -> None:
+        """Mark a message answered that could not be, and ask the buyer to send it again.
+
+        Not when another gateway or an earlier try answered it meanwhile. When it cannot be
+        marked, it stays pending for the next start.
+        """
+
         def give_up(session: Session) -> ConversationInfo | None:
             message = transcript.pending_message(session, message_id=message_id)
             if message is None or not transcript.mark_done(session, message_id=message_id):
@@ -274,12 +283,13 @@ class Router:
             return conversations.get_conversation(session, message.conversation_id)
 
         try:
-            conversation = await transcript.run_in_session(self._sessions, give_up)
+            conversation = await transcript.run_in_session(
+                self._sessions, give_up, reconnect_seconds=ROUTE_RECONNECT_SECONDS
+            )
             if conversation is not None:
                 said = messages.text("maybe_unanswered", language=conversation.language)
                 await self._outbound.say(conversation.id, said)
         except Exception:
-            # Still pending when it could not be marked: the next start tries it again.
             log.exception("giving up on message %d failed", message_id)
 
     async def _process(self, message_id: int) -> None:
@@ -328,15 +338,7 @@ class Router:
                 replies = await self._ask_rasa(conversation, text, metadata, turn_name(message))
             except RasaOutcomeUnknown as e:
                 log.warning("Rasa failed on message %d each time it was sent: %s", message_id, e)
-                await transcript.run_in_session(
-                    self._sessions,
-                    lambda s: transcript.mark_done(s, message_id=message_id),
-                    reconnect_seconds=ROUTE_RECONNECT_SECONDS,
-                )
-                await self._outbound.say(
-                    conversation.id,
-                    messages.text("maybe_unanswered", language=conversation.language),
-                )
+                await self._ask_to_resend(message_id)
                 return
             asked = next((i for i, reply in enumerate(replies) if reply.handoff), None)
             if asked is not None:
